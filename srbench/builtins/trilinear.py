@@ -1,0 +1,44 @@
+"""Built-in plugin: the trilinear interpolation baseline (the reference of the grid convention)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from srbench import grid, hookimpl
+from srbench.interfaces import InferenceSettings, Scale, Volume
+
+
+class TrilinearPredictor:
+    """Trilinear up-sampling with ``align_corners=False``: SR voxel centres sit on the HR grid.
+
+    Works for any per-axis scale (integer or not). The volume is processed whole
+    (memory: the output plus one float32 copy of the input).
+    """
+
+    def predict(self, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
+        out_shape = grid.sr_shape(lr.shape, scale)
+        eff = grid.effective_scale(lr.shape, scale)
+        with torch.inference_mode():
+            sr = F.interpolate(lr.data[None, None].to(torch.float32), size=out_shape, mode="trilinear", align_corners=False)[0, 0]
+        return Volume(data=sr.contiguous(), affine=grid.sr_affine(lr.affine, eff), source=f"trilinear of {lr.source}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Trilinear:
+    """The trilinear baseline as an :class:`~srbench.interfaces.SRModel`."""
+
+    name: str = "trilinear"
+    description: str = "trilinear interpolation (no training; reference of the grid convention)"
+    needs_checkpoint: bool = False
+
+    def load(self, *, checkpoint: Path | None = None, device: str = "cpu") -> TrilinearPredictor:
+        return TrilinearPredictor()
+
+
+@hookimpl
+def register_models():
+    return [Trilinear()]

@@ -1,0 +1,101 @@
+"""The ``srbench`` command line (click). Data goes to stdout, messages to stderr.
+
+Exit status: 0 success, 1 runtime failure, 2 bad usage or input. Every built-in command
+lives in its own module of this package and exposes a click command named ``command``;
+plugins add theirs through the ``register_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from srbench import __version__
+from srbench.errors import SrbenchError
+
+#: built-in command modules (``srbench.cli.<name>``), each exposing ``command``
+BUILTIN_COMMANDS = (
+    "plugins_cmd",
+    "degrade",
+    "predict",
+    "evaluate",
+    "train",
+    "leaderboard_cmd",
+    "results_cmd",
+    "new_plugin",
+    "demo",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="srbench")
+@click.option(
+    "--disable-plugin",
+    "disabled_plugins",
+    multiple=True,
+    metavar="NAME",
+    help="Skip a plugin (entry-point or distribution name); repeatable. Also SRBENCH_DISABLE_PLUGINS.",
+)
+@click.pass_context
+def cli(ctx: click.Context, disabled_plugins: tuple[str, ...]) -> None:
+    """srbench: benchmark 3D MRI super-resolution methods.
+
+    \b
+    Typical use:
+      srbench evaluate --track insample --method trilinear
+      srbench train trigan --preset cpu
+      srbench evaluate --track all
+      srbench leaderboard --out leaderboards
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["disabled_plugins"] = disabled_plugins
+
+
+def _add_builtin_commands() -> None:
+    for module_name in BUILTIN_COMMANDS:
+        try:
+            module = importlib.import_module(f"srbench.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"srbench.cli.{module_name}":
+                continue  # command not built yet in this checkout
+            raise
+        cli.add_command(module.command)
+
+
+_add_builtin_commands()
+
+
+def _add_plugin_commands() -> None:
+    from srbench.plugins import get_plugin_manager
+
+    get_plugin_manager().add_commands(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``srbench`` script: one-line errors, no tracebacks."""
+    try:
+        _add_plugin_commands()
+        code = cli.main(args=argv, prog_name="srbench", standalone_mode=False)
+    except SrbenchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, exit 1
+        if os.environ.get("SRBENCH_DEBUG"):
+            raise
+        click.echo(f"error: internal failure: {type(exc).__name__}: {exc} (set SRBENCH_DEBUG=1 for a traceback)", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

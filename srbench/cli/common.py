@@ -1,0 +1,41 @@
+"""Options and helpers shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from srbench.plugins import PluginManager, get_plugin_manager
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="datasets.toml to use (default: $SRBENCH_CONFIG, else ./datasets.toml, else the shipped demo config).",
+)
+
+device_option = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where to run networks; auto picks cuda when available.",
+)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when available, else ``cpu``."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def plugin_manager(ctx: click.Context) -> PluginManager:
+    """The plugin manager, honouring ``--disable-plugin`` given to the group."""
+    root = ctx.find_root()
+    disabled = tuple((root.obj or {}).get("disabled_plugins", ()))
+    return get_plugin_manager(disabled=disabled)

@@ -1,0 +1,68 @@
+"""User-facing exception types.
+
+The command line turns each of these into one line on stderr and an exit status:
+:class:`InputError` (bad usage or input: a file, a config, a name) exits 2,
+:class:`SrbenchRuntimeError` (a failure while doing valid work) exits 1.
+Code deep in the library raises them with a message that names the file (or the
+option) and the problem, so nothing above needs to add context.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class SrbenchError(Exception):
+    """Base class of every error srbench reports to a user."""
+
+    exit_code = 1
+
+
+class InputError(SrbenchError):
+    """A file, a configuration value, an option or a name given by the user is wrong."""
+
+    exit_code = 2
+
+
+class SrbenchRuntimeError(SrbenchError):
+    """Valid work that failed while running (a plugin crashed, a run diverged...)."""
+
+    exit_code = 1
+
+
+class PluginError(SrbenchError):
+    """A plugin is broken or two plugins disagree (for example a name clash)."""
+
+    exit_code = 2
+
+
+class ScaleNotSupported(SrbenchError):
+    """A model cannot super-resolve at the requested per-axis scale.
+
+    Evaluation records the method as "not applicable" on that track instead of failing.
+    """
+
+    exit_code = 2
+
+
+def file_error(path: str | Path, problem: str) -> InputError:
+    """An :class:`InputError` whose message reads ``PATH: problem``."""
+    return InputError(f"{path}: {problem}")
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A ``" (did you mean 'x'?)"`` suffix for the closest choice, or the list of choices."""
+    choices = sorted(set(choices))
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    if choices:
+        return f" (choose from: {', '.join(choices)})"
+    return " (none are available)"
+
+
+def unknown_name(kind: str, name: str, choices: Iterable[str]) -> InputError:
+    """The standard error for an unknown method, track, preset, metric... name."""
+    return InputError(f"unknown {kind} '{name}'{did_you_mean(name, choices)}")

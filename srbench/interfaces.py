@@ -1,0 +1,238 @@
+"""The small typed contracts between the core and its plugins.
+
+Tensor layout everywhere: a volume is ``(W, H, D)`` (nibabel's voxel order i, j, k),
+a batch of patches is ``(B, C, W, H, D)``. Affines are 4×4 ``float64`` voxel→world (mm).
+A *scale* is a per-axis up-sampling factor ``(sx, sy, sz)``; ``(2, 2, 2)`` is the paper's
+isotropic ×2 and ``(2, 2, 1)`` the knee track's in-plane ×2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+Scale = tuple[float, float, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Volume:
+    """A 3D image with its voxel→world affine.
+
+    Attributes:
+        data: ``(W, H, D)`` float32 tensor of intensities (arbitrary scanner units).
+        affine: ``(4, 4)`` float64 voxel→world matrix; world units are mm.
+        source: where the volume came from (a file path, or a description), for messages.
+    """
+
+    data: torch.Tensor
+    affine: np.ndarray
+    source: str = ""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(n) for n in self.data.shape)  # type: ignore[return-value]
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        """Voxel size along each array axis, in mm."""
+        return tuple(float(v) for v in np.linalg.norm(self.affine[:3, :3], axis=0))  # type: ignore[return-value]
+
+    def with_data(self, data: torch.Tensor, *, affine: np.ndarray | None = None, source: str | None = None) -> Volume:
+        """A copy with new voxels (and optionally a new affine / source)."""
+        return Volume(
+            data=data,
+            affine=self.affine if affine is None else affine,
+            source=self.source if source is None else source,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceSettings:
+    """How full-volume patch inference runs.
+
+    Attributes:
+        patch_size: edge of the cubic LR patch fed to the network, in LR voxels (clipped to
+            the volume size per axis).
+        overlap: overlap between neighbouring LR patches, in LR voxels (even number).
+        batch_size: patches per forward pass; with ``patch_size`` it bounds memory.
+        device: torch device string (``"cpu"``, ``"cuda"``).
+        blend: ``"hann"`` (smooth weights) or ``"average"`` (flat weights) for the overlap.
+    """
+
+    patch_size: int = 32
+    overlap: int = 8
+    batch_size: int = 4
+    device: str = "cpu"
+    blend: str = "hann"
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A loaded model, ready to super-resolve."""
+
+    def predict(self, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
+        """Super-resolve ``lr`` by ``scale``.
+
+        Returns a volume on the HR grid (see :mod:`srbench.grid`): shape
+        ``round(lr.shape * scale)`` and affine :func:`srbench.grid.sr_affine`. The input
+        is only ever an LR volume; a model never sees the HR reference.
+
+        Raises:
+            srbench.errors.ScaleNotSupported: when the model cannot do ``scale``.
+        """
+        ...
+
+
+@runtime_checkable
+class SRModel(Protocol):
+    """A super-resolution method's inference side, registered by ``register_models``.
+
+    Attributes:
+        name: unique method name used on the command line (``srbench predict NAME``).
+        description: one line for ``srbench plugins``.
+        needs_checkpoint: True for learned methods (``predict`` then needs trained weights).
+    """
+
+    name: str
+    description: str
+    needs_checkpoint: bool
+
+    def load(self, *, checkpoint: Path | None, device: str = "cpu") -> Predictor:
+        """Build a predictor, loading ``checkpoint`` (a safetensors file) when given."""
+        ...
+
+
+@dataclasses.dataclass
+class PatchBatch:
+    """One training batch of paired patches, intensities normalised (see srbench.data.intensity).
+
+    Attributes:
+        lr: ``(B, 1, w, h, d)`` float32 LR patches (degraded on the fly from ``hr``).
+        hr: ``(B, 1, W, H, D)`` float32 HR patches, ``W = w * sx`` etc.
+        scale: the per-axis scale between them.
+    """
+
+    lr: torch.Tensor
+    hr: torch.Tensor
+    scale: Scale
+
+
+class Algorithm(Protocol):
+    """A training algorithm: networks, optimisers and one optimisation step.
+
+    The core's generic loop (:func:`srbench.training.loop.run_training`) owns everything
+    else: patch sampling, checkpoints, exact resume, logging, progress and
+    multi-process gradient averaging.
+
+    Attributes:
+        modules: every network whose weights are saved, by name (e.g. ``generator``).
+        optimizers: every optimiser whose state is saved, by name.
+        inference_module: the key of ``modules`` used by ``predict`` after training.
+    """
+
+    modules: dict[str, torch.nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    inference_module: str
+
+    def step(self, batch: PatchBatch, *, iteration: int, total: int, generator: torch.Generator) -> dict[str, float]:
+        """Run one iteration (0-based) of ``total``; return the scalars to log.
+
+        All randomness inside the step must come from ``generator`` (seeded per iteration
+        by the loop), so that a resumed run is bitwise identical to an uninterrupted one.
+        """
+        ...
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """A method's training side, registered by ``register_trainers``.
+
+    Attributes:
+        name: the method name (the same as its :class:`SRModel`).
+        config_class: a dataclass subclassing :class:`srbench.training.config.TrainingConfig`.
+        presets: preset name → field overrides of ``config_class`` (``paper`` and ``cpu``).
+    """
+
+    name: str
+    config_class: type
+    presets: Mapping[str, Mapping[str, Any]]
+
+    def build(self, config: Any, *, device: str = "cpu") -> Algorithm:
+        """Create the networks and optimisers for ``config`` (seeded by the caller)."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class SubjectFile:
+    """One subject of a dataset: its id and the NIfTI file holding its volume."""
+
+    subject: str
+    path: Path
+
+
+@runtime_checkable
+class DatasetReader(Protocol):
+    """Turns a ``[datasets.NAME]`` table into subject files, registered by ``register_datasets``.
+
+    Attributes:
+        name: the reader's name; a dataset picks it with ``reader = "NAME"``, or by
+            having the reader's ``key`` (e.g. ``paths`` or ``bids``).
+        key: the datasets.toml key that selects this reader implicitly.
+        options: the extra keys this reader accepts in a dataset table.
+    """
+
+    name: str
+    key: str
+    options: Sequence[str]
+
+    def subjects(self, table: Mapping[str, Any], *, base: Path, dataset: str) -> list[SubjectFile]:
+        """List the dataset's subjects, sorted by id; raise InputError naming the problem."""
+        ...
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """An image-quality metric, registered by ``register_metrics``.
+
+    Attributes:
+        name: the metric's name.
+        outputs: column name → True when higher is better (a metric may report several
+            columns, e.g. LPIPS per plane and their mean).
+        symmetric: whether ``compute(a, b) == compute(b, a)``.
+    """
+
+    name: str
+    outputs: Mapping[str, bool]
+    symmetric: bool
+
+    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray) -> dict[str, float]:
+        """Compare ``sr`` with ``hr``, both ``(W, H, D)`` float32 already scaled to [0, 1]
+        by the intensity convention (:mod:`srbench.metrics.convention`); ``affine`` is the
+        HR affine (used to name anatomical planes)."""
+        ...
+
+
+@runtime_checkable
+class Degradation(Protocol):
+    """HR → LR simulation, registered by ``register_degradations``.
+
+    Attributes:
+        name: the degradation's name (``paper-linear`` is the default).
+        description: one line for leaderboards and ``srbench plugins``.
+    """
+
+    name: str
+    description: str
+
+    def degrade(self, hr: torch.Tensor, *, scale: tuple[int, int, int], generator: torch.Generator | None) -> torch.Tensor:
+        """Degrade ``(B, C, W, H, D)`` HR patches (each size divisible by its scale) to
+        ``(B, C, W/sx, H/sy, D/sz)`` LR patches on the grid of :func:`srbench.grid.lr_affine`."""
+        ...
+
+
+CommandRegistrar = Callable[[Any], None]

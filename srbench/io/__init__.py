@@ -1,0 +1,1 @@
+"""Reading and writing files: NIfTI volumes with their affines, atomic writes, hashes."""

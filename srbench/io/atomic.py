@@ -1,0 +1,71 @@
+"""Crash-safe file writing: write to a temporary file beside the target, flush, rename.
+
+A reader (or a crash at any moment) sees either the old complete file or the new
+complete file, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from srbench.errors import file_error
+
+
+def ensure_parent_exists(path: Path) -> None:
+    """Raise an :class:`~srbench.errors.InputError` when ``path``'s directory is missing."""
+    parent = path.parent
+    if not parent.exists():
+        raise file_error(path, f"output directory '{parent}' does not exist")
+    if not parent.is_dir():
+        raise file_error(path, f"'{parent}' is not a directory")
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s directory; on success rename it onto ``path``.
+
+    The temporary name keeps ``suffix`` (default: the target's full suffix, e.g.
+    ``.nii.gz``) so that writers that infer the format from the name still work.
+    On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    ensure_parent_exists(path)
+    if suffix is None:
+        suffix = "".join(path.suffixes)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_directory(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Atomically replace ``path`` with ``data``."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Atomically replace ``path`` with ``text`` (UTF-8)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
