@@ -23,7 +23,7 @@ from srbench.interfaces import Scale, SubjectFile
 DATA_ROOT_ENV = "SRBENCH_DATA_ROOT"
 TOP_LEVEL_KEYS = ("datasets", "tracks")
 DATASET_KEYS = ("paths", "bids", "reader", "root", "contrast", "anatomy", "select", "description")
-TRACK_KEYS = ("test", "train", "kind", "degradation", "scale", "description")
+TRACK_KEYS = ("test", "train", "kind", "degradation", "scale", "description", "models_from")
 TRACK_KINDS = ("insample", "ood")
 DEFAULT_DEGRADATION = "paper-linear"
 
@@ -64,6 +64,17 @@ class TrackSpec:
     degradation: str = DEFAULT_DEGRADATION
     scale: Scale = (2.0, 2.0, 2.0)
     description: str = ""
+    models_from: str | None = None
+
+    def training_track(self, config: BenchmarkConfig) -> str:
+        """The track whose trained models this track evaluates: its own when it trains,
+        else ``models_from``, else the first in-sample track of the configuration."""
+        if self.train is not None:
+            return self.name
+        if self.models_from is not None:
+            return self.models_from
+        insample = [t.name for t in config.tracks.values() if t.kind == "insample" and t.train]
+        return insample[0] if insample else self.name
 
 
 @dataclasses.dataclass
@@ -228,7 +239,11 @@ def parse_config(raw: Mapping[str, Any], *, path: Path, extra_dataset_keys: tupl
             degradation=table.get("degradation", DEFAULT_DEGRADATION),
             scale=scale,
             description=table.get("description", ""),
+            models_from=table.get("models_from"),
         )
+    for track in tracks.values():
+        if track.models_from is not None and track.models_from not in tracks:
+            raise file_error(path, f"[tracks.{track.name}] models_from = '{track.models_from}' is not a declared track{did_you_mean(track.models_from, tracks)}")
     if not tracks:
         raise file_error(path, "declares no [tracks.NAME]")
     return BenchmarkConfig(path=path, datasets=datasets, tracks=tracks)

@@ -1,0 +1,158 @@
+"""``srbench evaluate``: run methods on the test subjects of tracks and store the metrics."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from srbench.cli.common import config_option, device_option, plugin_manager, resolve_device
+from srbench.cli.predict import inference_settings, with_inference_options
+from srbench.config import DataUnavailable, load_config
+from srbench.errors import InputError
+from srbench.evaluation import (
+    MethodRun,
+    TrackJob,
+    checkpoint_config,
+    finite_or_none,
+    metric_columns,
+    parse_shard,
+    resolve_method_checkpoint,
+    run_track,
+    shard_subjects,
+)
+from srbench.progress import progress_bar
+
+
+@click.command("evaluate")
+@click.option("--track", "track_name", default="insample", show_default=True, help="A track name, 'ood' (all out-of-distribution tracks), 'insample', or 'all'.")
+@click.option("--method", "methods", multiple=True, metavar="NAME", help="Method to evaluate (repeatable). Default: trilinear and every method with a trained run.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Weights for the single --method given (default: its newest run for the track).")
+@click.option("--results", "results_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Results store (default: results/results.sqlite).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True, help="How per-subject results are printed on stdout.")
+@click.option("--force", is_flag=True, help="Recompute and replace results already stored for the same run and subject.")
+@click.option("--jobs", default=1, show_default=True, help="Subjects evaluated in parallel worker processes.")
+@click.option("--shard", default=None, metavar="i/n", help="Evaluate only shard i of n of each track's subjects (merge stores with `srbench results merge`).")
+@click.option("--save-predictions/--no-save-predictions", default=True, show_default=True, help="Keep the SR volumes of each track's first subject next to the store (for `leaderboard --figures`).")
+@click.option("--runs-root", type=click.Path(path_type=Path, file_okay=False), default=None, help="Where to look for trained runs (default: ./runs).")
+@config_option
+@with_inference_options
+@device_option
+@click.pass_context
+def command(ctx, track_name, methods, checkpoint, results_path, output_format, force, jobs, shard, save_predictions, runs_root, config_path, patch_size, overlap, batch_size, device) -> None:
+    """Evaluate methods on a track: degrade each test volume, super-resolve it, score it.
+
+    One row per subject × method × track × metric goes into the results store; rows
+    already stored for the same run are skipped unless --force. Per-subject results are
+    printed on stdout (json: one object per line).
+    """
+    from srbench.metrics.convention import CONVENTION_NAME
+    from srbench.results import DEFAULT_RESULTS_PATH, RunRecord, ResultsStore, TrackRecord
+
+    if jobs < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--jobs")
+    if checkpoint is not None and len(methods) != 1:
+        raise InputError("--checkpoint needs exactly one --method")
+    pm = plugin_manager(ctx)
+    config = load_config(config_path)
+    tracks = config.select_tracks(track_name)
+    settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=resolve_device(device))
+    shard_spec = parse_shard(shard)
+    explicit_methods = bool(methods)
+    method_names = list(methods) if methods else pm.names("model")
+    models = [pm.get("model", name) for name in method_names]
+    store = ResultsStore(results_path)
+    store_path = results_path or DEFAULT_RESULTS_PATH
+    predictions_dir = store_path.parent / "predictions" if save_predictions else None
+    columns = metric_columns(pm)
+    printer = RowPrinter(output_format=output_format, columns=columns)
+    disabled = tuple((ctx.find_root().obj or {}).get("disabled_plugins", ()))
+    for track in tracks:
+        try:
+            subjects = config.subjects(track.test, pm)
+        except DataUnavailable as exc:
+            if track_name == track.name:
+                raise
+            click.echo(f"skipping track '{track.name}': {exc}", err=True)
+            continue
+        subjects = shard_subjects(subjects, shard=shard_spec)
+        if not subjects:
+            click.echo(f"track '{track.name}': no subject in shard {shard}", err=True)
+            continue
+        store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train))
+        runs = []
+        for model in models:
+            try:
+                weights = resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root)
+            except InputError as exc:
+                if explicit_methods:
+                    raise
+                click.echo(f"skipping method '{model.name}': {exc}", err=True)
+                continue
+            record = RunRecord.create(
+                method=model.name,
+                degradation=track.degradation,
+                intensity_convention=CONVENTION_NAME,
+                scale=track.scale,
+                config={"training": checkpoint_config(weights)},
+                checkpoint=weights,
+                plugin_versions=pm.versions(),
+            )
+            runs.append(MethodRun(method=model.name, checkpoint=weights, run_key=store.register_run(record)))
+        if not runs:
+            click.echo(f"track '{track.name}': no method to evaluate", err=True)
+            continue
+        job = TrackJob(
+            config_path=config.path,
+            track=track,
+            runs=runs,
+            results_path=store.path,
+            settings=settings,
+            force=force,
+            predictions_dir=predictions_dir,
+            figure_subject=subjects[0].subject if shard_spec[0] == 0 else None,
+            disabled_plugins=disabled,
+        )
+        label = f"{track.name}: {len(subjects)} subject(s) × {len(runs)} method(s)"
+        with progress_bar(label, total=len(subjects)) as advance:
+            for outcome in run_track(job, subjects, pm=pm, store=store, jobs=jobs, on_subject=lambda _: advance()):
+                printer.add(outcome)
+                if outcome.status == "not-applicable" and outcome.detail:
+                    click.echo(f"{outcome.method} on {outcome.track}: not applicable ({outcome.detail})", err=True)
+    printer.finish()
+    click.echo(f"results stored in {store.path}", err=True)
+
+
+class RowPrinter:
+    """Prints per-subject outcomes on stdout as a table, JSON lines or CSV."""
+
+    def __init__(self, *, output_format: str, columns: list[str]) -> None:
+        self.output_format = output_format
+        self.columns = columns
+        self.rows: list[dict] = []
+        self.writer = None
+        if output_format == "csv":
+            self.writer = csv.DictWriter(sys.stdout, fieldnames=["method", "track", "subject", "status", *columns], extrasaction="ignore")
+            self.writer.writeheader()
+
+    def add(self, outcome) -> None:
+        row = outcome.as_row()
+        if self.output_format == "json":
+            click.echo(json.dumps({k: finite_or_none(v) if isinstance(v, float) else v for k, v in row.items()}))
+        elif self.output_format == "csv":
+            self.writer.writerow(row)
+            sys.stdout.flush()
+        else:
+            self.rows.append(row)
+
+    def finish(self) -> None:
+        if self.output_format != "table" or not self.rows:
+            return
+        import pandas as pd
+
+        frame = pd.DataFrame(self.rows)
+        frame = frame[[c for c in ["method", "track", "subject", "status", *self.columns] if c in frame.columns]]
+        click.echo(frame.to_markdown(index=False, floatfmt=".4f"))

@@ -1,0 +1,680 @@
+"""The results store: an SQLite file with one row per run × track × subject × metric.
+
+Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``schema_version``):
+
+``runs``
+    one row per *run*: a method with one checkpoint, degradation, scale, intensity
+    convention and resolved config. ``run_key`` is the sha256 of exactly those fields
+    (:attr:`RunRecord.run_key`), so evaluating the same checkpoint the same way again finds
+    the same run. Provenance that does not change what is measured (srbench and plugin
+    versions, git commit, creation time) is stored but is not part of the key.
+``tracks``
+    what each track name meant when it was evaluated (kind, test and train datasets).
+``inputs``
+    the sha256 of every input file of each run × track × subject.
+``results``
+    the metric values; unique on ``(run_key, subject, track, metric)``.
+``not_applicable``
+    runs that could not be evaluated on a track (for example a scale the model cannot do).
+
+Concurrency: the store runs in WAL mode with a busy timeout, every write is one
+``BEGIN IMMEDIATE`` transaction (one per subject), and a "database is locked" error is
+retried with back-off, so several ``srbench evaluate`` processes can share one file.
+Re-adding a stored subject adds nothing and replaces nothing unless ``force=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+import random
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from srbench.errors import InputError, SrbenchRuntimeError, file_error
+from srbench.io.atomic import atomic_path, ensure_parent_exists
+from srbench.io.hashing import sha256_file, sha256_text
+
+#: version of the table layout written by this module
+SCHEMA_VERSION = 1
+
+#: where ``srbench evaluate`` and ``srbench leaderboard`` look without ``--results``
+DEFAULT_RESULTS_PATH = Path("results") / "results.sqlite"
+
+#: seconds SQLite itself waits for a lock before reporting "database is locked"
+BUSY_TIMEOUT_S = 30.0
+
+#: total seconds a write keeps retrying "database is locked" before giving up
+RETRY_DEADLINE_S = 300.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_key TEXT PRIMARY KEY,
+    method TEXT NOT NULL,
+    checkpoint_path TEXT,
+    checkpoint_sha256 TEXT,
+    srbench_version TEXT NOT NULL,
+    plugin_versions TEXT NOT NULL,
+    git_commit TEXT,
+    degradation TEXT NOT NULL,
+    intensity_convention TEXT NOT NULL,
+    scale TEXT NOT NULL,
+    config TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tracks (
+    track TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    test_dataset TEXT NOT NULL,
+    train_dataset TEXT
+);
+CREATE TABLE IF NOT EXISTS inputs (
+    run_key TEXT NOT NULL REFERENCES runs(run_key),
+    track TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    UNIQUE (run_key, track, subject, path)
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_key TEXT NOT NULL REFERENCES runs(run_key),
+    track TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL NOT NULL,
+    UNIQUE (run_key, subject, track, metric)
+);
+CREATE TABLE IF NOT EXISTS not_applicable (
+    run_key TEXT NOT NULL REFERENCES runs(run_key),
+    method TEXT NOT NULL,
+    track TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    UNIQUE (run_key, track)
+);
+CREATE INDEX IF NOT EXISTS results_by_track ON results (track);
+"""
+
+_TABLES = ("schema_version", "runs", "tracks", "inputs", "results", "not_applicable")
+
+T = TypeVar("T")
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _normalise_scale(scale: Sequence[float]) -> tuple[float, float, float]:
+    values = tuple(float(s) for s in scale)
+    if len(values) != 3:
+        raise InputError(f"scale must have three values (x, y, z), got {list(scale)}")
+    return values  # type: ignore[return-value]
+
+
+def git_commit() -> str | None:
+    """The commit of the srbench source tree (``+dirty`` when modified), or None outside git."""
+    source = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+        )
+        if head.returncode != 0:
+            return None
+        status = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = head.stdout.strip()
+    return f"{commit}+dirty" if status.returncode == 0 and status.stdout.strip() else commit
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """The provenance of one evaluated run (one method, one checkpoint, one set-up).
+
+    Attributes:
+        method: the model's registered name.
+        degradation: the degradation's registered name (e.g. ``paper-linear``).
+        intensity_convention: name of the metrics' intensity convention
+            (``srbench.metrics.convention``).
+        scale: per-axis up-sampling factor ``(sx, sy, sz)``.
+        config: the resolved evaluation configuration (inference settings, the
+            checkpoint's training config...), JSON-serialisable.
+        checkpoint_path: the checkpoint file as given by the user; None for methods
+            without weights (trilinear).
+        checkpoint_sha256: hex sha256 of the checkpoint file; None without one.
+        srbench_version: version of srbench-mri that computed the results.
+        plugin_versions: distribution → version of every loaded plugin.
+        git_commit: commit of the srbench source tree, when it is a git checkout.
+        created_at: ISO 8601 UTC time the run was first registered.
+    """
+
+    method: str
+    degradation: str
+    intensity_convention: str
+    scale: tuple[float, float, float]
+    config: Mapping[str, Any]
+    checkpoint_path: str | None = None
+    checkpoint_sha256: str | None = None
+    srbench_version: str = ""
+    plugin_versions: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    git_commit: str | None = None
+    created_at: str = dataclasses.field(default_factory=_utc_now)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        method: str,
+        degradation: str,
+        intensity_convention: str,
+        scale: Sequence[float],
+        config: Mapping[str, Any],
+        checkpoint: str | Path | None = None,
+        plugin_versions: Mapping[str, str] | None = None,
+    ) -> RunRecord:
+        """A record for the running environment: hashes ``checkpoint`` and fills in the
+        srbench version, the plugin versions (default: the plugin manager's) and git commit."""
+        from srbench import __version__
+
+        if plugin_versions is None:
+            from srbench.plugins import get_plugin_manager
+
+            plugin_versions = get_plugin_manager().versions()
+        return cls(
+            method=method,
+            degradation=degradation,
+            intensity_convention=intensity_convention,
+            scale=_normalise_scale(scale),
+            config=dict(config),
+            checkpoint_path=None if checkpoint is None else str(checkpoint),
+            checkpoint_sha256=None if checkpoint is None else sha256_file(checkpoint),
+            srbench_version=__version__,
+            plugin_versions=dict(plugin_versions),
+            git_commit=git_commit(),
+        )
+
+    @property
+    def run_key(self) -> str:
+        """sha256 of method, checkpoint sha256, degradation, scale, convention and config."""
+        identity = {
+            "method": self.method,
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "degradation": self.degradation,
+            "scale": list(_normalise_scale(self.scale)),
+            "intensity_convention": self.intensity_convention,
+            "config": self.config,
+        }
+        return sha256_text(_canonical_json(identity))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackRecord:
+    """What a track name stood for when it was evaluated.
+
+    Attributes:
+        name: the track's name (``insample``, ``contrast``...).
+        kind: ``insample`` or ``ood``.
+        test: name of the dataset whose subjects were evaluated.
+        train: name of the training dataset, when the track declares one.
+    """
+
+    name: str
+    kind: str
+    test: str
+    train: str | None = None
+
+
+@dataclasses.dataclass
+class MergeReport:
+    """What :func:`merge` did, counted per table."""
+
+    runs_added: int = 0
+    tracks_added: int = 0
+    inputs_added: int = 0
+    results_added: int = 0
+    results_already_present: int = 0
+    not_applicable_added: int = 0
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class ResultsStore:
+    """An SQLite results store (see the module docstring for the tables).
+
+    Args:
+        path: the store file. None means :data:`DEFAULT_RESULTS_PATH`, whose ``results/``
+            directory is created when missing; for any other path the directory must exist.
+        must_exist: refuse to create a new store (for readers such as ``leaderboard``).
+
+    Raises:
+        InputError: the directory is missing, the file is not an SQLite database, or it
+            was written by a newer srbench (schema version).
+    """
+
+    def __init__(self, path: str | Path | None = None, *, must_exist: bool = False) -> None:
+        if path is None:
+            self.path = DEFAULT_RESULTS_PATH
+            if not must_exist:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            self.path = Path(path)
+        if must_exist and not self.path.exists():
+            raise file_error(self.path, "results store not found (run 'srbench evaluate' first, or pass --results PATH)")
+        if self.path.is_dir():
+            raise file_error(self.path, "is a directory, expected a results store file (.sqlite)")
+        ensure_parent_exists(self.path)
+        try:
+            self._conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise file_error(self.path, f"cannot open the results store ({exc})") from None
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._retry(self._initialise)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise file_error(self.path, f"not an SQLite results store ({exc})") from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- plumbing --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection (the store stays usable by other processes)."""
+        self._conn.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _retry(self, operation: Callable[[], T]) -> T:
+        """Run ``operation``, retrying with jittered back-off while the database is locked."""
+        deadline = time.monotonic() + RETRY_DEADLINE_S
+        delay = 0.05
+        while True:
+            try:
+                return operation()
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise SrbenchRuntimeError(
+                        f"{self.path}: results store stayed locked for {RETRY_DEADLINE_S:.0f} s ({exc}); "
+                        "is another process holding a write transaction?"
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 2.0)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _transaction(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        def attempt() -> T:
+            with self._write() as conn:
+                return body(conn)
+
+        return self._retry(attempt)
+
+    def _initialise(self) -> None:
+        conn = self._conn
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "schema_version" not in tables:
+            raise file_error(self.path, f"SQLite file is not an srbench results store (tables: {', '.join(sorted(tables))})")
+        if "schema_version" in tables:
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            version = row[0]
+            if version is not None and version > SCHEMA_VERSION:
+                raise file_error(
+                    self.path,
+                    f"results store has schema version {version}, this srbench reads up to {SCHEMA_VERSION}; "
+                    "upgrade srbench-mri",
+                )
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise file_error(self.path, f"cannot switch the results store to WAL mode (got '{mode}')")
+        conn.execute("PRAGMA synchronous = NORMAL")
+
+        def create(c: sqlite3.Connection) -> None:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    c.execute(statement)
+            if c.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
+                c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+
+        if tables != set(_TABLES) or conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
+            with self._write() as c:
+                create(c)
+
+    # -- writing ---------------------------------------------------------------------------
+    def register_run(self, record: RunRecord) -> str:
+        """Store ``record`` unless its run is already stored; return its ``run_key``."""
+        key = record.run_key
+        values = (
+            key,
+            record.method,
+            record.checkpoint_path,
+            record.checkpoint_sha256,
+            record.srbench_version,
+            _canonical_json(dict(record.plugin_versions)),
+            record.git_commit,
+            record.degradation,
+            record.intensity_convention,
+            _canonical_json(list(_normalise_scale(record.scale))),
+            _canonical_json(dict(record.config)),
+            record.created_at,
+        )
+        self._transaction(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO runs (run_key, method, checkpoint_path, checkpoint_sha256, srbench_version, "
+                "plugin_versions, git_commit, degradation, intensity_convention, scale, config, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+        )
+        return key
+
+    def register_track(self, track: TrackRecord) -> None:
+        """Record what ``track.name`` means in this store.
+
+        Raises:
+            InputError: the store already holds results for a track of that name that
+                was evaluated on another test dataset or is of another kind.
+        """
+
+        def body(c: sqlite3.Connection) -> None:
+            row = c.execute("SELECT kind, test_dataset FROM tracks WHERE track = ?", (track.name,)).fetchone()
+            if row is None:
+                c.execute(
+                    "INSERT INTO tracks (track, kind, test_dataset, train_dataset) VALUES (?, ?, ?, ?)",
+                    (track.name, track.kind, track.test, track.train),
+                )
+            elif (row["kind"], row["test_dataset"]) != (track.kind, track.test):
+                raise file_error(
+                    self.path,
+                    f"track '{track.name}' is stored as {row['kind']} on dataset '{row['test_dataset']}' but is now "
+                    f"{track.kind} on dataset '{track.test}'; write to another store with --results PATH",
+                )
+            else:
+                c.execute("UPDATE tracks SET train_dataset = ? WHERE track = ?", (track.train, track.name))
+
+        self._transaction(body)
+
+    def has_subject(self, run_key: str, track: str, subject: str, metrics: Sequence[str]) -> bool:
+        """True when every metric in ``metrics`` is stored for this run, track and subject."""
+        wanted = set(metrics)
+        if not wanted:
+            return False
+        rows = self._retry(
+            lambda: self._conn.execute(
+                "SELECT metric FROM results WHERE run_key = ? AND track = ? AND subject = ?",
+                (run_key, track, subject),
+            ).fetchall()
+        )
+        return wanted <= {row[0] for row in rows}
+
+    def add_subject(
+        self,
+        run_key: str,
+        track: str,
+        subject: str,
+        values: Mapping[str, float],
+        inputs: Mapping[str | Path, str],
+        *,
+        force: bool = False,
+    ) -> int:
+        """Store one subject's metric values and input-file hashes in one transaction.
+
+        Args:
+            run_key: from :meth:`register_run`.
+            values: metric column → value; ``inf`` is stored as is (PSNR of identical
+                volumes), NaN is refused.
+            inputs: input file path → its hex sha256.
+            force: replace stored values instead of keeping them.
+
+        Returns:
+            The number of result rows written (0 when everything was already stored).
+        """
+        for metric, value in values.items():
+            if math.isnan(float(value)):
+                raise SrbenchRuntimeError(f"metric '{metric}' of subject '{subject}' on track '{track}' is NaN")
+        verb = "INSERT OR REPLACE" if force else "INSERT OR IGNORE"
+
+        def body(c: sqlite3.Connection) -> int:
+            if c.execute("SELECT 1 FROM runs WHERE run_key = ?", (run_key,)).fetchone() is None:
+                raise SrbenchRuntimeError(f"{self.path}: run {run_key[:12]} is not registered (call register_run first)")
+            written = 0
+            for metric, value in values.items():
+                cursor = c.execute(
+                    f"{verb} INTO results (run_key, track, subject, metric, value) VALUES (?, ?, ?, ?, ?)",
+                    (run_key, track, subject, metric, float(value)),
+                )
+                written += cursor.rowcount
+            for path, digest in inputs.items():
+                c.execute(
+                    f"{verb} INTO inputs (run_key, track, subject, path, sha256) VALUES (?, ?, ?, ?, ?)",
+                    (run_key, track, subject, str(path), digest),
+                )
+            return written
+
+        return self._transaction(body)
+
+    def mark_not_applicable(self, run_key: str, method: str, track: str, reason: str) -> None:
+        """Record that the run could not be evaluated on ``track`` and why (kept once)."""
+        self._transaction(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO not_applicable (run_key, method, track, reason) VALUES (?, ?, ?, ?)",
+                (run_key, method, track, reason),
+            )
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+    def _frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        def read() -> pd.DataFrame:
+            cursor = self._conn.execute(sql, tuple(params))
+            columns = [d[0] for d in cursor.description]
+            return pd.DataFrame([tuple(r) for r in cursor.fetchall()], columns=columns)
+
+        return self._retry(read)
+
+    def rows(self, track: str | None = None) -> pd.DataFrame:
+        """One row per stored value, joined with its run.
+
+        Columns: ``method, track, subject, metric, value, degradation,
+        intensity_convention, scale`` (JSON list), ``checkpoint_sha256, srbench_version,
+        run_key``. Sorted by method, track, subject, metric.
+        """
+        where, params = ("WHERE r.track = ?", (track,)) if track is not None else ("", ())
+        return self._frame(
+            "SELECT u.method, r.track, r.subject, r.metric, r.value, u.degradation, u.intensity_convention, "
+            "u.scale, u.checkpoint_sha256, u.srbench_version, r.run_key FROM results r "
+            f"JOIN runs u ON u.run_key = r.run_key {where} ORDER BY u.method, r.track, r.subject, r.metric",
+            params,
+        )
+
+    def not_applicable(self, track: str | None = None) -> pd.DataFrame:
+        """Runs marked not applicable: columns ``method, track, reason, degradation,
+        intensity_convention, scale, checkpoint_sha256, run_key``."""
+        where, params = ("WHERE n.track = ?", (track,)) if track is not None else ("", ())
+        return self._frame(
+            "SELECT n.method, n.track, n.reason, u.degradation, u.intensity_convention, u.scale, "
+            f"u.checkpoint_sha256, n.run_key FROM not_applicable n JOIN runs u ON u.run_key = n.run_key {where} "
+            "ORDER BY n.method, n.track",
+            params,
+        )
+
+    def runs(self) -> pd.DataFrame:
+        """Every run record (JSON columns left as text), sorted by creation time."""
+        return self._frame("SELECT * FROM runs ORDER BY created_at, run_key")
+
+    def tracks(self) -> dict[str, TrackRecord]:
+        """Track name → :class:`TrackRecord` for every registered track."""
+        frame = self._frame("SELECT track, kind, test_dataset, train_dataset FROM tracks")
+        return {
+            r.track: TrackRecord(name=r.track, kind=r.kind, test=r.test_dataset, train=r.train_dataset)
+            for r in frame.itertuples()
+        }
+
+    def inputs(self, *, track: str | None = None, subject: str | None = None) -> pd.DataFrame:
+        """Input files: columns ``run_key, track, subject, path, sha256``."""
+        clauses, params = [], []
+        if track is not None:
+            clauses.append("track = ?")
+            params.append(track)
+        if subject is not None:
+            clauses.append("subject = ?")
+            params.append(subject)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._frame(f"SELECT * FROM inputs {where} ORDER BY track, subject, path, run_key", params)
+
+    def _dump(self, table: str) -> list[sqlite3.Row]:
+        return self._retry(lambda: self._conn.execute(f"SELECT * FROM {table}").fetchall())
+
+
+def _values_equal(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def merge(sources: Sequence[str | Path], into: str | Path) -> MergeReport:
+    """Merge results stores ``sources`` into ``into`` without duplicates.
+
+    Rows with the same unique key and the same content are kept once. A result (or an
+    input file hash, or a track definition) whose value differs between two files is a
+    conflict: nothing is written and an InputError names both files. Run records with the
+    same key describe the same measurement; the first one is kept. A new ``into`` file is
+    built beside its final name and renamed into place when complete.
+
+    Raises:
+        InputError: a missing source, ``into`` among the sources, or a conflict.
+    """
+    into = Path(into)
+    paths = [Path(s) for s in sources]
+    if not paths:
+        raise InputError("results merge: give at least one store to merge")
+    for path in paths:
+        if not path.is_file():
+            raise file_error(path, "results store not found")
+        if path.resolve() == into.resolve():
+            raise file_error(into, "--into must not also be one of the stores being merged")
+    ensure_parent_exists(into)
+
+    origin: dict[tuple, tuple[Any, Path]] = {}
+    plans: dict[str, list[tuple]] = {t: [] for t in ("runs", "tracks", "inputs", "results", "not_applicable")}
+    report = MergeReport()
+    ordered = ([into] if into.exists() else []) + paths
+
+    def claim(kind: str, key: tuple, content: Any, path: Path, describe: Callable[[], str]) -> bool:
+        seen = origin.get((kind, *key))
+        if seen is None:
+            origin[(kind, *key)] = (content, path)
+            return True
+        previous, where = seen
+        same = _values_equal(previous, content) if kind == "results" else previous == content
+        if not same:
+            raise InputError(
+                f"results merge conflict: {describe()} is {previous!r} in {where} but {content!r} in {path}; "
+                "remove one of the two stores (or re-evaluate into one store with --force)"
+            )
+        return False
+
+    for path in ordered:
+        with ResultsStore(path, must_exist=True) as store:
+            for row in store._dump("runs"):
+                key, provenance = row["run_key"], (row["srbench_version"], row["plugin_versions"], row["git_commit"])
+                if ("runs", key) not in origin:
+                    origin[("runs", key)] = (provenance, path)
+                    plans["runs"].append((path, tuple(row)))
+                elif origin[("runs", key)][0] != provenance:
+                    report.notes.append(
+                        f"run {key[:12]} ({row['method']}): srbench/plugin versions or git commit differ between "
+                        f"{origin[('runs', key)][1]} and {path}; kept the first record"
+                    )
+            for row in store._dump("tracks"):
+                name = row["track"]
+                if claim(
+                    "tracks", (name,), (row["kind"], row["test_dataset"]), path,
+                    lambda name=name: f"track '{name}' (kind, test dataset)",
+                ):
+                    plans["tracks"].append((path, tuple(row)))
+            for row in store._dump("inputs"):
+                key = (row["run_key"], row["track"], row["subject"], row["path"])
+                if claim(
+                    "inputs", key, row["sha256"], path,
+                    lambda key=key: f"the sha256 of input '{key[3]}' (track '{key[1]}', subject '{key[2]}')",
+                ):
+                    plans["inputs"].append((path, tuple(row)))
+            for row in store._dump("results"):
+                key = (row["run_key"], row["subject"], row["track"], row["metric"])
+                if claim(
+                    "results", key, float(row["value"]), path,
+                    lambda key=key: f"metric '{key[3]}' of subject '{key[1]}' on track '{key[2]}' (run {key[0][:12]})",
+                ):
+                    plans["results"].append((path, tuple(row)))
+                elif path != into:
+                    report.results_already_present += 1
+            for row in store._dump("not_applicable"):
+                key = (row["run_key"], row["track"])
+                if ("not_applicable", *key) not in origin:
+                    origin[("not_applicable", *key)] = (row["reason"], path)
+                    plans["not_applicable"].append((path, tuple(row)))
+
+    def write(target: Path) -> None:
+        with ResultsStore(target) as store:
+            def body(c: sqlite3.Connection) -> None:
+                for table, planned in plans.items():
+                    for source, row in planned:
+                        if source == into:
+                            continue
+                        marks = ", ".join("?" * len(row))
+                        c.execute(f"INSERT INTO {table} VALUES ({marks})", row)
+                        setattr(report, f"{table}_added", getattr(report, f"{table}_added") + 1)
+
+            try:
+                store._transaction(body)
+            except sqlite3.IntegrityError as exc:
+                raise SrbenchRuntimeError(
+                    f"{into}: the store changed while merging ({exc}); stop other writers and merge again"
+                ) from None
+            store._retry(lambda: store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+
+    if into.exists():
+        write(into)
+    else:
+        with atomic_path(into, suffix=".sqlite") as tmp:
+            write(tmp)
+            for leftover in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+    return report

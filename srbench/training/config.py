@@ -1,0 +1,224 @@
+"""Training configurations: the shared fields, presets and command-line overrides.
+
+A method's configuration is a dataclass subclassing :class:`TrainingConfig` that adds its
+own fields (channel widths, learning rates, loss weights...). :func:`resolve_config`
+builds one from the class defaults, then a named preset of the trainer, then overrides
+given on the command line as strings, coerced to each field's declared type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from srbench.errors import InputError, did_you_mean, unknown_name
+
+#: fields that may differ between a checkpoint's configuration and the one resuming it
+RESUMABLE_FIELDS = frozenset({"iterations", "checkpoint_every", "log_every"})
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """Fields every training run has. Sizes are in HR voxels unless stated.
+
+    Attributes:
+        method: the trainer's name (filled in by :func:`resolve_config`).
+        preset: the preset the run started from (``paper``, ``cpu``...).
+        track: the benchmark track whose training dataset is used.
+        iterations: number of optimisation steps.
+        batch_size: patches per step, summed over all processes (the global batch).
+        patch_size: edge of the cubic HR patch, in HR voxels (divisible by the scale).
+        patch_stride: step between neighbouring HR patch locations, in HR voxels (the
+            paper uses 16); ``patch_size - patch_stride`` must be even.
+        min_foreground: keep a patch only when at least this fraction of its voxels lies
+            above 5% of the volume's normalised intensity range.
+        scale: integer per-axis up-sampling factor (set from the track).
+        seed: seed of every random choice (initialisation, patch order, degradation noise).
+        checkpoint_every: write a resumable checkpoint every this many iterations.
+        log_every: write a row of losses.csv every this many iterations.
+        deviations: named deviations from the paper, shown in config.json and the README.
+    """
+
+    method: str = ""
+    preset: str = ""
+    track: str = "insample"
+    iterations: int = 1000
+    batch_size: int = 4
+    patch_size: int = 64
+    patch_stride: int = 16
+    min_foreground: float = 0.1
+    scale: tuple[int, int, int] = (2, 2, 2)
+    seed: int = 0
+    checkpoint_every: int = 500
+    log_every: int = 1
+    deviations: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        """Raise an InputError naming the first option whose value cannot work."""
+        positive = ("iterations", "batch_size", "patch_size", "patch_stride", "checkpoint_every", "log_every")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
+        if not 0.0 <= float(self.min_foreground) <= 1.0:
+            raise InputError(f"option min_foreground: must be a fraction in [0, 1], got {self.min_foreground!r}")
+        if len(self.scale) != 3 or any(int(s) < 1 for s in self.scale):
+            raise InputError(f"option scale: expected three integer factors >= 1, got {self.scale!r}")
+        for s in self.scale:
+            if self.patch_size % int(s):
+                raise InputError(
+                    f"option patch_size: {self.patch_size} is not divisible by the scale {tuple(self.scale)}"
+                )
+
+
+def field_types(config_class: type) -> dict[str, Any]:
+    """Field name → resolved type annotation of a configuration dataclass."""
+    hints = typing.get_type_hints(config_class)
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_class)}
+
+
+def coerce_value(name: str, value: Any, annotation: Any) -> Any:
+    """Convert ``value`` (often a command-line string) to the field type ``annotation``.
+
+    Supports ``int``, ``float``, ``bool``, ``str``, ``tuple[T, ...]``, ``tuple[T1, T2, T3]``
+    (a comma-separated string; one value is repeated for a fixed-length tuple), ``X | None``
+    and ``Literal[...]``. Raises an InputError naming the option.
+    """
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.strip().lower() in {"none", "null"}):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce_value(name, value, arg)
+            except InputError as exc:
+                errors.append(str(exc))
+        raise InputError(errors[0] if errors else f"option {name}: invalid value {value!r}")
+    if origin is typing.Literal:
+        for choice in args:
+            if value == choice or (isinstance(value, str) and str(choice) == value):
+                return choice
+        raise InputError(f"option {name}: invalid value {value!r}{did_you_mean(str(value), map(str, args))}")
+    if origin is tuple:
+        if isinstance(value, str):
+            items: list[Any] = [p.strip() for p in value.split(",") if p.strip()] if value.strip() else []
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            items = [value]
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce_value(name, item, args[0]) for item in items)
+        if args:
+            if len(items) == 1 and len(args) > 1 and len(set(args)) == 1:
+                items = items * len(args)
+            if len(items) != len(args):
+                raise InputError(f"option {name}: expected {len(args)} comma-separated values, got {value!r}")
+            return tuple(coerce_value(name, item, arg) for item, arg in zip(items, args, strict=True))
+        return tuple(items)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise InputError(f"option {name}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool):
+            raise InputError(f"option {name}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(str(value).strip().replace("_", ""))
+        except ValueError:
+            raise InputError(f"option {name}: expected an integer, got {value!r}") from None
+    if annotation is float:
+        if isinstance(value, bool):
+            raise InputError(f"option {name}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"option {name}: expected a number, got {value!r}") from None
+    if annotation is str:
+        return str(value)
+    return value
+
+
+def _apply(config_class: type, values: dict[str, Any], changes: Mapping[str, Any], *, source: str) -> None:
+    types_ = field_types(config_class)
+    for key, value in changes.items():
+        if key not in types_:
+            raise InputError(f"{source}: unknown option '{key}'{did_you_mean(key, types_)}; valid options: {', '.join(sorted(types_))}")
+        values[key] = coerce_value(key, value, types_[key])
+
+
+def resolve_config(
+    trainer: Any,
+    *,
+    preset: str,
+    overrides: Mapping[str, Any] | None = None,
+    track: str | None = None,
+) -> TrainingConfig:
+    """The configuration of a run: class defaults, then ``trainer.presets[preset]``, then overrides.
+
+    Args:
+        trainer: a :class:`~srbench.interfaces.Trainer`.
+        preset: name of one of ``trainer.presets``.
+        overrides: option name → value (strings from the command line are coerced to the
+            field's type); unknown names raise an InputError with a suggestion.
+        track: the track the run trains on (stored in the configuration).
+
+    Returns:
+        An instance of ``trainer.config_class`` with ``method``, ``preset`` (and ``track``)
+        filled in, validated.
+    """
+    presets = trainer.presets
+    if preset not in presets:
+        raise unknown_name(f"preset of method '{trainer.name}'", preset, presets)
+    config_class = trainer.config_class
+    values: dict[str, Any] = {}
+    _apply(config_class, values, presets[preset], source=f"preset '{preset}' of method '{trainer.name}'")
+    _apply(config_class, values, dict(overrides or {}), source=f"method '{trainer.name}'")
+    values["method"] = trainer.name
+    values["preset"] = preset
+    if track is not None:
+        values["track"] = track
+    config = config_class(**values)
+    config.validate()
+    return config
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a configuration dataclass (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_from_dict(config_class: type, data: Mapping[str, Any]) -> Any:
+    """Rebuild a configuration from :func:`config_to_dict` output (unknown keys are an error)."""
+    values: dict[str, Any] = {}
+    _apply(config_class, values, data, source=f"stored configuration of {config_class.__name__}")
+    return config_class(**values)
+
+
+def resume_conflicts(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """The fields (outside :data:`RESUMABLE_FIELDS`) whose values differ, as ``name (a → b)``."""
+    conflicts = []
+    for key in sorted(set(stored) | set(current)):
+        if key in RESUMABLE_FIELDS:
+            continue
+        if stored.get(key) != current.get(key):
+            conflicts.append(f"{key} (checkpoint {stored.get(key)!r}, now {current.get(key)!r})")
+    return conflicts
