@@ -225,7 +225,7 @@ def parse_config(raw: Mapping[str, Any], *, path: Path, extra_dataset_keys: tupl
         kind = table.get("kind", "insample" if "train" in table else "ood")
         if kind not in TRACK_KINDS:
             raise file_error(path, f"[tracks.{name}] kind must be one of {', '.join(TRACK_KINDS)}, got '{kind}'{did_you_mean(str(kind), TRACK_KINDS)}")
-        if name in ("all", *TRACK_KINDS):
+        if name in ("all", "ood"):
             raise file_error(path, f"[tracks.{name}]: '{name}' is reserved for selecting several tracks")
         try:
             scale = parse_scale(table.get("scale", 2), source=f"[tracks.{name}] scale")

@@ -1,0 +1,92 @@
+"""DCSRN's training algorithm (one pixel-loss step) and its trainer/model registrations."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from srbench.interfaces import PatchBatch
+from srbench.training.checkpoint import CheckpointModel
+from srbench.training.config import config_from_dict
+
+from srbench_dcsrn.config import PRESETS, DCSRNConfig
+from srbench_dcsrn.network import DCSRN
+
+NAME = "dcsrn"
+
+
+def build_network(config: DCSRNConfig | Mapping[str, Any]) -> DCSRN:
+    """The DCSRN network of a configuration (a :class:`DCSRNConfig` or its stored dict)."""
+    if not isinstance(config, DCSRNConfig):
+        config = config_from_dict(DCSRNConfig, config)
+    return DCSRN(
+        first_channels=config.first_channels,
+        growth=config.growth,
+        units=config.units,
+        final_kernel=config.final_kernel,
+        scale=tuple(int(s) for s in config.scale),
+        residual=config.residual,
+    )
+
+
+class DCSRNAlgorithm:
+    """One network, one Adam optimiser, a pixel loss (L2 in the paper).
+
+    Attributes:
+        modules: ``{"generator": DCSRN}``.
+        optimizers: ``{"generator": Adam}``.
+        inference_module: ``"generator"``.
+    """
+
+    inference_module = "generator"
+
+    def __init__(self, config: DCSRNConfig, *, device: str = "cpu") -> None:
+        self.config = config
+        network = build_network(config).to(device)
+        self.modules = {"generator": network}
+        self.optimizers = {
+            "generator": torch.optim.Adam(network.parameters(), lr=config.learning_rate, betas=tuple(config.betas))
+        }
+
+    def step(self, batch: PatchBatch, *, iteration: int, total: int, generator: torch.Generator) -> dict[str, float]:
+        """One optimisation step on ``batch`` (no randomness is drawn)."""
+        network = self.modules["generator"]
+        optimizer = self.optimizers["generator"]
+        network.train()
+        device = next(network.parameters()).device
+        lr, hr = batch.lr.to(device), batch.hr.to(device)
+        sr = network(lr)
+        loss = F.mse_loss(sr, hr) if self.config.loss == "l2" else F.l1_loss(sr, hr)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            mse = float(F.mse_loss(sr, hr))
+            baseline = float(F.mse_loss(network.interpolate(lr), hr))
+        return {"loss": float(loss), "mse": mse, "mse_trilinear": baseline}
+
+
+@dataclasses.dataclass(frozen=True)
+class DCSRNTrainer:
+    """The :class:`~srbench.interfaces.Trainer` of DCSRN."""
+
+    name: str = NAME
+    config_class: type = DCSRNConfig
+    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: PRESETS)
+
+    def build(self, config: DCSRNConfig, *, device: str = "cpu") -> DCSRNAlgorithm:
+        return DCSRNAlgorithm(config, device=device)
+
+
+def dcsrn_model() -> CheckpointModel:
+    """The inference side: rebuilds DCSRN from a checkpoint's configuration."""
+    return CheckpointModel(
+        name=NAME,
+        description="DCSRN (Chen et al. 2018): densely connected 3D CNN refining trilinear interpolation",
+        build_network=build_network,
+        module_key="generator",
+    )

@@ -1,0 +1,547 @@
+"""Leaderboards: results-store rows → one markdown file per track plus an index.
+
+Per track the main table has a row per method (one per run when a method was evaluated
+with several checkpoints): the number of subjects and the mean ± sample standard
+deviation of every metric column, an arrow in each column header for the better
+direction and the best value in bold. A statistics section per metric adds the 95%
+bootstrap confidence interval of the mean over subjects and paired tests against the best
+method and against trilinear (:mod:`srbench.statistics`). Methods that could not run on a
+track get a "not applicable" row.
+
+A table never mixes degradations, scales or intensity conventions: such rows are
+refused with an :class:`~srbench.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from srbench.errors import InputError, file_error
+from srbench.io.atomic import write_text_atomic
+from srbench.results import ResultsStore, TrackRecord
+from srbench.statistics import PairedTest, bootstrap_ci, paired_test
+
+#: direction of the built-in metric columns (True: higher is better), used when no
+#: registered metric declares a column
+FALLBACK_DIRECTIONS: Mapping[str, bool] = {"psnr": True, "ssim": True, "nrmse": False, "lpips": False}
+
+#: column order: these first (and their variants, e.g. ``lpips_axial`` after ``lpips``)
+PREFERRED_ORDER = ("psnr", "ssim", "nrmse", "lpips")
+
+#: how LPIPS is computed, stated in every track header
+LPIPS_PLANES = "sagittal, coronal, axial (slice-wise 2D, AlexNet v0.1), mean of the three"
+
+BASELINE_METHOD = "trilinear"
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
+
+_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "nrmse": "NRMSE", "lpips": "LPIPS"}
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricSummary:
+    """Statistics of one method on one metric column over subjects.
+
+    Attributes:
+        n: subjects with a value.
+        mean, std: mean and sample standard deviation (``ddof=1``; NaN when n = 1).
+        ci: 95% percentile bootstrap interval of the mean.
+        vs_best, vs_baseline: paired tests against the best method and trilinear
+            (None for the method itself or when that method is absent).
+    """
+
+    n: int
+    mean: float
+    std: float
+    ci: tuple[float, float]
+    vs_best: PairedTest | None = None
+    vs_baseline: PairedTest | None = None
+
+
+@dataclasses.dataclass
+class Entry:
+    """One leaderboard row: a method's run on a track."""
+
+    label: str
+    method: str
+    run_key: str
+    values: dict[str, pd.Series]  # metric → per-subject values indexed by subject
+    summaries: dict[str, MetricSummary] = dataclasses.field(default_factory=dict)
+    not_applicable: str | None = None
+
+    @property
+    def n(self) -> int:
+        return max((len(v) for v in self.values.values()), default=0)
+
+
+@dataclasses.dataclass
+class TrackBoard:
+    """Everything shown for one track."""
+
+    track: str
+    info: TrackRecord | None
+    degradation: str
+    intensity_convention: str
+    scale: tuple[float, ...]
+    metrics: list[str]
+    directions: dict[str, bool]
+    entries: list[Entry]
+    subjects: list[str]
+    srbench_versions: list[str]
+
+    def best(self, metric: str) -> list[Entry]:
+        """The entries with the best mean on ``metric`` (ties included)."""
+        scored = [e for e in self.entries if metric in e.summaries and not math.isnan(e.summaries[metric].mean)]
+        if not scored:
+            return []
+        pick = max if self.directions[metric] else min
+        target = pick(e.summaries[metric].mean for e in scored)
+        return [e for e in scored if e.summaries[metric].mean == target]
+
+
+@dataclasses.dataclass
+class LeaderboardFiles:
+    """What :func:`write_leaderboards` wrote."""
+
+    index: Path
+    index_markdown: str
+    tracks: dict[str, Path]
+    figures: dict[str, Path]
+    notes: list[str]
+
+
+# -- metric columns -------------------------------------------------------------------
+def metric_directions(columns: Sequence[str]) -> dict[str, bool]:
+    """Column → higher-is-better, from the registered metrics' ``outputs``.
+
+    Columns no registered metric declares fall back to :data:`FALLBACK_DIRECTIONS` by
+    their first ``_``-separated token (``lpips_axial`` → ``lpips``).
+
+    Raises:
+        InputError: a column whose direction is unknown.
+    """
+    declared: dict[str, bool] = {}
+    from srbench.plugins import get_plugin_manager
+
+    for metric in get_plugin_manager().all("metric"):
+        declared.update({str(k): bool(v) for k, v in dict(metric.outputs).items()})
+    out = {}
+    for column in columns:
+        if column in declared:
+            out[column] = declared[column]
+        elif column.split("_")[0] in FALLBACK_DIRECTIONS:
+            out[column] = FALLBACK_DIRECTIONS[column.split("_")[0]]
+        else:
+            raise InputError(
+                f"metric column '{column}' in the results store is not declared by any installed metric plugin; "
+                "install the plugin that computed it"
+            )
+    return out
+
+
+def order_metrics(columns: Sequence[str]) -> list[str]:
+    """Columns ordered PSNR, SSIM, NRMSE, LPIPS (each followed by its variants), then the rest."""
+
+    def key(column: str) -> tuple[int, int, str]:
+        head = column.split("_")[0]
+        rank = PREFERRED_ORDER.index(head) if head in PREFERRED_ORDER else len(PREFERRED_ORDER)
+        return rank, 0 if column == head else 1, column
+
+    return sorted(set(columns), key=key)
+
+
+def display_name(column: str) -> str:
+    """``lpips_axial`` → ``LPIPS axial``."""
+    head, *rest = column.split("_")
+    return " ".join([_NAMES.get(head, head), *rest])
+
+
+# -- building ------------------------------------------------------------------------
+def _scale_of(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in json.loads(text))
+
+
+def _scale_text(scale: Sequence[float]) -> str:
+    return " × ".join(f"{s:g}" for s in scale)
+
+
+def _refuse_mixture(track: str, frame: pd.DataFrame, column: str, what: str) -> str:
+    groups = frame.groupby(column)["method"].agg(lambda m: ", ".join(sorted(set(m))))
+    if len(groups) > 1:
+        (a, ma), (b, mb) = list(groups.items())[:2]
+        raise InputError(
+            f"track '{track}' mixes {what}s '{a}' ({ma}) and '{b}' ({mb}); one table needs one {what}: "
+            f"evaluate each {what} into its own store (--results PATH) and run srbench leaderboard on each"
+        )
+    return str(groups.index[0])
+
+
+def build_board(
+    track: str,
+    rows: pd.DataFrame,
+    not_applicable: pd.DataFrame,
+    *,
+    info: TrackRecord | None = None,
+    directions: Mapping[str, bool] | None = None,
+) -> TrackBoard:
+    """Summarise one track's rows (``ResultsStore.rows(track)``) and not-applicable marks.
+
+    Raises:
+        InputError: the rows mix degradations, scales or intensity conventions, or the
+            track has nothing stored.
+    """
+    rows = rows[rows["track"] == track]
+    marks = not_applicable[not_applicable["track"] == track]
+    if rows.empty and marks.empty:
+        raise InputError(f"track '{track}' has no results in the store")
+    both = pd.concat(
+        [rows[["method", "degradation", "intensity_convention", "scale"]],
+         marks[["method", "degradation", "intensity_convention", "scale"]]]
+    )
+    degradation = _refuse_mixture(track, both, "degradation", "degradation")
+    convention = _refuse_mixture(track, both, "intensity_convention", "intensity convention")
+    scale = _scale_of(_refuse_mixture(track, both, "scale", "scale"))
+
+    metrics = order_metrics(rows["metric"].unique().tolist())
+    dirs = dict(directions) if directions is not None else metric_directions(metrics)
+    missing = [m for m in metrics if m not in dirs]
+    if missing:
+        raise InputError(f"no direction (higher or lower is better) known for metric column(s) {', '.join(missing)}")
+
+    runs_per_method = rows.groupby("method")["run_key"].nunique().to_dict()
+    for method, count in marks.groupby("method")["run_key"].nunique().items():
+        runs_per_method[method] = runs_per_method.get(method, 0) + int(count)
+
+    def label(method: str, run_key: str, checkpoint: Any) -> str:
+        if runs_per_method.get(method, 1) <= 1:
+            return method
+        tag = f"ckpt {checkpoint[:8]}" if isinstance(checkpoint, str) and checkpoint else f"run {run_key[:8]}"
+        return f"{method} ({tag})"
+
+    entries: list[Entry] = []
+    for (method, run_key), group in rows.groupby(["method", "run_key"], sort=True):
+        values = {
+            metric: sub.set_index("subject")["value"].astype(float).sort_index()
+            for metric, sub in group.groupby("metric")
+        }
+        entries.append(Entry(label(method, run_key, group["checkpoint_sha256"].iloc[0]), method, run_key, values))
+    with_results = {e.run_key for e in entries}
+    for mark in marks.itertuples():
+        if mark.run_key not in with_results:
+            entries.append(
+                Entry(label(mark.method, mark.run_key, mark.checkpoint_sha256), mark.method, mark.run_key, {},
+                      not_applicable=mark.reason)
+            )
+
+    board = TrackBoard(
+        track=track, info=info, degradation=degradation, intensity_convention=convention, scale=scale,
+        metrics=metrics, directions={m: bool(dirs[m]) for m in metrics}, entries=entries,
+        subjects=sorted(rows["subject"].unique().tolist()),
+        srbench_versions=sorted({str(v) for v in rows["srbench_version"].dropna().unique()}),
+    )
+    _summarise(board)
+    return board
+
+
+def _summarise(board: TrackBoard) -> None:
+    for entry in board.entries:
+        for metric, values in entry.values.items():
+            x = values.to_numpy()
+            std = float(np.std(x, ddof=1)) if x.size > 1 and np.isfinite(x).all() else math.nan
+            entry.summaries[metric] = MetricSummary(
+                n=int(x.size),
+                mean=float(np.mean(x)),
+                std=std,
+                ci=bootstrap_ci(x, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED),
+            )
+    baselines = [e for e in board.entries if e.method == BASELINE_METHOD and e.values]
+    baseline = baselines[0] if baselines else None
+    for metric in board.metrics:
+        best = board.best(metric)
+        reference = best[0] if best else None
+        for entry in board.entries:
+            if metric not in entry.values:
+                continue
+            entry.summaries[metric] = dataclasses.replace(
+                entry.summaries[metric],
+                vs_best=_compare(entry, reference, metric),
+                vs_baseline=_compare(entry, baseline, metric),
+            )
+    first = board.metrics[0] if board.metrics else None
+
+    def sort_key(entry: Entry) -> tuple[int, float, str]:
+        if first is None or first not in entry.summaries:
+            return (1, 0.0, entry.label)
+        mean = entry.summaries[first].mean
+        return (0, -mean if board.directions[first] else mean, entry.label)
+
+    board.entries.sort(key=sort_key)
+
+
+def _compare(entry: Entry, reference: Entry | None, metric: str) -> PairedTest | None:
+    if reference is None or reference is entry or metric not in reference.values:
+        return None
+    a, b = entry.values[metric], reference.values[metric]
+    common = a.index.intersection(b.index)
+    return paired_test(a.loc[common].to_numpy(), b.loc[common].to_numpy())
+
+
+# -- rendering -----------------------------------------------------------------------
+def format_value(x: float) -> str:
+    """3 decimals for |x| ≥ 1, 4 below; ``inf`` / ``—`` for infinite / missing."""
+    if math.isnan(x):
+        return "—"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.3f}" if abs(x) >= 1 else f"{x:.4f}"
+
+
+def format_p(test: PairedTest | None) -> str:
+    """``0.031 (W, n=7)``: p-value, test (W Wilcoxon, P exact sign-flip, MC Monte-Carlo), pairs."""
+    if test is None:
+        return "—"
+    if test.n == 0 or math.isnan(test.p_value):
+        return "— (no paired subjects)"
+    code = {"wilcoxon": "W", "sign-flip": "P", "sign-flip-mc": "MC"}[test.test]
+    p = "<0.001" if test.p_value < 0.001 else f"{test.p_value:.3g}"
+    return f"{p} ({code}, n={test.n})"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str]) -> str:
+    def esc(cell: str) -> str:
+        return str(cell).replace("|", "\\|")
+
+    marks = {"l": ":---", "r": "---:", "c": ":---:"}
+    lines = ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _arrow(board: TrackBoard, metric: str) -> str:
+    return f"{display_name(metric)} {'↑' if board.directions[metric] else '↓'}"
+
+
+def _convention_text(name: str) -> str:
+    try:
+        from srbench.metrics import convention
+    except ImportError:
+        return name
+    if getattr(convention, "CONVENTION_NAME", None) != name:
+        return name
+    description = getattr(convention, "CONVENTION_DESCRIPTION", None) or (convention.__doc__ or "").strip().split("\n")[0]
+    return f"{name}: {description}" if description else name
+
+
+def _degradation_text(name: str) -> str:
+    try:
+        from srbench.plugins import get_plugin_manager
+
+        description = getattr(get_plugin_manager().get("degradation", name), "description", "")
+    except Exception:  # noqa: BLE001 - the store may name a degradation not installed here
+        description = ""
+    return f"{name} ({description})" if description else name
+
+
+def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure: str | None = None) -> str:
+    """The markdown of one track's leaderboard."""
+    info = board.info
+    header = [
+        f"# Leaderboard: track `{board.track}`",
+        "",
+        f"- **Kind:** {info.kind if info else 'unknown'}",
+        f"- **Test dataset:** {info.test if info else 'unknown'}"
+        + (f" (models trained on {info.train})" if info and info.train else ""),
+        f"- **Degradation:** {_degradation_text(board.degradation)}",
+        f"- **Scale:** ×{_scale_text(board.scale)}",
+        f"- **Intensity convention:** {_convention_text(board.intensity_convention)}",
+        f"- **LPIPS planes:** {LPIPS_PLANES}",
+        f"- **srbench version:** {srbench_version}"
+        + (f" (results computed with {', '.join(board.srbench_versions)})" if board.srbench_versions else ""),
+        f"- **Date:** {today} (UTC)",
+        f"- **Subjects:** {len(board.subjects)}",
+        "",
+        "Mean ± sample standard deviation over subjects; ↑ higher is better, ↓ lower is better; "
+        "best value in **bold**; n = number of subjects.",
+        "",
+    ]
+    best = {m: {e.run_key for e in board.best(m)} for m in board.metrics}
+    rows = []
+    for entry in board.entries:
+        cells = [entry.label, str(entry.n)]
+        for metric in board.metrics:
+            if entry.not_applicable is not None:
+                cells.append("not applicable")
+                continue
+            summary = entry.summaries.get(metric)
+            if summary is None:
+                cells.append("—")
+                continue
+            text = format_value(summary.mean)
+            if not math.isnan(summary.std):
+                text += f" ± {format_value(summary.std)}"
+            cells.append(f"**{text}**" if entry.run_key in best[metric] else text)
+        rows.append(cells)
+    body = [_table(["Method", "n", *(_arrow(board, m) for m in board.metrics)], rows, ["l", "r"] + ["r"] * len(board.metrics))]
+
+    absent = [e for e in board.entries if e.not_applicable is not None]
+    if absent:
+        body += ["", "## Not applicable", ""]
+        body += [f"- **{e.label}**: {e.not_applicable}" for e in absent]
+    if figure:
+        body += ["", "## Figure", "", f"![{board.track}: ground truth, trilinear and each method, with error maps]({figure})"]
+
+    body += [
+        "",
+        "## Statistics",
+        "",
+        f"95% CI: percentile bootstrap of the mean over subjects ({BOOTSTRAP_RESAMPLES} resamples, seed "
+        f"{BOOTSTRAP_SEED}). p: two-sided paired test over the subjects both methods have, against the best "
+        f"method of that metric and against {BASELINE_METHOD}: W = Wilcoxon signed-rank (n ≥ 6 pairs), "
+        "P = exact sign-flip permutation test of the mean difference (n < 6).",
+    ]
+    for metric in board.metrics:
+        stat_rows = []
+        for entry in board.entries:
+            summary = entry.summaries.get(metric)
+            if summary is None:
+                continue
+            lo, hi = summary.ci
+            stat_rows.append([
+                entry.label, str(summary.n), format_value(summary.mean), format_value(summary.std),
+                f"[{format_value(lo)}, {format_value(hi)}]", format_p(summary.vs_best), format_p(summary.vs_baseline),
+            ])
+        body += [
+            "",
+            f"### {_arrow(board, metric)}",
+            "",
+            _table(["Method", "n", "mean", "std", "95% CI", "p vs best", f"p vs {BASELINE_METHOD}"], stat_rows,
+                   ["l", "r", "r", "r", "c", "r", "r"]),
+        ]
+    return "\n".join(header + body) + "\n"
+
+
+def track_filename(track: str) -> str:
+    """A safe markdown file name for ``track``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", track) + ".md"
+
+
+def render_index(boards: Sequence[TrackBoard], *, today: str, srbench_version: str) -> str:
+    """The index: one line per track with a link, its set-up and the leader on its first metric."""
+    rows = []
+    for board in boards:
+        first = board.metrics[0] if board.metrics else None
+        leaders = board.best(first) if first else []
+        leader = (
+            f"{', '.join(e.label for e in leaders)} ({format_value(leaders[0].summaries[first].mean)} {display_name(first)})"
+            if leaders else "—"
+        )
+        rows.append([
+            f"[{board.track}]({track_filename(board.track)})",
+            board.info.kind if board.info else "unknown",
+            board.info.test if board.info else "unknown",
+            board.degradation,
+            f"×{_scale_text(board.scale)}",
+            str(len(board.subjects)),
+            str(len(board.entries)),
+            leader,
+        ])
+    lines = [
+        "# srbench leaderboards",
+        "",
+        f"srbench {srbench_version}, {today} (UTC). One file per track; each states its degradation, scale, "
+        "intensity convention and statistics.",
+        "",
+        _table(["Track", "Kind", "Test dataset", "Degradation", "Scale", "Subjects", "Methods", "Leader"], rows,
+               ["l", "l", "l", "l", "l", "r", "r", "l"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# -- writing -------------------------------------------------------------------------
+def build_boards(store: ResultsStore, *, directions: Mapping[str, bool] | None = None,
+                 track_info: Mapping[str, TrackRecord] | None = None) -> list[TrackBoard]:
+    """A board per track in ``store``, sorted by kind (in-sample first) then name."""
+    rows = store.rows()
+    marks = store.not_applicable()
+    infos = {**dict(track_info or {}), **store.tracks()}
+    tracks = sorted(set(rows["track"]) | set(marks["track"]))
+    if not tracks:
+        raise file_error(store.path, "results store is empty (run 'srbench evaluate' first)")
+    if directions is None:
+        directions = metric_directions(order_metrics(rows["metric"].unique().tolist()))
+    boards = [build_board(t, rows, marks, info=infos.get(t), directions=directions) for t in tracks]
+    return sorted(boards, key=lambda b: (0 if b.info and b.info.kind == "insample" else 1, b.track))
+
+
+def write_leaderboards(
+    store: ResultsStore,
+    out_dir: str | Path,
+    *,
+    figures: bool = False,
+    predictions_dir: str | Path | None = None,
+    today: str | None = None,
+    directions: Mapping[str, bool] | None = None,
+    track_info: Mapping[str, TrackRecord] | None = None,
+) -> LeaderboardFiles:
+    """Write ``index.md`` and ``<track>.md`` (and ``figures/<track>.png``) under ``out_dir``.
+
+    Args:
+        store: the results to publish.
+        out_dir: created when missing (its parent must exist).
+        figures: also draw each track's figure from saved predictions
+            (:func:`srbench.figures.figure_for_track`).
+        predictions_dir: where evaluate saved predictions (default: ``predictions/``
+            beside the store).
+        today: the date to print (default: today, UTC).
+        directions: metric column → higher is better (default: from the metric plugins).
+        track_info: track descriptions for tracks the store does not describe itself.
+    """
+    from srbench import __version__
+
+    out_dir = Path(out_dir)
+    if not out_dir.exists():
+        if not out_dir.parent.exists():
+            raise file_error(out_dir, f"output directory's parent '{out_dir.parent}' does not exist")
+        out_dir.mkdir()
+    elif not out_dir.is_dir():
+        raise file_error(out_dir, "is not a directory")
+    today = today or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+    boards = build_boards(store, directions=directions, track_info=track_info)
+
+    figure_paths: dict[str, Path] = {}
+    notes: list[str] = []
+    if figures:
+        from srbench.figures import default_predictions_dir, figure_for_track
+
+        root = Path(predictions_dir) if predictions_dir is not None else default_predictions_dir(store.path)
+        (out_dir / "figures").mkdir(exist_ok=True)
+        for board in boards:
+            target = out_dir / "figures" / f"{Path(track_filename(board.track)).stem}.png"
+            result = figure_for_track(store, board.track, predictions_dir=root, out_path=target,
+                                      methods=[e.method for e in board.entries if e.not_applicable is None])
+            if isinstance(result, str):
+                notes.append(f"track '{board.track}': no figure ({result})")
+            else:
+                figure_paths[board.track] = result.path
+
+    track_paths: dict[str, Path] = {}
+    for board in boards:
+        path = out_dir / track_filename(board.track)
+        figure = figure_paths.get(board.track)
+        rel = figure.relative_to(out_dir).as_posix() if figure else None
+        write_text_atomic(path, render_track(board, today=today, srbench_version=__version__, figure=rel))
+        track_paths[board.track] = path
+    index_md = render_index(boards, today=today, srbench_version=__version__)
+    index = out_dir / "index.md"
+    write_text_atomic(index, index_md)
+    return LeaderboardFiles(index=index, index_markdown=index_md, tracks=track_paths, figures=figure_paths, notes=notes)

@@ -1,0 +1,186 @@
+"""Run the real ``python -m srbench`` command line many times, cheaply.
+
+Starting Python and importing torch takes seconds per command, which is too slow for a
+corpus of dozens of cases on a small shared machine. :class:`ForkedCLI` starts one server
+process (this file run as a script) that imports the command line once and then, for
+each request, forks a child that runs ``srbench/__main__.py`` exactly as
+``python -m srbench ARGS`` would, with its own working directory, environment, stdout
+and stderr files and exit status. An exception that escapes the command line prints its
+traceback to the child's stderr and exits 1, as the interpreter would.
+
+The server never runs a command itself (no torch thread pool exists before the fork).
+Anything printed while importing is kept in :attr:`ForkedCLI.import_stderr`, so tests
+can check that importing the command line is silent. With ``SRBENCH_TEST_PLAIN_SUBPROCESS=1``
+(or where ``os.fork`` does not exist) every case runs in a fresh ``python -m srbench``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class CLIResult:
+    """What one command did: exit status, stdout and stderr (decoded as UTF-8)."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _plain_run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float) -> CLIResult:
+    result = subprocess.run(
+        [sys.executable, "-m", "srbench", *argv],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return CLIResult(tuple(argv), result.returncode, result.stdout, result.stderr)
+
+
+class ForkedCLI:
+    """A client of the fork server (see the module docstring). Use as a context manager."""
+
+    def __init__(self, *, base_env: Mapping[str, str] | None = None) -> None:
+        self.base_env = dict(os.environ if base_env is None else base_env)
+        self.plain = os.environ.get("SRBENCH_TEST_PLAIN_SUBPROCESS") == "1" or not hasattr(os, "fork")
+        self.import_stderr = ""
+        self._server: subprocess.Popen[str] | None = None
+        self._scratch = Path(tempfile.mkdtemp(prefix="srbench-forked-cli-"))
+
+    def __enter__(self) -> ForkedCLI:
+        if not self.plain:
+            import_log = self._scratch / "import.stderr"
+            with open(import_log, "w") as log:
+                self._server = subprocess.Popen(
+                    [sys.executable, str(Path(__file__).resolve())],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                    env=self.base_env,
+                    cwd=self._scratch,
+                )
+            ready = self._server.stdout.readline() if self._server.stdout else ""
+            self.import_stderr = import_log.read_text()
+            if ready.strip() != "ready":
+                raise RuntimeError(f"the CLI fork server did not start: {self.import_stderr[-2000:]}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            if self._server.stdin:
+                self._server.stdin.close()
+            self._server.wait(timeout=30)
+            if self._server.stdout:
+                self._server.stdout.close()
+        for path in self._scratch.iterdir():
+            path.unlink()
+        self._scratch.rmdir()
+
+    def run(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 300) -> CLIResult:
+        """Run ``srbench ARGV`` in ``cwd`` with the base environment updated by ``env``."""
+        full_env = {**self.base_env, **(env or {})}
+        if self.plain or self._server is None:
+            return _plain_run(argv, cwd=cwd, env=full_env, timeout=timeout)
+        out, err = self._scratch / "stdout", self._scratch / "stderr"
+        request = {"argv": list(argv), "cwd": str(cwd), "env": full_env, "stdout": str(out), "stderr": str(err), "timeout": timeout}
+        assert self._server.stdin and self._server.stdout
+        self._server.stdin.write(json.dumps(request) + "\n")
+        self._server.stdin.flush()
+        reply = self._server.stdout.readline()
+        if not reply:
+            raise RuntimeError("the CLI fork server died")
+        code = json.loads(reply)["returncode"]
+        return CLIResult(tuple(argv), code, out.read_text(errors="replace"), err.read_text(errors="replace"))
+
+
+# -- server side ---------------------------------------------------------------------------
+def _child(request: dict) -> None:
+    """In the forked child: become ``python -m srbench ARGV`` and exit with its status."""
+    import runpy
+    import traceback
+
+    code = 1
+    try:
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            target = os.open(request[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(target, fd)
+            os.close(target)
+        sys.argv = [str(REPO / "srbench" / "__main__.py"), *request["argv"]]
+        try:
+            runpy.run_module("srbench", run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as exc:
+            if exc.code is None:
+                code = 0
+            elif isinstance(exc.code, int):
+                code = exc.code
+            else:
+                print(exc.code, file=sys.stderr)
+                code = 1
+        except BaseException:  # noqa: BLE001 - the interpreter's behaviour for an uncaught exception
+            traceback.print_exc()
+            code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+
+def _serve() -> None:
+    import signal
+
+    import srbench.cli  # noqa: F401 - import once, before forking
+    import srbench.io.nifti  # noqa: F401
+
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        timeout = float(request.get("timeout", 300))
+        deadline_hit = False
+
+        def _kill(signum, frame, pid=pid):  # noqa: ARG001
+            nonlocal deadline_hit
+            deadline_hit = True
+            os.kill(pid, signal.SIGKILL)
+
+        signal.signal(signal.SIGALRM, _kill)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        _, status = os.waitpid(pid, 0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if deadline_hit:
+            code = 124
+        sys.stdout.write(json.dumps({"returncode": code}) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    _serve()
