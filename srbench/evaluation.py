@@ -136,13 +136,21 @@ def evaluate_subject(job: TrackJob, subject: SubjectFile, *, pm: Any, predictors
         values = compute_metrics(pm, sr=sr.data, hr=hr.data, affine=hr.affine)
         store.add_subject(run.run_key, track=track.name, subject=subject.subject, values=values, inputs=inputs, force=job.force)
         if job.predictions_dir is not None and subject.subject == job.figure_subject:
-            folder = job.predictions_dir / track.name / subject.subject
-            folder.mkdir(parents=True, exist_ok=True)
-            if not (folder / "hr.nii.gz").exists():
-                save_volume(hr, folder / "hr.nii.gz")
-            save_volume(sr, folder / f"{run.method}.nii.gz")
+            save_prediction(job.predictions_dir, track=track.name, subject=subject.subject, method=run.method, sr=sr, hr=hr)
         outcomes.append(SubjectOutcome(run.method, track.name, subject.subject, "ok", values))
     return outcomes
+
+
+def save_prediction(root: Path, *, track: str, subject: str, method: str, sr: Any, hr: Any) -> None:
+    """Keep an SR volume (and its HR reference) for the leaderboard figures."""
+    from srbench.figures import prediction_path, reference_path
+
+    target = prediction_path(root, track=track, method=method, subject=subject)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    reference = reference_path(root, track=track, subject=subject)
+    if not reference.exists():
+        save_volume(hr, reference)
+    save_volume(sr, target)
 
 
 def _load_predictors(job: TrackJob, pm: Any) -> dict[str, Any]:

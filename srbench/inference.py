@@ -42,6 +42,13 @@ def _patch_locations(shape: tuple[int, int, int], *, patch: tuple[int, int, int]
     return np.asarray(sampler.locations, dtype=np.int64)
 
 
+def plan_patches(shape: tuple[int, int, int], settings: InferenceSettings) -> tuple[tuple[int, int, int], np.ndarray]:
+    """The LR patch size (clipped to the volume) and the ``(N, 6)`` patch boxes for ``shape``."""
+    patch = tuple(min(settings.patch_size, n) for n in shape)
+    overlap = tuple(min(settings.overlap, p - 1) // 2 * 2 if p > 1 else 0 for p in patch)
+    return patch, _patch_locations(shape, patch=patch, overlap=overlap)  # type: ignore[arg-type,return-value]
+
+
 def run_patch_inference(
     lr: torch.Tensor,
     fn: PatchFunction,
@@ -61,9 +68,7 @@ def run_patch_inference(
         ``(W·sx, H·sy, D·sz)`` float32 tensor on the CPU.
     """
     shape = tuple(int(n) for n in lr.shape)
-    patch = tuple(min(settings.patch_size, n) for n in shape)
-    overlap = tuple(min(settings.overlap, p - 1) // 2 * 2 if p > 1 else 0 for p in patch)
-    locations = _patch_locations(shape, patch=patch, overlap=overlap)  # type: ignore[arg-type]
+    patch, locations = plan_patches(shape, settings)  # type: ignore[arg-type]
     out_shape = tuple(n * s for n, s in zip(shape, out_scale, strict=True))
     output = torch.zeros(out_shape, dtype=torch.float32)
     weight = torch.zeros(out_shape, dtype=torch.float32)

@@ -247,7 +247,7 @@ def build_board(
         track=track, info=info, degradation=degradation, intensity_convention=convention, scale=scale,
         metrics=metrics, directions={m: bool(dirs[m]) for m in metrics}, entries=entries,
         subjects=sorted(rows["subject"].unique().tolist()),
-        srbench_versions=sorted({str(v) for v in rows["srbench_version"].dropna().unique()}),
+        srbench_versions=sorted({str(v) for v in rows["srbench_version"].dropna().unique() if str(v)}),
     )
     _summarise(board)
     return board
@@ -349,7 +349,7 @@ def _degradation_text(name: str) -> str:
         description = getattr(get_plugin_manager().get("degradation", name), "description", "")
     except Exception:  # noqa: BLE001 - the store may name a degradation not installed here
         description = ""
-    return f"{name} ({description})" if description else name
+    return f"{name} — {description}" if description else name
 
 
 def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure: str | None = None) -> str:
@@ -509,6 +509,7 @@ def write_leaderboards(
     from srbench import __version__
 
     out_dir = Path(out_dir)
+    boards = build_boards(store, directions=directions, track_info=track_info)
     if not out_dir.exists():
         if not out_dir.parent.exists():
             raise file_error(out_dir, f"output directory's parent '{out_dir.parent}' does not exist")
@@ -516,7 +517,6 @@ def write_leaderboards(
     elif not out_dir.is_dir():
         raise file_error(out_dir, "is not a directory")
     today = today or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
-    boards = build_boards(store, directions=directions, track_info=track_info)
 
     figure_paths: dict[str, Path] = {}
     notes: list[str] = []

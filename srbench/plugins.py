@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
@@ -22,7 +23,7 @@ from typing import Any
 import pluggy
 
 from srbench import hookspecs
-from srbench.errors import PluginError, unknown_name
+from srbench.errors import PluginError, did_you_mean, unknown_name
 
 ENTRY_POINT_GROUP = "srbench"
 CORE_DISTRIBUTION = "srbench-mri"
@@ -47,6 +48,15 @@ class PluginInfo:
     module: Any = None
     registers: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     problem: str | None = None
+    #: True when the user skipped it (``--disable-plugin``, allow list): not an error
+    disabled_by_user: bool = False
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``disabled`` (skipped on request) or ``error`` (skipped because broken)."""
+        if self.problem is None:
+            return "ok"
+        return "disabled" if self.disabled_by_user else "error"
 
 
 @dataclasses.dataclass
@@ -57,8 +67,23 @@ class Registered:
     plugin: PluginInfo
 
 
+def canonical_name(name: str) -> str:
+    """A plugin or distribution name compared the way pip does (PEP 503): ``Foo_Bar`` == ``foo-bar``."""
+    return re.sub(r"[-_.]+", "-", name).lower().strip()
+
+
 def _env_list(name: str) -> set[str]:
-    return {item.strip() for item in os.environ.get(name, "").split(",") if item.strip()}
+    return {canonical_name(item) for item in os.environ.get(name, "").split(",") if item.strip()}
+
+
+def _short_repr(obj: Any, limit: int = 80) -> str:
+    text = _one_line(repr(obj))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    """Collapse a (possibly multi-line) exception message into one line."""
+    return " ".join(str(text).split())
 
 
 def strict_mode() -> bool:
@@ -87,7 +112,7 @@ class PluginManager:
         entry_points_override: Iterable[EntryPoint] | None = None,
     ) -> None:
         self.strict = strict_mode() if strict is None else strict
-        self.disabled = _env_list("SRBENCH_DISABLE_PLUGINS") | set(disabled)
+        self.disabled = _env_list("SRBENCH_DISABLE_PLUGINS") | {canonical_name(d) for d in disabled}
         self.allowed = _env_list("SRBENCH_PLUGINS_ALLOW")
         self.hooks = pluggy.PluginManager("srbench")
         self.hooks.add_hookspecs(hookspecs)
@@ -99,6 +124,7 @@ class PluginManager:
 
     # -- loading ---------------------------------------------------------------------
     def _problem(self, info: PluginInfo, message: str) -> None:
+        message = _one_line(message)
         info.problem = message
         text = f"plugin '{info.name}' from distribution '{info.distribution}' skipped: {message}"
         if self.strict:
@@ -108,61 +134,39 @@ class PluginManager:
     def _load(self, ep: EntryPoint) -> None:
         distribution = _distribution_name(ep)
         info = PluginInfo(name=ep.name, distribution=distribution, version=_distribution_version(ep))
-        if ep.name in self.disabled or distribution in self.disabled:
-            info.problem = "disabled"
-            self.plugins.append(info)
-            return
-        if self.allowed and distribution != CORE_DISTRIBUTION and not (
-            ep.name in self.allowed or distribution in self.allowed
-        ):
-            info.problem = "not in SRBENCH_PLUGINS_ALLOW"
-            self.plugins.append(info)
-            return
         self.plugins.append(info)
+        names = {canonical_name(ep.name), canonical_name(distribution)}
+        if names & self.disabled:
+            info.problem, info.disabled_by_user = "disabled", True
+            return
+        if self.allowed and distribution != CORE_DISTRIBUTION and not names & self.allowed:
+            info.problem, info.disabled_by_user = "not in SRBENCH_PLUGINS_ALLOW", True
+            return
         try:
             module = ep.load()
         except Exception as exc:  # noqa: BLE001 - any import failure of a plugin is reported
             self._problem(info, f"import failed: {type(exc).__name__}: {exc}")
             return
-        supported = getattr(module, "SRBENCH_API_VERSIONS", None)
-        major = hookspecs.API_VERSION.split(".")[0]
-        if supported is not None and major not in {str(v).split(".")[0] for v in supported}:
-            self._problem(
-                info,
-                f"it supports srbench hook API {', '.join(map(str, supported))} but this srbench has "
-                f"API {hookspecs.API_VERSION}; upgrade '{distribution}' (or install an srbench-mri "
-                f"release with API {', '.join(map(str, supported))})",
-            )
+        version_problem = _api_version_problem(module, distribution)
+        if version_problem:
+            self._problem(info, version_problem)
             return
-        info.module = module
         try:
             self.hooks.register(module, name=f"{distribution}:{ep.name}")
         except Exception as exc:  # noqa: BLE001 - malformed hookimpls
             self._problem(info, f"invalid hook implementation: {exc}")
             return
-        staged: dict[str, list[Any]] = {}
-        for hook_name, (kind, required) in REGISTRATION_HOOKS.items():
-            impl = getattr(module, hook_name, None)
-            if impl is None or not hasattr(impl, "srbench_impl"):
-                continue
-            try:
-                result = impl()
-            except Exception as exc:  # noqa: BLE001 - a hook that raises is reported
-                self.hooks.unregister(module)
-                self._problem(info, f"hook {hook_name} raised {type(exc).__name__}: {exc}")
-                return
-            objects = list(result or [])
-            for obj in objects:
-                missing = [attr for attr in required if not hasattr(obj, attr)]
-                if missing or not isinstance(getattr(obj, "name", None), str):
-                    self.hooks.unregister(module)
-                    self._problem(
-                        info,
-                        f"hook {hook_name} returned a malformed {kind} {obj!r} "
-                        f"(missing: {', '.join(missing) or 'a string name'})",
-                    )
-                    return
-            staged[kind] = objects
+        unknown = sorted(caller.name for caller in self.hooks.get_hookcallers(module) or [] if caller.spec is None)
+        if unknown:
+            self.hooks.unregister(module)
+            self._problem(info, f"unknown hook '{unknown[0]}'{did_you_mean(unknown[0], hook_names())}")
+            return
+        info.module = module
+        staged = self._call_registration_hooks(info, module)
+        if staged is None:
+            self.hooks.unregister(module)
+            info.module = None
+            return
         for kind, objects in staged.items():
             registry = self.registries[kind]
             for obj in objects:
@@ -174,8 +178,53 @@ class PluginManager:
                         f"(distribution '{info.distribution}'); uninstall or disable one "
                         f"(--disable-plugin / SRBENCH_DISABLE_PLUGINS)"
                     )
-                registry[obj.name] = Registered(obj=obj, plugin=info)
+        for kind, objects in staged.items():
+            for obj in objects:
+                self.registries[kind][obj.name] = Registered(obj=obj, plugin=info)
                 info.registers.setdefault(kind, []).append(obj.name)
+
+    def _call_registration_hooks(self, info: PluginInfo, module: Any) -> dict[str, list[Any]] | None:
+        """Call the plugin's ``register_*`` hooks and validate what they return.
+
+        Returns kind → objects, or None after reporting the first problem.
+        """
+        staged: dict[str, list[Any]] = {}
+        for hook_name, (kind, required) in REGISTRATION_HOOKS.items():
+            results: list[Any] = []
+            try:
+                for impl in getattr(self.hooks.hook, hook_name).get_hookimpls():
+                    if impl.plugin is module:
+                        results.append(impl.function())
+            except Exception as exc:  # noqa: BLE001 - a hook that raises is reported
+                self._problem(info, f"hook {hook_name} raised {type(exc).__name__}: {exc}")
+                return None
+            if not results:
+                continue
+            objects: list[Any] = []
+            for result in results:
+                if result is None:
+                    continue
+                if not isinstance(result, (list, tuple)):
+                    self._problem(info, f"hook {hook_name} returned {type(result).__name__}, expected a list of {kind} objects")
+                    return None
+                objects.extend(result)
+            seen: set[str] = set()
+            for obj in objects:
+                missing = [attr for attr in required if not hasattr(obj, attr)]
+                name = getattr(obj, "name", None)
+                if missing or not isinstance(name, str) or not name.strip():
+                    self._problem(
+                        info,
+                        f"hook {hook_name} returned a malformed {kind} {_short_repr(obj)} "
+                        f"(missing: {', '.join(missing) or 'a non-empty string name'})",
+                    )
+                    return None
+                if name in seen:
+                    self._problem(info, f"hook {hook_name} returned two {kind} objects named '{name}'")
+                    return None
+                seen.add(name)
+            staged[kind] = objects
+        return staged
 
     # -- lookup ----------------------------------------------------------------------
     def names(self, kind: str) -> list[str]:
@@ -200,19 +249,49 @@ class PluginManager:
 
     def add_commands(self, cli: Any) -> None:
         """Call every plugin's ``register_commands`` hook with the click group, guarded."""
-        for info in self.plugins:
-            module = info.module
-            impl = getattr(module, "register_commands", None) if module is not None else None
-            if impl is None or not hasattr(impl, "srbench_impl") or info.problem:
+        by_module = {id(info.module): info for info in self.plugins if info.module is not None and info.problem is None}
+        for impl in self.hooks.hook.register_commands.get_hookimpls():
+            info = by_module.get(id(impl.plugin))
+            if info is None:
                 continue
+            arguments = {"cli": cli}
             try:
-                impl(cli=cli)
+                impl.function(**{name: arguments[name] for name in impl.argnames})
             except Exception as exc:  # noqa: BLE001
                 self._problem(info, f"hook register_commands raised {type(exc).__name__}: {exc}")
 
     def versions(self) -> dict[str, str]:
         """Distribution → version of every loaded plugin (for run records)."""
         return {p.distribution: p.version for p in self.plugins if p.problem is None}
+
+
+def hook_names() -> list[str]:
+    """Names of every hook in :mod:`srbench.hookspecs`, in definition order."""
+    return [name for name, value in vars(hookspecs).items() if hasattr(value, "srbench_spec")]
+
+
+def _api_version_problem(module: Any, distribution: str) -> str | None:
+    """Why ``module``'s ``SRBENCH_API_VERSIONS`` excludes this srbench, or None when it fits."""
+    supported = getattr(module, "SRBENCH_API_VERSIONS", None)
+    if supported is None:
+        return None
+    if isinstance(supported, (str, int, float)):
+        supported = (supported,)
+    try:
+        declared = [str(v) for v in supported]
+    except TypeError:
+        return f"SRBENCH_API_VERSIONS must be a tuple of version strings such as (\"1\",), got {supported!r}"
+    major = hookspecs.API_VERSION.split(".")[0]
+    if major in {v.split(".")[0] for v in declared}:
+        return None
+    wanted = ", ".join(declared) or "none"
+    newer = any(v.split(".")[0].isdigit() and int(v.split(".")[0]) > int(major) for v in declared)
+    fix = (
+        f"upgrade srbench-mri to a release with hook API {wanted}"
+        if newer
+        else f"upgrade '{distribution}' to a release that supports hook API {major}"
+    )
+    return f"it supports srbench hook API {wanted} but this srbench has API {hookspecs.API_VERSION}; {fix}"
 
 
 def _distribution_name(ep: EntryPoint) -> str:
@@ -229,8 +308,10 @@ _MANAGER: PluginManager | None = None
 
 
 def get_plugin_manager(*, disabled: Iterable[str] = (), reload: bool = False) -> PluginManager:
-    """The process-wide plugin manager (built on first use)."""
+    """The process-wide plugin manager (built on first use; rebuilt when ``reload`` is set
+    or when ``disabled`` names a plugin the current one does not skip)."""
     global _MANAGER
-    if _MANAGER is None or reload or disabled:
+    wanted = {canonical_name(name) for name in disabled}
+    if _MANAGER is None or reload or not wanted <= _MANAGER.disabled:
         _MANAGER = PluginManager(disabled=disabled)
     return _MANAGER

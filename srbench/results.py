@@ -277,8 +277,10 @@ class ResultsStore:
     def __init__(self, path: str | Path | None = None, *, must_exist: bool = False) -> None:
         if path is None:
             self.path = DEFAULT_RESULTS_PATH
-            if not must_exist:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not must_exist and not self.path.parent.is_dir():
+                if self.path.parent.exists():
+                    raise file_error(self.path.parent, "exists but is not a directory (needed for the default results store)")
+                self.path.parent.mkdir(parents=True)
         else:
             self.path = Path(path)
         if must_exist and not self.path.exists():
@@ -541,11 +543,10 @@ class ResultsStore:
 
     def tracks(self) -> dict[str, TrackRecord]:
         """Track name → :class:`TrackRecord` for every registered track."""
-        frame = self._frame("SELECT track, kind, test_dataset, train_dataset FROM tracks")
-        return {
-            r.track: TrackRecord(name=r.track, kind=r.kind, test=r.test_dataset, train=r.train_dataset)
-            for r in frame.itertuples()
-        }
+        rows = self._retry(
+            lambda: self._conn.execute("SELECT track, kind, test_dataset, train_dataset FROM tracks").fetchall()
+        )
+        return {r[0]: TrackRecord(name=r[0], kind=r[1], test=r[2], train=r[3]) for r in rows}
 
     def inputs(self, *, track: str | None = None, subject: str | None = None) -> pd.DataFrame:
         """Input files: columns ``run_key, track, subject, path, sha256``."""

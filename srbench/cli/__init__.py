@@ -68,16 +68,36 @@ def _add_builtin_commands() -> None:
 _add_builtin_commands()
 
 
-def _add_plugin_commands() -> None:
+def _disabled_in_argv(argv: list[str]) -> tuple[str, ...]:
+    """The ``--disable-plugin`` values given before the command name.
+
+    (plugin-kit) Plugins load before click parses the arguments (their commands must
+    exist by then), so the group option is read here as well; otherwise a disabled
+    plugin would still be imported and its failure reported or, in strict mode, fatal.
+    """
+    names: list[str] = []
+    index = 0
+    while index < len(argv) and argv[index].startswith("-"):
+        arg = argv[index]
+        if arg == "--disable-plugin" and index + 1 < len(argv):
+            names.append(argv[index + 1])
+            index += 1
+        elif arg.startswith("--disable-plugin="):
+            names.append(arg.split("=", 1)[1])
+        index += 1
+    return tuple(names)
+
+
+def _add_plugin_commands(argv: list[str]) -> None:
     from srbench.plugins import get_plugin_manager
 
-    get_plugin_manager().add_commands(cli)
+    get_plugin_manager(disabled=_disabled_in_argv(argv)).add_commands(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``srbench`` script: one-line errors, no tracebacks."""
     try:
-        _add_plugin_commands()
+        _add_plugin_commands(sys.argv[1:] if argv is None else list(argv))
         code = cli.main(args=argv, prog_name="srbench", standalone_mode=False)
     except SrbenchError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -49,6 +49,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     already stored for the same run are skipped unless --force. Per-subject results are
     printed on stdout (json: one object per line).
     """
+    from srbench.figures import default_predictions_dir
     from srbench.metrics.convention import CONVENTION_NAME
     from srbench.results import DEFAULT_RESULTS_PATH, RunRecord, ResultsStore, TrackRecord
 
@@ -66,7 +67,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     models = [pm.get("model", name) for name in method_names]
     store = ResultsStore(results_path)
     store_path = results_path or DEFAULT_RESULTS_PATH
-    predictions_dir = store_path.parent / "predictions" if save_predictions else None
+    predictions_dir = default_predictions_dir(store_path) if save_predictions else None
     columns = metric_columns(pm)
     printer = RowPrinter(output_format=output_format, columns=columns)
     disabled = tuple((ctx.find_root().obj or {}).get("disabled_plugins", ()))

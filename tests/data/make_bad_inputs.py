@@ -64,7 +64,7 @@ FILES: dict[str, str] = {
     "missing_volume.toml": "a dataset listing a file that does not exist",
     "bad_volume.toml": "a dataset whose only test volume has NaN voxels",
     "code_in_config.toml": "string values that would run code if the file were evaluated",
-    "good.toml": "a valid config over the corpus' good volumes (tracks 'insample')",
+    "good.toml": "a valid config over the corpus' good volumes (track 'corpus')",
     # checkpoints
     "pickle_payload.safetensors": "a torch.save (pickle) file renamed .safetensors whose unpickling would create MARKER",
     "pickle_state.pt": "a plain torch.save'd state dict (.pt): a pickle, refused",
@@ -206,7 +206,7 @@ paths = ["odd_hr.nii.gz"]
 contrast = "T1w"
 anatomy = "brain"
 
-[tracks.insample]
+[tracks.corpus]
 kind = "insample"
 train = "corpus-train"
 test = "corpus-test"
@@ -237,8 +237,12 @@ class _PicklePayload:
         return (open, (self.path, "w"))
 
 
-def _write_checkpoints(out: Path) -> list[str]:
-    """Write the checkpoint files; returns the names of :data:`CHECKPOINT_FILES` not written."""
+def _write_checkpoints(out: Path, *, method: str) -> list[str]:
+    """Write the checkpoint files; returns the names of :data:`CHECKPOINT_FILES` not written.
+
+    ``other_method.safetensors`` is saved for :func:`other_method` of ``method`` and
+    ``truncated.safetensors`` for ``method``, the method the test feeds them to.
+    """
     import torch
     from safetensors.torch import save_file
 
@@ -255,12 +259,12 @@ def _write_checkpoints(out: Path) -> list[str]:
     except ImportError:
         return sorted(CHECKPOINT_FILES)
     network = torch.nn.Conv3d(1, 1, 3, padding=1)
-    for name, method in (("other_method.safetensors", OTHER_METHOD), ("truncated.safetensors", CHECKPOINT_METHOD)):
+    for name, saved_for in (("other_method.safetensors", other_method(method)), ("truncated.safetensors", method)):
         save_checkpoint(
             out / name,
-            method=method,
+            method=saved_for,
             kind="model",
-            config={"method": method},
+            config={"method": saved_for},
             modules={"generator": network},
             iteration=1,
         )
@@ -269,13 +273,17 @@ def _write_checkpoints(out: Path) -> list[str]:
     return []
 
 
-#: the method named inside other_method.safetensors and the one it is fed to
-OTHER_METHOD = "esrgan3d"
-CHECKPOINT_METHOD = "trigan"
+def other_method(method: str) -> str:
+    """The method named inside ``other_method.safetensors`` when the corpus targets ``method``."""
+    return "esrgan3d" if method != "esrgan3d" else "trigan"
 
 
-def generate(out: Path) -> list[str]:
+def generate(out: Path, *, checkpoint_method: str = "trigan") -> list[str]:
     """Write the whole corpus into ``out`` (created if needed).
+
+    Args:
+        out: the directory to fill.
+        checkpoint_method: the learned method the checkpoint cases are fed to.
 
     Returns the names of files that could not be written in this checkout (the
     checkpoint files that need ``srbench.training.checkpoint``).
@@ -284,14 +292,15 @@ def generate(out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     _write_volumes(out)
     _write_configs(out)
-    return _write_checkpoints(out)
+    return _write_checkpoints(out, method=checkpoint_method)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--method", default="trigan", help="learned method the checkpoint cases target (default: trigan)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "bad", help="directory to write (default: tests/data/bad next to this script)")
     args = parser.parse_args(argv)
-    missing = generate(args.out)
+    missing = generate(args.out, checkpoint_method=args.method)
     written = sorted(p.name for p in args.out.iterdir())
     print(f"wrote {len(written)} corpus entries to {args.out}", file=sys.stderr)
     for name in missing:

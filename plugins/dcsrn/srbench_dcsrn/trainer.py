@@ -76,7 +76,7 @@ class DCSRNTrainer:
 
     name: str = NAME
     config_class: type = DCSRNConfig
-    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: PRESETS)
+    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: PRESETS, repr=False)
 
     def build(self, config: DCSRNConfig, *, device: str = "cpu") -> DCSRNAlgorithm:
         return DCSRNAlgorithm(config, device=device)

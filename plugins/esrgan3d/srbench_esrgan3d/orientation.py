@@ -41,6 +41,6 @@ def symmetry_batch(patches: torch.Tensor, *, generator: torch.Generator) -> tupl
     """
     if len(set(patches.shape[2:])) != 1:
         raise ValueError(f"symmetry prediction needs cubic patches, got spatial size {tuple(patches.shape[2:])}")
-    labels = torch.randint(0, SYMMETRIES, (patches.shape[0],), generator=generator)
+    labels = torch.randint(0, SYMMETRIES, (patches.shape[0],), generator=generator, device=generator.device)
     transformed = torch.stack([apply_symmetry(p, int(k)) for p, k in zip(patches, labels, strict=True)])
     return transformed, labels.to(patches.device)

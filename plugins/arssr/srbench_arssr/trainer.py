@@ -1,0 +1,156 @@
+"""ArSSR's training algorithm (multi-scale implicit regression) and its registrations."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from srbench.errors import InputError
+from srbench.interfaces import PatchBatch
+from srbench.training.checkpoint import load_checkpoint, resolve_checkpoint_path, restore_modules
+from srbench.training.config import config_from_dict
+
+from srbench_arssr.config import PRESETS, ArSSRConfig
+from srbench_arssr.network import ArSSRNetwork, sample
+from srbench_arssr.predictor import ArSSRPredictor
+from srbench_arssr.resample import area_downsample
+
+NAME = "arssr"
+MODULE = "network"
+
+
+def build_network(config: ArSSRConfig | Mapping[str, Any]) -> ArSSRNetwork:
+    """The ArSSR network of a configuration (an :class:`ArSSRConfig` or its stored dict)."""
+    if not isinstance(config, ArSSRConfig):
+        config = config_from_dict(ArSSRConfig, config)
+    return ArSSRNetwork(
+        encoder=config.encoder,
+        feature_dim=config.feature_dim,
+        encoder_channels=config.encoder_channels,
+        encoder_depth=config.encoder_depth,
+        decoder_width=config.decoder_width,
+        decoder_layers=config.decoder_layers,
+        coordinates=config.coordinates,
+        residual=config.residual,
+    )
+
+
+@dataclasses.dataclass
+class ScaledSamples:
+    """Training examples of one step at per-patch random scales.
+
+    Attributes:
+        lr: ``(B, 1, m, m, m)`` LR patches (area-averaged HR crops).
+        positions: ``(B, K, 3)`` continuous LR indices of the sampled HR voxels.
+        targets: ``(B, K)`` their HR intensities.
+        scales: ``(B,)`` effective scales ``round(m·s) / m``.
+    """
+
+    lr: torch.Tensor
+    positions: torch.Tensor
+    targets: torch.Tensor
+    scales: torch.Tensor
+
+
+def draw_samples(hr: torch.Tensor, *, config: ArSSRConfig, generator: torch.Generator) -> ScaledSamples:
+    """Build a step's examples from HR patches ``(B, 1, P, P, P)``; every draw uses ``generator``.
+
+    Per patch: ``s ~ U[scale_min, scale_max]``; an HR cube of ``n = round(m·s)`` voxels
+    (``m = lr_patch``) at a uniformly random offset; its area average to ``m``³ (LR voxel
+    centres on srbench's grid for the effective scale ``n / m``); ``samples`` of its voxels
+    without replacement (with replacement when it has fewer), positioned at LR index
+    ``(i + 0.5)·m/n − 0.5``.
+    """
+    m, k = config.lr_patch, config.samples
+    lrs, positions, targets, scales = [], [], [], []
+    for patch in hr:
+        s = config.scale_min + (config.scale_max - config.scale_min) * float(torch.rand((), generator=generator, dtype=torch.float64))
+        n = int(round(m * s))
+        corner = [int(torch.randint(0, size - n + 1, (), generator=generator)) for size in patch.shape[-3:]]
+        crop = patch[:, corner[0] : corner[0] + n, corner[1] : corner[1] + n, corner[2] : corner[2] + n]
+        lrs.append(area_downsample(crop[None], (m, m, m))[0])
+        count = n**3
+        if count >= k:
+            index = torch.randperm(count, generator=generator)[:k]
+        else:
+            index = torch.randint(0, count, (k,), generator=generator)
+        ijk = torch.stack([index // (n * n), (index // n) % n, index % n], dim=-1).to(torch.float64)
+        positions.append(((ijk + 0.5) * (m / n) - 0.5).to(torch.float32))
+        targets.append(crop.reshape(-1)[index])
+        scales.append(n / m)
+    return ScaledSamples(
+        lr=torch.stack(lrs),
+        positions=torch.stack(positions),
+        targets=torch.stack(targets),
+        scales=torch.tensor(scales, dtype=torch.float32),
+    )
+
+
+class ArSSRAlgorithm:
+    """One network trained with L1 on randomly scaled patches, Adam.
+
+    Attributes:
+        modules: ``{"network": ArSSRNetwork}``.
+        optimizers: ``{"network": Adam}``.
+        inference_module: ``"network"``.
+    """
+
+    inference_module = MODULE
+
+    def __init__(self, config: ArSSRConfig, *, device: str = "cpu") -> None:
+        self.config = config
+        network = build_network(config).to(device)
+        self.modules = {MODULE: network}
+        self.optimizers = {MODULE: torch.optim.Adam(network.parameters(), lr=config.learning_rate, betas=tuple(config.betas))}
+
+    def step(self, batch: PatchBatch, *, iteration: int, total: int, generator: torch.Generator) -> dict[str, float]:
+        """One L1 step; the scales, crops and sampled voxels come from ``generator``."""
+        network = self.modules[MODULE]
+        optimizer = self.optimizers[MODULE]
+        network.train()
+        device = next(network.parameters()).device
+        samples = draw_samples(batch.hr.detach().to("cpu", torch.float32), config=self.config, generator=generator)
+        lr, positions, targets = (t.to(device) for t in (samples.lr, samples.positions, samples.targets))
+        predicted = network(lr, positions)
+        loss = F.l1_loss(predicted, targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            baseline = float(F.l1_loss(sample(lr, positions)[..., 0], targets))
+        return {"loss": float(loss), "l1_trilinear": baseline, "mean_scale": float(samples.scales.mean())}
+
+
+@dataclasses.dataclass(frozen=True)
+class ArSSRTrainer:
+    """The :class:`~srbench.interfaces.Trainer` of ArSSR."""
+
+    name: str = NAME
+    config_class: type = ArSSRConfig
+    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: PRESETS, repr=False)
+
+    def build(self, config: ArSSRConfig, *, device: str = "cpu") -> ArSSRAlgorithm:
+        return ArSSRAlgorithm(config, device=device)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArSSRModel:
+    """The :class:`~srbench.interfaces.SRModel` of ArSSR: any scale, its own predictor."""
+
+    name: str = NAME
+    description: str = "ArSSR (Wu et al. 2023): CNN encoder + implicit MLP decoder, arbitrary (non-integer) scales"
+    needs_checkpoint: bool = True
+
+    def load(self, *, checkpoint: Path | None = None, device: str = "cpu") -> ArSSRPredictor:
+        """Rebuild the network from ``checkpoint`` (file or run directory) and load its weights."""
+        if checkpoint is None:
+            raise InputError(f"method {self.name} needs trained weights: run `srbench train {self.name}` or pass --checkpoint")
+        ckpt = load_checkpoint(resolve_checkpoint_path(checkpoint), method=self.name)
+        network = build_network(dict(ckpt.config))
+        restore_modules(ckpt, {MODULE: network})
+        return ArSSRPredictor(network, device=device)

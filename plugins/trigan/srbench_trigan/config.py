@@ -1,0 +1,170 @@
+"""The three-player GAN's training configuration and its presets (``paper``, ``authors-code``, ``cpu``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal
+
+from srbench.errors import InputError
+from srbench.training.config import TrainingConfig
+
+#: How this implementation reads the places where the paper is ambiguous (stored in every
+#: run's config.json; see PAPER.md and the plugin README).
+PAPER_READINGS: tuple[str, ...] = (
+    "ragan-standard-argument-order: L_D and L_G use ESRGAN's RaGAN terms (the printed eqs 4-5 reuse one argument order)",
+    "noise-anneals-std: the instance-noise standard deviation falls linearly from 1 to 0",
+    "noise-on-every-critic-call: the G step's critic calls see instance noise too, independent draws",
+    "esrgan-widths: generator nf=64, gc=32 (ESRGAN defaults; the paper gives none)",
+    "critic-pooled-logit: the critic ends in global average pooling + linear, one logit per patch",
+    "fe-medicalnet-resnet10: FE stages 3-4 are dilated (stride 1), batch norm uses batch statistics",
+    "batch-size-4: the paper gives none; the authors' config uses 4",
+)
+
+
+@dataclasses.dataclass
+class TriganConfig(TrainingConfig):
+    """Training configuration of the three-player GAN (fields beyond :class:`TrainingConfig`).
+
+    Attributes:
+        nf: generator feature channels.
+        gc: generator dense-block growth channels.
+        n_rrdb: number of RRDBs in the generator.
+        d_channels: critic stage widths; each stage halves the patch size.
+        fe_channels: the four stage widths of the ResNet-10 feature extractor.
+        lr: Adam learning rate of all three optimisers.
+        betas: Adam betas of all three optimisers.
+        w_perc: weight of L_perc in the generator loss.
+        w_pix: weight of L_pix in the generator loss.
+        w_gan: weight of L_G^RaGAN in the generator loss.
+        noise_schedule: instance-noise schedule; ``linear-std`` anneals σ linearly 1 → 0
+            over the adversarial iterations.
+        variant: ``paper`` follows the paper text; ``authors-code`` follows the authors'
+            public code (FE trained by the generator's optimiser on the generator loss,
+            one-sided generator RaGAN term, halved D loss, one noise draw shared by both
+            critic inputs, per-location critic logits).
+        global_residual: add trilinear up-sampling of the input to the generator output
+            (CPU-budget deviation).
+        l1_warmup_iterations: first iterations train only the generator on L_pix, as
+            ESRGAN's PSNR-oriented pre-training (CPU-budget deviation); the instance
+            noise anneals over the remaining iterations.
+        warmup_lr: generator learning rate during the L1 warm-up (``None``: ``lr``).
+        readings: how ambiguous points of the paper are read (recorded in config.json).
+    """
+
+    nf: int = 64
+    gc: int = 32
+    n_rrdb: int = 3
+    d_channels: tuple[int, ...] = (64, 128, 256, 512)
+    fe_channels: tuple[int, int, int, int] = (64, 128, 256, 512)
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    w_perc: float = 1.0
+    w_pix: float = 0.01
+    w_gan: float = 0.005
+    noise_schedule: Literal["linear-std"] = "linear-std"
+    variant: Literal["paper", "authors-code"] = "paper"
+    global_residual: bool = False
+    l1_warmup_iterations: int = 0
+    warmup_lr: float | None = None
+    readings: tuple[str, ...] = PAPER_READINGS
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("nf", "gc", "n_rrdb"):
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
+        if not self.d_channels or any(int(c) < 1 for c in self.d_channels):
+            raise InputError(f"option d_channels: expected positive widths, got {self.d_channels!r}")
+        if len(self.fe_channels) != 4 or any(int(c) < 1 for c in self.fe_channels):
+            raise InputError(f"option fe_channels: expected four positive widths, got {self.fe_channels!r}")
+        smallest = 2 ** (len(self.d_channels) + 1)
+        if self.patch_size < smallest:
+            raise InputError(
+                f"option patch_size: {self.patch_size} is too small for a critic with {len(self.d_channels)} "
+                f"stride-2 stages (needs at least {smallest}); use fewer d_channels"
+            )
+        if tuple(int(s) for s in self.scale) != (2, 2, 2):
+            raise InputError(f"option scale: the three-player GAN generator is ×2 isotropic, got {tuple(self.scale)}")
+        if self.lr <= 0 or (self.warmup_lr is not None and self.warmup_lr <= 0):
+            raise InputError("option lr: learning rates must be positive")
+        if not 0 <= self.l1_warmup_iterations < self.iterations:
+            raise InputError(
+                f"option l1_warmup_iterations: {self.l1_warmup_iterations} must be in [0, iterations={self.iterations})"
+            )
+        if min(self.w_perc, self.w_pix, self.w_gan) < 0:
+            raise InputError("option w_perc/w_pix/w_gan: loss weights must be non-negative")
+
+
+_PAPER: dict[str, Any] = {
+    "iterations": 60000,
+    "batch_size": 4,
+    "patch_size": 64,
+    "patch_stride": 16,
+    "min_foreground": 0.0,
+    "checkpoint_every": 1000,
+    "nf": 64,
+    "gc": 32,
+    "n_rrdb": 3,
+    "d_channels": (64, 128, 256, 512),
+    "fe_channels": (64, 128, 256, 512),
+    "lr": 1e-4,
+    "w_perc": 1.0,
+    "w_pix": 0.01,
+    "w_gan": 0.005,
+    "variant": "paper",
+    "global_residual": False,
+    "l1_warmup_iterations": 0,
+    "deviations": (),
+}
+
+_AUTHORS_CODE: dict[str, Any] = {
+    **_PAPER,
+    "variant": "authors-code",
+    "w_pix": 1.0,
+    "w_perc": 0.01,
+    "w_gan": 0.005,
+    "deviations": (
+        "authors-code: loss weights, FE trained by the generator optimiser, one-sided L_G, "
+        "halved L_D, shared noise draw and per-location critic logits follow the public code, not the paper",
+    ),
+}
+
+_CPU: dict[str, Any] = {
+    "iterations": 1500,
+    "batch_size": 4,
+    "patch_size": 32,
+    "patch_stride": 16,
+    "min_foreground": 0.3,
+    "checkpoint_every": 250,
+    "nf": 16,
+    "gc": 8,
+    "n_rrdb": 3,
+    "d_channels": (8, 16, 32),
+    "fe_channels": (8, 16, 32, 64),
+    "lr": 1e-4,
+    "w_perc": 1.0,
+    "w_pix": 0.01,
+    "w_gan": 0.005,
+    "variant": "paper",
+    "global_residual": True,
+    "l1_warmup_iterations": 1200,
+    "warmup_lr": 1e-3,
+    "deviations": (
+        "small-widths: generator nf=16 gc=8, critic widths 8-16-32 (3 stages), FE widths 8-16-32-64",
+        "hr-patch-32: 32³ HR / 16³ LR patches, keeping those with at least 30% foreground",
+        "global-residual: generator output is added to trilinear up-sampling; its last conv starts at zero",
+        "l1-warmup: the first 1200 iterations train G alone on L_pix with Adam lr 1e-3 (ESRGAN-style pre-training)",
+        "short-run: 1500 iterations instead of 60000; the instance noise anneals over the last 300",
+    ),
+}
+
+PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        "paper": MappingProxyType(_PAPER),
+        "authors-code": MappingProxyType(_AUTHORS_CODE),
+        "cpu": MappingProxyType(_CPU),
+    }
+)
+"""Preset name → overrides of :class:`TriganConfig`."""

@@ -1,0 +1,40 @@
+"""``srbench leaderboard``: publish the results store as markdown (one file per track)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("leaderboard")
+@click.option(
+    "--results", "results_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="Results store to read (default: results/results.sqlite).",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("leaderboards"),
+    show_default=True, help="Folder for index.md and one <track>.md per track (created if missing).",
+)
+@click.option("--figures", is_flag=True, help="Also draw figures/<track>.png from saved predictions and link them.")
+@click.option(
+    "--predictions", "predictions_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Where evaluate saved predictions (default: predictions/ beside the results store).",
+)
+def command(results_path: Path | None, out_dir: Path, figures: bool, predictions_dir: Path | None) -> None:
+    """Write the leaderboards: per track, mean ± std of every metric per method, the best in
+    bold, bootstrap CIs and paired tests; print the index on stdout.
+
+    Rows with different degradations, scales or intensity conventions are never put in
+    one table: evaluate them into separate stores (--results) instead.
+    """
+    from srbench.leaderboard import write_leaderboards
+    from srbench.results import ResultsStore
+
+    with ResultsStore(results_path, must_exist=True) as store:
+        written = write_leaderboards(store, out_dir, figures=figures, predictions_dir=predictions_dir)
+    for note in written.notes:
+        click.echo(f"warning: {note}", err=True)
+    click.echo(written.index_markdown, nl=False)
+    for path in [*written.tracks.values(), *written.figures.values(), written.index]:
+        click.echo(f"wrote {path}", err=True)

@@ -1,0 +1,62 @@
+"""``srbench results``: inspect and merge results stores."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+
+
+@click.group("results")
+def command() -> None:
+    """Inspect and merge results stores (SQLite files written by evaluate)."""
+
+
+@command.command("merge")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--into", "into", required=True, type=click.Path(path_type=Path, dir_okay=False),
+    help="Store to merge into (created when missing; its folder must exist).",
+)
+def merge_command(sources: tuple[Path, ...], into: Path) -> None:
+    """Merge stores (for example the shards of `evaluate --shard i/n`) without duplicates.
+
+    Identical rows are kept once; a value that differs between two stores is an error
+    naming both files, and then nothing is written.
+    """
+    from srbench.results import merge
+
+    report = merge(list(sources), into)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(
+        f"merged {len(sources)} store(s) into {into}: {report.results_added} result row(s), "
+        f"{report.runs_added} run(s), {report.inputs_added} input hash(es), "
+        f"{report.not_applicable_added} not-applicable mark(s) added; "
+        f"{report.results_already_present} result row(s) already present",
+        err=True,
+    )
+
+
+@command.command("show")
+@click.option(
+    "--results", "results_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="Results store to read (default: results/results.sqlite).",
+)
+@click.option("--track", default=None, help="Only this track.")
+@click.option("--format", "output_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+def show_command(results_path: Path | None, track: str | None, output_format: str) -> None:
+    """Print every stored value (one row per run × track × subject × metric) on stdout."""
+    from srbench.results import ResultsStore
+
+    with ResultsStore(results_path, must_exist=True) as store:
+        rows = store.rows(track)
+    if output_format == "csv":
+        click.echo(rows.to_csv(index=False), nl=False)
+        return
+    for record in rows.to_dict(orient="records"):
+        value = record["value"]
+        record["value"] = value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+        click.echo(json.dumps(record))

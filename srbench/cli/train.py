@@ -1,0 +1,106 @@
+"""``srbench train``: train a learned method on a track's training dataset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from srbench.cli.common import config_option, device_option, plugin_manager, resolve_device
+from srbench.errors import InputError
+from srbench.grid import integer_scale
+
+
+def parse_assignments(values: tuple[str, ...]) -> dict[str, str]:
+    """``("a=1", "b=x,y")`` → ``{"a": "1", "b": "x,y"}``; malformed items raise an InputError."""
+    result: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. --set lr=2e-4")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def default_preset(trainer) -> str:
+    """The trainer's ``default_preset`` attribute, else ``cpu`` when it has one, else its first preset."""
+    preset = getattr(trainer, "default_preset", None)
+    if preset:
+        return str(preset)
+    return "cpu" if "cpu" in trainer.presets else next(iter(trainer.presets))
+
+
+@click.command("train")
+@click.argument("method")
+@click.option("--preset", default=None, help="Preset of the method (paper, cpu, ...); default: cpu.")
+@click.option("--track", default="insample", show_default=True, help="Track whose training dataset is used.")
+@config_option
+@click.option("--run-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Run directory; default runs/METHOD-PRESET-TRACK.")
+@click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint (starts fresh when there is none).")
+@click.option("--iterations", type=int, default=None, help="Override the preset's number of iterations.")
+@click.option("--batch-size", type=int, default=None, help="Override the global batch size (patches per step).")
+@click.option("--patch-size", type=int, default=None, help="Override the HR patch edge (voxels).")
+@click.option("--seed", type=int, default=None, help="Override the seed.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Override any configuration field, e.g. --set lr=2e-4; repeatable.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
+@device_option
+@click.pass_context
+def command(ctx, method, preset, track, config_path, run_dir, resume, iterations, batch_size, patch_size, seed,
+            assignments, progress, device) -> None:
+    """Train METHOD (e.g. trigan) on a track's training volumes.
+
+    \b
+    The run directory gets config.json, manifest.json, losses.csv, checkpoint.safetensors
+    (resumable) and finally model.safetensors, whose path is printed on stdout.
+    Interrupt with Ctrl-C and continue later with --resume; multi-process training:
+      torchrun --nproc-per-node 2 -m srbench train METHOD ...
+    """
+    from srbench.config import load_config
+    from srbench.io.nifti import load_volume
+    from srbench.training.config import resolve_config
+    from srbench.training.loop import run_training
+    from srbench.training.runs import default_run_dir
+
+    pm = plugin_manager(ctx)
+    trainer = pm.get("trainer", method)
+    preset = preset or default_preset(trainer)
+    overrides: dict[str, object] = parse_assignments(assignments)
+    if "scale" in overrides:
+        raise InputError("--set scale: the scale comes from the track (its `scale` in datasets.toml)")
+    for key, value in (("iterations", iterations), ("batch_size", batch_size), ("patch_size", patch_size), ("seed", seed)):
+        if value is not None:
+            overrides[key] = value
+
+    cfg = load_config(config_path)
+    tracks = cfg.select_tracks(track)
+    if len(tracks) != 1:
+        raise InputError(f"--track {track}: selects {len(tracks)} tracks; training needs exactly one (a track name)")
+    spec = tracks[0]
+    if spec.train is None:
+        trainable = sorted(t.name for t in cfg.tracks.values() if t.train)
+        raise InputError(
+            f"--track {spec.name}: has no training dataset (no `train` in {cfg.path}); "
+            f"tracks with one: {', '.join(trainable) or 'none'}"
+        )
+    overrides["scale"] = integer_scale(spec.scale, source=f"track '{spec.name}' scale")
+    config = resolve_config(trainer, preset=preset, overrides=overrides, track=spec.name)
+    degradation = pm.get("degradation", spec.degradation)
+    run_dir = run_dir or default_run_dir(method, preset, spec.name)
+
+    subjects = cfg.subjects(spec.train, pm)
+    volumes = [load_volume(subject.path) for subject in subjects]
+    click.echo(
+        f"training {method} (preset {preset}) on track {spec.name}: {len(volumes)} volume(s) of dataset "
+        f"'{spec.train}', degradation {spec.degradation}, scale {tuple(config.scale)} → {run_dir}",
+        err=True,
+    )
+    model_path = run_training(
+        trainer=trainer, config=config, volumes=volumes, degradation=degradation, run_dir=run_dir,
+        resume=resume, device=resolve_device(device), progress=progress,
+        data_files=[subject.path for subject in subjects],
+    )
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        click.echo(str(model_path))

@@ -1,0 +1,195 @@
+"""Conformance checks of :class:`~srbench.interfaces.SRModel` registrations.
+
+Every check calls ``predict`` the way ``srbench evaluate`` does: with an LR
+:class:`~srbench.interfaces.Volume` (synthetic, oblique affine, scanner-like
+intensities) and nothing else.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+import torch
+
+from srbench import grid
+from srbench.errors import InputError, ScaleNotSupported
+from srbench.interfaces import InferenceSettings, SRModel, Volume
+from srbench.testing.context import CheckContext, load_predictor, model_checkpoint, shared_predictor
+from srbench.testing.failures import CheckFailed, CheckSkipped, require
+from srbench.testing.registration import check_name, check_one_line, check_protocol
+from srbench.testing.synthetic import oblique_affine, smooth_volume
+
+#: LR sizes every model must handle: even, odd, and smaller than one inference patch
+LR_SHAPES: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("even", (8, 8, 8)),
+    ("odd", (9, 7, 11)),
+    ("smaller than one patch", (3, 4, 5)),
+)
+#: the paper's isotropic ×2 (required) and the knee track's in-plane ×2 (optional)
+REQUIRED_SCALE = (2.0, 2.0, 2.0)
+OPTIONAL_SCALES = ((2.0, 2.0, 1.0),)
+#: small patches so that the even and odd volumes need several of them
+SETTINGS = InferenceSettings(patch_size=6, overlap=2, batch_size=2, device="cpu")
+#: the only parameters ``predict`` may have: the LR volume and two options
+PREDICT_PARAMETERS = ("lr", "scale", "settings")
+
+
+def lr_volume(shape: tuple[int, int, int], *, seed: int = 0) -> Volume:
+    """A synthetic LR volume with an oblique affine; its source names no file."""
+    return Volume(data=smooth_volume(shape, seed=seed), affine=oblique_affine(), source="conformance LR volume")
+
+
+def _predict(predictor: Any, lr: Volume, scale: tuple[float, float, float], name: str) -> Volume:
+    out = predictor.predict(lr, scale=scale, settings=SETTINGS)
+    require(isinstance(out, Volume), f"model '{name}': predict returned {type(out).__name__}, expected srbench.interfaces.Volume")
+    return out
+
+
+def registration(model: Any, ctx: CheckContext) -> None:
+    """A lowercase name, a one-line description, ``needs_checkpoint`` a bool, a ``load`` method."""
+    check_name(model, "model")
+    check_protocol(model, "model", SRModel)
+    check_one_line(model, "model")
+    require(isinstance(model.needs_checkpoint, bool), f"model '{model.name}': needs_checkpoint must be a bool")
+    parameters = inspect.signature(model.load).parameters
+    require({"checkpoint", "device"} <= set(parameters),
+            f"model '{model.name}': load must accept checkpoint= and device= (has: {', '.join(parameters)})")
+
+
+def predict_grid(model: Any, ctx: CheckContext) -> None:
+    """SR shape is ``srbench.grid.sr_shape`` and the affine ``srbench.grid.sr_affine``, for even and odd
+    LR sizes and one smaller than a patch, at ×2 (required) and (2, 2, 1) (or ScaleNotSupported)."""
+    predictor = shared_predictor(ctx, model)
+    for label, shape in LR_SHAPES:
+        for scale in (REQUIRED_SCALE, *OPTIONAL_SCALES):
+            lr = lr_volume(shape)
+            try:
+                out = _predict(predictor, lr, scale, model.name)
+            except ScaleNotSupported:
+                if scale == REQUIRED_SCALE:
+                    raise CheckFailed(f"model '{model.name}' refuses the paper's scale {scale}") from None
+                continue
+            expected_shape = grid.sr_shape(shape, scale)
+            require(out.shape == expected_shape,
+                    f"model '{model.name}': LR {shape} ({label}) at scale {scale} gave shape {out.shape}, "
+                    f"expected {expected_shape} (srbench.grid.sr_shape)")
+            expected_affine = grid.sr_affine(lr.affine, grid.effective_scale(shape, scale))
+            affine = np.asarray(out.affine, dtype=np.float64)
+            require(affine.shape == (4, 4) and np.allclose(affine, expected_affine, atol=1e-5),
+                    f"model '{model.name}': LR {shape} ({label}) at scale {scale} gave affine\n{affine}\n"
+                    f"expected srbench.grid.sr_affine(lr.affine, scale) =\n{expected_affine}")
+
+
+def predict_output(model: Any, ctx: CheckContext) -> None:
+    """The SR voxels are a finite float32 torch tensor on the CPU."""
+    predictor = shared_predictor(ctx, model)
+    for label, shape in LR_SHAPES:
+        out = _predict(predictor, lr_volume(shape), REQUIRED_SCALE, model.name)
+        data = out.data
+        require(isinstance(data, torch.Tensor), f"model '{model.name}': Volume.data is {type(data).__name__}, expected a torch.Tensor")
+        require(data.dtype == torch.float32, f"model '{model.name}': LR {shape} ({label}) gave dtype {data.dtype}, expected torch.float32")
+        require(data.device.type == "cpu", f"model '{model.name}': output is on {data.device}, expected the CPU")
+        bad = int((~torch.isfinite(data)).sum())
+        require(bad == 0, f"model '{model.name}': LR {shape} ({label}) gave {bad} NaN/Inf voxels")
+
+
+def _networks(predictor: Any) -> list[torch.nn.Module]:
+    """The torch modules a predictor holds as attributes."""
+    values = vars(predictor).values() if hasattr(predictor, "__dict__") else ()
+    return [value for value in values if isinstance(value, torch.nn.Module)]
+
+
+def lr_only(model: Any, ctx: CheckContext) -> None:
+    """The model sees only the LR volume: ``predict`` takes nothing but (lr, scale, settings),
+    its networks only receive LR-sized inputs, and the LR input is left unchanged."""
+    predictor = shared_predictor(ctx, model)
+    parameters = inspect.signature(predictor.predict).parameters
+    extra = [
+        name for name, p in parameters.items()
+        if name not in PREDICT_PARAMETERS or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    require(not extra, f"model '{model.name}': predict must take only (lr, *, scale, settings), it also takes: {', '.join(extra)}")
+    shape = (12, 10, 14)
+    lr = lr_volume(shape)
+    original = lr.data.clone()
+    hr_shape = grid.sr_shape(shape, REQUIRED_SCALE)
+    seen: list[tuple[int, ...]] = []
+
+    def record(module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+        seen.extend(tuple(a.shape) for a in args if isinstance(a, torch.Tensor) and a.dim() == 5)
+
+    handles = [network.register_forward_pre_hook(record) for network in _networks(predictor)]
+    try:
+        _predict(predictor, lr, REQUIRED_SCALE, model.name)
+    finally:
+        for handle in handles:
+            handle.remove()
+    require(torch.equal(lr.data, original), f"model '{model.name}': predict modified its LR input volume in place")
+    margin = 8  # voxels of padding a network may add around an LR patch
+    for found in seen:
+        spatial = found[-3:]
+        too_big = any(n > m + margin for n, m in zip(spatial, shape, strict=True)) or all(
+            n >= h for n, h in zip(spatial, hr_shape, strict=True)
+        )
+        require(not too_big,
+                f"model '{model.name}': a network received an input of shape {found}, larger than the LR volume "
+                f"{shape} (HR would be {hr_shape}); networks must only see LR data")
+
+
+def determinism(model: Any, ctx: CheckContext) -> None:
+    """Under a fixed seed, loading and predicting twice gives bitwise equal outputs."""
+    lr = lr_volume((9, 7, 11))
+    outputs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        predictor = load_predictor(ctx, model)
+        outputs.append(_predict(predictor, lr, REQUIRED_SCALE, model.name).data)
+    torch.manual_seed(0)
+    outputs.append(_predict(predictor, lr, REQUIRED_SCALE, model.name).data)
+    require(torch.equal(outputs[0], outputs[1]),
+            f"model '{model.name}': two loads under torch.manual_seed(0) predict different volumes "
+            f"(max difference {float((outputs[0] - outputs[1]).abs().max()):.3g})")
+    require(torch.equal(outputs[1], outputs[2]),
+            f"model '{model.name}': predicting the same volume twice under the same seed differs "
+            f"(max difference {float((outputs[1] - outputs[2]).abs().max()):.3g})")
+
+
+def _other_method_copy(path: Any, directory: Any) -> Any:
+    """A copy of the checkpoint at ``path`` whose metadata names another method."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = dict(handle.metadata() or {})
+    metadata["method"] = "srbench-conformance-other-method"
+    target = directory / "other-method.safetensors"
+    save_file(load_file(str(path)), str(target), metadata=metadata)
+    return target
+
+
+def checkpoint_roundtrip(model: Any, ctx: CheckContext) -> None:
+    """Weights go through the safetensors checkpoint format: loading a file twice predicts the
+    same, other weights predict differently, and a checkpoint of another method is refused."""
+    if not model.needs_checkpoint:
+        raise CheckSkipped(f"model '{model.name}' has no weights (needs_checkpoint is False)")
+    lr = lr_volume((8, 8, 8))
+    perturbed = model_checkpoint(ctx, model.name, perturbed=True)
+    initial = model_checkpoint(ctx, model.name, perturbed=False)
+    first = _predict(load_predictor(ctx, model, checkpoint=perturbed), lr, REQUIRED_SCALE, model.name).data
+    again = _predict(load_predictor(ctx, model, checkpoint=perturbed), lr, REQUIRED_SCALE, model.name).data
+    other = _predict(load_predictor(ctx, model, checkpoint=initial), lr, REQUIRED_SCALE, model.name).data
+    require(torch.equal(first, again), f"model '{model.name}': the same checkpoint loaded twice predicts different volumes")
+    require(not torch.equal(first, other),
+            f"model '{model.name}': two checkpoints with different weights predict the same volume; "
+            "load() does not seem to use the checkpoint's weights")
+    foreign = _other_method_copy(perturbed, ctx.scratch("foreign", model.name))
+    try:
+        model.load(checkpoint=foreign, device=ctx.device)
+    except InputError:
+        return
+    raise CheckFailed(
+        f"model '{model.name}': load() accepted a checkpoint written by another method; refuse it with an "
+        "InputError (srbench.training.checkpoint.load_checkpoint(path, method=NAME) does)"
+    )

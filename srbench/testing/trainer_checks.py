@@ -1,0 +1,172 @@
+"""Conformance checks of :class:`~srbench.interfaces.Trainer` registrations.
+
+They build the trainer's algorithm from its ``cpu`` preset shrunk to one small patch
+(:func:`srbench.testing.context.tiny_config`) and drive it through the core's patch
+source, checkpoint format and training loop, as ``srbench train`` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+
+from srbench.interfaces import PatchBatch, Trainer
+from srbench.testing.context import CheckContext, tiny_config, training_volumes
+from srbench.testing.failures import CheckFailed, require
+from srbench.testing.registration import check_name, check_protocol
+
+
+def _patch_batch(ctx: CheckContext, config: Any, iteration: int) -> PatchBatch:
+    from srbench.training.patches import PatchSource
+
+    source = PatchSource(
+        training_volumes(config), patch_size=config.patch_size, stride=config.patch_stride, scale=config.scale,
+        degradation=ctx.pm.get("degradation", "paper-linear"), min_foreground=config.min_foreground, seed=config.seed,
+    )
+    return source.batch(iteration, int(config.batch_size))
+
+
+def _build(trainer: Any, config: Any, ctx: CheckContext, *, seed: int) -> Any:
+    torch.manual_seed(seed)
+    algorithm = trainer.build(config, device=ctx.device)
+    modules = getattr(algorithm, "modules", None)
+    optimizers = getattr(algorithm, "optimizers", None)
+    require(isinstance(modules, dict) and modules and all(isinstance(m, torch.nn.Module) for m in modules.values()),
+            f"trainer '{trainer.name}': build() must return an algorithm whose modules is a non-empty dict of torch.nn.Module")
+    require(isinstance(optimizers, dict) and all(isinstance(o, torch.optim.Optimizer) for o in optimizers.values()),
+            f"trainer '{trainer.name}': the algorithm's optimizers must be a dict of torch.optim.Optimizer")
+    require(getattr(algorithm, "inference_module", None) in modules,
+            f"trainer '{trainer.name}': inference_module {getattr(algorithm, 'inference_module', None)!r} is not one of "
+            f"its modules ({', '.join(modules)})")
+    return algorithm
+
+
+def _step(trainer: Any, algorithm: Any, batch: PatchBatch, *, iteration: int, total: int) -> dict[str, float]:
+    generator = torch.Generator().manual_seed(1000 + iteration)
+    torch.manual_seed(2000 + iteration)
+    for module in algorithm.modules.values():
+        module.train()
+    scalars = algorithm.step(batch, iteration=iteration, total=total, generator=generator)
+    require(isinstance(scalars, dict), f"trainer '{trainer.name}': step() returned {type(scalars).__name__}, expected a dict of floats")
+    for key, value in scalars.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"trainer '{trainer.name}': step() logged {key}={value!r}, not a number") from None
+        require(math.isfinite(number), f"trainer '{trainer.name}': step() logged {key}={number} (not finite)")
+    return scalars
+
+
+def _states(algorithm: Any) -> dict[str, torch.Tensor]:
+    return {
+        f"{name}/{key}": value.detach().to("cpu").clone()
+        for name, module in algorithm.modules.items()
+        for key, value in module.state_dict().items()
+    }
+
+
+def _differences(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> list[str]:
+    return sorted(key for key in a if key not in b or not torch.equal(a[key], b[key]))
+
+
+def registration(trainer: Any, ctx: CheckContext) -> None:
+    """A lowercase name equal to a registered model's, a TrainingConfig dataclass and a ``cpu`` preset."""
+    from srbench.training.config import TrainingConfig
+
+    check_name(trainer, "trainer")
+    check_protocol(trainer, "trainer", Trainer)
+    require(trainer.name in ctx.pm.names("model"),
+            f"trainer '{trainer.name}' trains no registered model: register a model with the same name")
+    config_class = trainer.config_class
+    require(isinstance(config_class, type) and dataclasses.is_dataclass(config_class) and issubclass(config_class, TrainingConfig),
+            f"trainer '{trainer.name}': config_class must be a dataclass subclassing srbench.training.config.TrainingConfig")
+    require("cpu" in trainer.presets,
+            f"trainer '{trainer.name}' needs a 'cpu' preset (presets: {', '.join(trainer.presets) or 'none'})")
+
+
+def presets(trainer: Any, ctx: CheckContext) -> None:
+    """Every preset resolves to a valid configuration (known fields, coerced, validated)."""
+    from srbench.errors import InputError
+    from srbench.training.config import resolve_config
+
+    for preset in trainer.presets:
+        try:
+            config = resolve_config(trainer, preset=preset, overrides={})
+        except InputError as exc:
+            raise CheckFailed(f"trainer '{trainer.name}': preset '{preset}' is invalid: {exc}") from None
+        require(config.method == trainer.name and config.preset == preset,
+                f"trainer '{trainer.name}': preset '{preset}' resolved to method={config.method!r} preset={config.preset!r}")
+
+
+def step(trainer: Any, ctx: CheckContext) -> None:
+    """build() makes networks and optimisers; one step on a real patch batch logs finite
+    numbers and changes some weights."""
+    config = tiny_config(trainer)
+    algorithm = _build(trainer, config, ctx, seed=0)
+    before = _states(algorithm)
+    _step(trainer, algorithm, _patch_batch(ctx, config, 0), iteration=0, total=2)
+    changed = _differences(before, _states(algorithm))
+    require(bool(changed), f"trainer '{trainer.name}': one step changed no weight of {', '.join(algorithm.modules)}")
+
+
+def state_roundtrip(trainer: Any, ctx: CheckContext) -> None:
+    """Modules and optimisers saved after one step and restored into a fresh algorithm
+    continue bitwise identically (all training state is in the checkpoint)."""
+    from srbench.training.checkpoint import load_checkpoint, restore_modules, restore_optimizers, save_checkpoint
+    from srbench.training.config import config_to_dict
+
+    config = tiny_config(trainer)
+    batches = [_patch_batch(ctx, config, i) for i in range(2)]
+    original = _build(trainer, config, ctx, seed=0)
+    _step(trainer, original, batches[0], iteration=0, total=2)
+    path = ctx.scratch("state", trainer.name) / "checkpoint.safetensors"
+    save_checkpoint(path, method=trainer.name, kind="checkpoint", config=config_to_dict(config),
+                    modules=original.modules, optimizers=original.optimizers, iteration=1)
+    restored = _build(trainer, config, ctx, seed=12345)
+    ckpt = load_checkpoint(path, method=trainer.name)
+    restore_modules(ckpt, restored.modules)
+    restore_optimizers(ckpt, restored.optimizers)
+    _step(trainer, original, batches[1], iteration=1, total=2)
+    _step(trainer, restored, batches[1], iteration=1, total=2)
+    differing = _differences(_states(original), _states(restored))
+    require(not differing,
+            f"trainer '{trainer.name}': after restoring a checkpoint the next step differs in {', '.join(differing[:4])}"
+            f"{'...' if len(differing) > 4 else ''}; keep all training state in modules (state_dict) and optimizers")
+
+
+def train_resume(trainer: Any, ctx: CheckContext) -> None:
+    """srbench.training.loop.run_training: two iterations, and one plus a resumed one, give
+    bitwise equal model weights; the registered model loads the result."""
+    from srbench.training.checkpoint import load_checkpoint
+    from srbench.training.loop import run_training
+
+    degradation = ctx.pm.get("degradation", "paper-linear")
+    two = tiny_config(trainer, iterations=2)
+    one = dataclasses.replace(two, iterations=1)
+    volumes = training_volumes(two)
+    straight = run_training(trainer=trainer, config=two, volumes=volumes, degradation=degradation,
+                            run_dir=ctx.scratch("runs", f"{trainer.name}-straight"), resume=False, progress=False)
+    resumed_dir = ctx.scratch("runs", f"{trainer.name}-resumed")
+    run_training(trainer=trainer, config=one, volumes=volumes, degradation=degradation,
+                 run_dir=resumed_dir, resume=False, progress=False)
+    resumed = run_training(trainer=trainer, config=two, volumes=volumes, degradation=degradation,
+                           run_dir=resumed_dir, resume=True, progress=False)
+    a = load_checkpoint(straight, method=trainer.name).tensors
+    b = load_checkpoint(resumed, method=trainer.name).tensors
+    differing = _differences(a, b)
+    require(set(a) == set(b) and not differing,
+            f"trainer '{trainer.name}': 2 iterations and 1+1 resumed iterations give different weights "
+            f"({', '.join(differing[:4]) or 'different tensor names'}); all randomness must come from the step's "
+            "generator and all state must be in modules and optimizers")
+    from srbench.testing.model_checks import REQUIRED_SCALE, SETTINGS, lr_volume
+
+    model = ctx.pm.get("model", trainer.name)
+    predictor = model.load(checkpoint=straight, device=ctx.device)
+    lr = lr_volume((8, 8, 8))
+    out = predictor.predict(lr, scale=REQUIRED_SCALE, settings=SETTINGS)
+    require(tuple(out.shape) == (16, 16, 16) and bool(torch.isfinite(out.data).all()),
+            f"trainer '{trainer.name}': the trained model.safetensors predicts shape {tuple(out.shape)} "
+            "or non-finite voxels for an 8³ LR volume")

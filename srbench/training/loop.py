@@ -1,0 +1,336 @@
+"""The generic training loop shared by every learned method.
+
+A method provides a :class:`~srbench.interfaces.Trainer` (configuration class, presets,
+``build``) whose :class:`~srbench.interfaces.Algorithm` does one optimisation step; this
+loop owns the rest: patch sampling, seeding, checkpoints, exact resume, logging,
+progress and multi-process gradient averaging.
+
+Determinism: nothing random carries over between iterations. Before iteration ``i`` the
+global torch RNG is re-seeded and the step receives a fresh generator, both derived from
+``(seed, i)``; the batch is a pure function of ``(seed, i)`` too. So a run stopped after
+a checkpoint and resumed produces bitwise the same weights as an uninterrupted run (on
+the CPU; on a GPU, as far as its kernels are deterministic).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from srbench.errors import InputError
+from srbench.interfaces import PatchBatch, Volume
+from srbench.io.atomic import write_text_atomic
+from srbench.io.hashing import sha256_file
+from srbench.training import distributed
+from srbench.training.checkpoint import (
+    CHECKPOINT_FILE,
+    MODEL_FILE,
+    load_checkpoint,
+    restore_modules,
+    restore_optimizers,
+    save_checkpoint,
+)
+from srbench.training.config import RESUMABLE_FIELDS, config_to_dict, resume_conflicts
+from srbench.training.logging import LossLog, ProgressDisplay, TensorBoardLog
+from srbench.training.manifest import build_manifest, utc_now, write_manifest
+from srbench.training.patches import BatchPrefetcher, PatchSource
+from srbench.training.seeding import derive_seed, make_generator
+
+CONFIG_FILE = "config.json"
+MANIFEST_FILE = "manifest.json"
+LOSSES_FILE = "losses.csv"
+
+
+def _message(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class _StopRequest:
+    """Turns the first Ctrl-C into "finish this iteration, checkpoint, stop"; a second one
+    interrupts at once. Only installed in a single-process run on the main thread."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    @contextlib.contextmanager
+    def installed(self, enabled: bool) -> Iterator[_StopRequest]:
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        self._previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.requested:
+                signal.signal(signal.SIGINT, self._previous)
+                raise KeyboardInterrupt
+            self.requested = True
+            _message("stopping after this iteration (Ctrl-C again to stop at once)")
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _prepare_run_dir(run_dir: Path, *, resume: bool, method: str, config: dict[str, Any], is_main: bool):
+    """Check the run directory against ``resume``; return the checkpoint to resume or None."""
+    checkpoint_path = run_dir / CHECKPOINT_FILE
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(f"--run-dir {run_dir}: exists and is not a directory")
+    if not checkpoint_path.exists():
+        if resume and is_main:
+            _message(f"no checkpoint in {run_dir}: starting from scratch")
+        return None
+    if not resume:
+        raise InputError(
+            f"run directory {run_dir} already has a checkpoint: pass --resume to continue it or choose another --run-dir"
+        )
+    ckpt = load_checkpoint(checkpoint_path, method=method)
+    if ckpt.kind != "checkpoint":
+        raise InputError(f"{checkpoint_path}: holds only model weights (kind '{ckpt.kind}'), cannot resume from it")
+    conflicts = resume_conflicts(ckpt.config, config)
+    if conflicts:
+        allowed = ", ".join(sorted(RESUMABLE_FIELDS))
+        raise InputError(
+            f"cannot resume {checkpoint_path}: configuration differs in {'; '.join(conflicts)} "
+            f"(only {allowed} may change; choose another --run-dir for a new run)"
+        )
+    if ckpt.iteration > int(config["iterations"]):
+        raise InputError(
+            f"cannot resume {checkpoint_path}: it is at iteration {ckpt.iteration}, beyond iterations={config['iterations']}"
+        )
+    return ckpt
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete temporary files of :func:`srbench.io.atomic.atomic_path` left by a killed run."""
+    for name in (CONFIG_FILE, MANIFEST_FILE, LOSSES_FILE, CHECKPOINT_FILE, MODEL_FILE):
+        for stale in run_dir.glob(f".{name}.*.tmp*"):
+            stale.unlink(missing_ok=True)
+
+
+def _to_device(batch: PatchBatch, device: str) -> PatchBatch:
+    if device == "cpu":
+        return batch
+    return PatchBatch(
+        lr=batch.lr.to(device, non_blocking=True), hr=batch.hr.to(device, non_blocking=True), scale=batch.scale
+    )
+
+
+def run_training(
+    *,
+    trainer: Any,
+    config: Any,
+    volumes: Sequence[Volume],
+    degradation: Any,
+    run_dir: str | Path,
+    resume: bool,
+    device: str = "cpu",
+    progress: bool = True,
+    data_files: Sequence[str | Path] | None = None,
+) -> Path:
+    """Train ``trainer``'s algorithm with ``config`` on patches of ``volumes``.
+
+    Args:
+        trainer: a :class:`~srbench.interfaces.Trainer`.
+        config: its configuration (from :func:`srbench.training.config.resolve_config`).
+        volumes: the training HR volumes.
+        degradation: the track's :class:`~srbench.interfaces.Degradation`.
+        run_dir: the run directory (created when missing).
+        resume: continue from ``run_dir/checkpoint.safetensors`` when there is one; without
+            it an existing checkpoint is an error.
+        device: ``cpu`` or ``cuda``; under torchrun each process takes ``cuda:LOCAL_RANK``.
+        progress: show a progress display on stderr.
+        data_files: files to hash into the manifest (default: each volume's ``source``).
+
+    Returns:
+        The path of ``run_dir/model.safetensors`` (the inference weights).
+    """
+    run_dir = Path(run_dir)
+    context, device = distributed.init_from_env(device)
+    try:
+        return _train(
+            trainer=trainer, config=config, volumes=volumes, degradation=degradation, run_dir=run_dir,
+            resume=resume, device=device, progress=progress, data_files=data_files, context=context,
+        )
+    finally:
+        distributed.shutdown(context)
+
+
+def _train(
+    *,
+    trainer: Any,
+    config: Any,
+    volumes: Sequence[Volume],
+    degradation: Any,
+    run_dir: Path,
+    resume: bool,
+    device: str,
+    progress: bool,
+    data_files: Sequence[str | Path] | None,
+    context: distributed.DistContext,
+) -> Path:
+    config_dict = config_to_dict(config)
+    method = str(config_dict["method"])
+    total = int(config.iterations)
+    seed = int(config.seed)
+    main = context.is_main
+
+    ckpt = _prepare_run_dir(run_dir, resume=resume, method=method, config=config_dict, is_main=main)
+    source = PatchSource(
+        volumes, patch_size=config.patch_size, stride=config.patch_stride, scale=config.scale,
+        degradation=degradation, min_foreground=config.min_foreground, seed=seed,
+    )
+    source.positions(0, int(config.batch_size), world_size=context.world_size)  # checks divisibility
+
+    # Added for multi-stage methods (engineer esrgan3d): a trainer may define
+    # ``prepare(config, *, volumes, degradation, run_dir, resume, device, progress)``; it
+    # runs earlier stages (e.g. esrgan3d pre-trains its VGG through run_training in a
+    # sub-directory of run_dir) and returns extra keyword arguments for ``build``.
+    prepare = getattr(trainer, "prepare", None)
+    resources = {} if prepare is None else dict(
+        prepare(config, volumes=volumes, degradation=degradation, run_dir=run_dir, resume=resume, device=device, progress=progress)
+    )
+    torch.manual_seed(derive_seed(seed, "init"))
+    algorithm = trainer.build(config, device=device, **resources)
+    start = 0
+    elapsed_before = 0.0
+    wait_before = 0.0
+    if ckpt is not None:
+        restore_modules(ckpt, algorithm.modules)
+        restore_optimizers(ckpt, algorithm.optimizers)
+        start = ckpt.iteration
+        elapsed_before = float(ckpt.extra.get("elapsed_s", 0.0))
+        wait_before = float(ckpt.extra.get("data_wait_s", 0.0))
+        if main:
+            _message(f"resuming {run_dir} from iteration {start} of {total}")
+    distributed.broadcast_modules(algorithm.modules, context)
+    hooks = distributed.average_gradients_on_step(algorithm.optimizers.values(), context)
+    distributed.barrier(context)  # every process has checked the run directory before rank 0 writes
+
+    manifest: dict[str, Any] = {}
+    log: LossLog | None = None
+    board: TensorBoardLog | None = None
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(run_dir)
+        write_text_atomic(run_dir / CONFIG_FILE, json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
+        files = [v.source for v in volumes] if data_files is None else list(data_files)
+        manifest = build_manifest(
+            config=config_dict, data_files=files, seed=seed, device=device, world_size=context.world_size
+        )
+        manifest["resumed_from_iteration"] = start if ckpt is not None else None
+        write_manifest(run_dir / MANIFEST_FILE, manifest)
+        log = LossLog(run_dir / LOSSES_FILE, start_iteration=start)
+        board = TensorBoardLog(run_dir / "tensorboard")
+    display = ProgressDisplay(
+        title=f"{method} {config_dict.get('preset', '')}", total=total, start=start, enabled=progress and main
+    )
+
+    for module in algorithm.modules.values():
+        module.train()
+    prefetcher = BatchPrefetcher(
+        source, batch_size=int(config.batch_size), rank=context.rank, world_size=context.world_size
+    )
+    stop = _StopRequest()
+    session_start = time.perf_counter()
+    waited_total = 0.0
+    iteration = start
+    interrupted = False
+    try:
+        with stop.installed(main and not context.enabled):
+            for iteration in range(start, total):
+                batch, waited = prefetcher.get(iteration, prefetch_next=iteration + 1 < total)
+                waited_total += waited
+                batch = _to_device(batch, device)
+                torch.manual_seed(derive_seed(seed, "global", iteration, context.rank))
+                generator = make_generator(seed, "step", iteration, context.rank, device=device)
+                step_start = time.perf_counter()
+                scalars = algorithm.step(batch, iteration=iteration, total=total, generator=generator)
+                step_s = time.perf_counter() - step_start
+                done = iteration + 1
+                if done % int(config.log_every) == 0 or done == total:
+                    values = distributed.mean_over_processes({k: float(v) for k, v in scalars.items()}, context)
+                    if main:
+                        row = {
+                            "iteration": iteration,
+                            "elapsed_s": elapsed_before + time.perf_counter() - session_start,
+                            "step_s": step_s,
+                            "data_wait_s": waited,
+                            **values,
+                        }
+                        log.write(row)  # type: ignore[union-attr]
+                        board.write(iteration, row)  # type: ignore[union-attr]
+                        display.update(done, values)
+                if done % int(config.checkpoint_every) == 0 or done == total or stop.requested:
+                    if main:
+                        save_checkpoint(
+                            run_dir / CHECKPOINT_FILE, method=method, kind="checkpoint", config=config_dict,
+                            modules=algorithm.modules, optimizers=algorithm.optimizers, iteration=done,
+                            extra={
+                                "elapsed_s": elapsed_before + time.perf_counter() - session_start,
+                                "data_wait_s": wait_before + waited_total,
+                            },
+                        )
+                if stop.requested:
+                    interrupted = True
+                    iteration = done
+                    break
+            else:
+                iteration = total
+    finally:
+        prefetcher.close()
+        display.close()
+        for handle in hooks:
+            handle.remove()
+        if log is not None:
+            log.close()
+        if board is not None:
+            board.close()
+    if interrupted:
+        _message(f"interrupted: checkpoint at iteration {iteration} saved in {run_dir}; continue with --resume")
+        raise KeyboardInterrupt
+
+    model_path = run_dir / MODEL_FILE
+    session_s = time.perf_counter() - session_start
+    if main:
+        key = algorithm.inference_module
+        save_checkpoint(
+            model_path, method=method, kind="model", config=config_dict,
+            modules={key: algorithm.modules[key]}, iteration=total,
+            extra={"inference_module": key},
+        )
+        wall = elapsed_before + session_s
+        waited_all = wait_before + waited_total
+        manifest.update(
+            status="finished",
+            final_iteration=total,
+            finished_utc=utc_now(),
+            wall_s=round(wall, 3),
+            session_iterations=total - start,
+            session_s=round(session_s, 3),
+            data_wait_s=round(waited_all, 3),
+            data_wait_share=round(waited_all / wall, 4) if wall > 0 else 0.0,
+            model={"path": MODEL_FILE, "sha256": sha256_file(model_path)},
+        )
+        write_manifest(run_dir / MANIFEST_FILE, manifest)
+        trained = total - start
+        rate = trained / session_s if session_s > 0 and trained else 0.0
+        share = waited_total / session_s if session_s > 0 else 0.0
+        _message(
+            f"trained {method} ({config_dict.get('preset')}, {config_dict.get('track')}): iterations {start}→{total} "
+            f"in {session_s:.1f} s ({rate:.2f} it/s, data wait {share:.1%}); model {model_path}"
+        )
+    distributed.barrier(context)
+    return model_path

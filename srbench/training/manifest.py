@@ -1,0 +1,86 @@
+"""The run manifest: what produced a trained model (versions, code, data, seed).
+
+``manifest.json`` in a run directory records the srbench and plugin versions, Python and
+torch versions, the git commit of the srbench source tree (when it is a git checkout),
+the sha256 of every training data file, the seed and the process layout; at the end of
+training it also records the final iteration, wall time and the model file's sha256.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from srbench.io.atomic import write_text_atomic
+from srbench.io.hashing import sha256_file
+
+
+def git_state(directory: Path) -> dict[str, Any] | None:
+    """``{"commit": sha, "dirty": bool}`` of the git work tree holding ``directory``, else None."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+        if commit.returncode != 0:
+            return None
+        status = subprocess.run(
+            ["git", "-C", str(directory), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string (seconds)."""
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+
+
+def build_manifest(
+    *,
+    config: Mapping[str, Any],
+    data_files: Sequence[str | Path],
+    seed: int,
+    device: str,
+    world_size: int,
+) -> dict[str, Any]:
+    """The manifest of a run that is starting (see the module docstring)."""
+    import srbench
+    from srbench.plugins import get_plugin_manager
+
+    files = []
+    for name in data_files:
+        path = Path(name)
+        if path.is_file():
+            files.append({"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_file(path)})
+    return {
+        "srbench_version": srbench.__version__,
+        "plugins": get_plugin_manager().versions(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "git": git_state(Path(srbench.__file__).resolve().parent),
+        "method": config.get("method"),
+        "preset": config.get("preset"),
+        "track": config.get("track"),
+        "seed": int(seed),
+        "device": device,
+        "world_size": int(world_size),
+        "data_files": files,
+        "started_utc": utc_now(),
+        "status": "running",
+    }
+
+
+def write_manifest(path: str | Path, manifest: Mapping[str, Any]) -> None:
+    """Write ``manifest`` as indented JSON, atomically."""
+    write_text_atomic(path, json.dumps(dict(manifest), indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,52 @@
+"""Run directories: where training writes, and how evaluation finds the newest model.
+
+A run directory (default ``runs/<method>-<preset>-<track>/``) holds ``config.json``,
+``manifest.json``, ``losses.csv``, ``checkpoint.safetensors`` (resumable state) and, once
+training finishes, ``model.safetensors`` (inference weights).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from srbench.errors import InputError
+from srbench.training.checkpoint import MODEL_FILE, read_metadata
+
+RUNS_ROOT = Path("runs")
+
+
+def default_run_dir(method: str, preset: str, track: str, *, runs_root: Path = RUNS_ROOT) -> Path:
+    """``runs_root / "<method>-<preset>-<track>"``."""
+    return Path(runs_root) / f"{method}-{preset}-{track}"
+
+
+def find_latest_model(method: str, *, track: str | None = None, runs_root: Path = RUNS_ROOT) -> Path | None:
+    """The newest (by modification time) ``runs_root/*/model.safetensors`` of ``method``.
+
+    Only models whose metadata names ``method`` (and, when ``track`` is given, whose stored
+    configuration names that track) count; unreadable files are skipped. None when no
+    model matches.
+    """
+    root = Path(runs_root)
+    if not root.is_dir():
+        return None
+    candidates = []
+    for path in root.glob(f"*/{MODEL_FILE}"):
+        try:
+            metadata = read_metadata(path)
+        except InputError:
+            continue
+        if metadata.get("method") != method or metadata.get("kind") != "model":
+            continue
+        if track is not None:
+            try:
+                config = json.loads(metadata.get("config", "{}"))
+            except json.JSONDecodeError:
+                continue
+            if config.get("track") != track:
+                continue
+        candidates.append((path.stat().st_mtime, str(path), path))
+    if not candidates:
+        return None
+    return max(candidates)[2]

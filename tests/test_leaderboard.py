@@ -1,0 +1,227 @@
+"""Leaderboard markdown: values, arrows, bold best, statistics, not-applicable, refusals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from srbench.errors import InputError
+from srbench.leaderboard import metric_directions, order_metrics, write_leaderboards
+from srbench.results import ResultsStore, RunRecord, TrackRecord
+from srbench.statistics import bootstrap_ci, paired_test, sign_flip_test
+
+TODAY = "2025-01-02"
+
+# per-subject values of three methods on a 3-subject track (hand-checkable means and stds)
+INSAMPLE = {
+    "trilinear": {"psnr": [30.0, 31.0, 32.0], "ssim": [0.80, 0.82, 0.84], "lpips": [0.10, 0.12, 0.14]},
+    "good": {"psnr": [33.0, 35.0, 34.0], "ssim": [0.90, 0.91, 0.92], "lpips": [0.05, 0.06, 0.07]},
+    "bad": {"psnr": [20.0, 22.0, 24.0], "ssim": [0.50, 0.60, 0.70], "lpips": [0.01, 0.02, 0.03]},
+}
+
+
+def rec(method: str, **changes) -> RunRecord:
+    fields = dict(method=method, degradation="paper-linear", intensity_convention="hr-minmax-01", scale=(2, 2, 2),
+                  config={}, srbench_version="0.1.0")
+    fields.update(changes)
+    return RunRecord(**fields)
+
+
+def fill(store: ResultsStore, track: str, data: dict, **changes) -> None:
+    for method, metrics in data.items():
+        key = store.register_run(rec(method, **changes))
+        n = len(next(iter(metrics.values())))
+        for i in range(n):
+            store.add_subject(key, track, f"s{i + 1}", {m: v[i] for m, v in metrics.items()}, {})
+
+
+def main_table(markdown: str) -> dict[str, list[str]]:
+    """Method → cells of the main table (the first table after the header list)."""
+    lines = markdown.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Method | n |"))
+    table = {}
+    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    table["__header__"] = header
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        table[cells[0]] = cells
+    return table
+
+
+def stats_table(markdown: str, heading: str) -> dict[str, list[str]]:
+    section = markdown.split(f"### {heading}\n", 1)[1]
+    return main_table(section)
+
+
+@pytest.fixture
+def published(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.register_track(TrackRecord("insample", "insample", "demo-t1-test", "demo-t1-train"))
+    store.register_track(TrackRecord("knee", "ood", "demo-knee"))
+    fill(store, "insample", INSAMPLE)
+    fill(store, "knee", {"trilinear": {"psnr": [25.0 + i for i in range(6)], "ssim": [0.7] * 6}}, scale=(2, 2, 1))
+    key = store.register_run(rec("good", scale=(2, 2, 1)))
+    store.mark_not_applicable(key, "good", "knee", "good supports only scale (2, 2, 2)")
+    files = write_leaderboards(store, tmp_path / "boards", today=TODAY)
+    store.close()
+    return files
+
+
+def test_main_table(published):
+    markdown = published.tracks["insample"].read_text()
+    table = main_table(markdown)
+    assert table["__header__"] == ["Method", "n", "PSNR ↑", "SSIM ↑", "LPIPS ↓"]
+    # sorted by PSNR descending; mean ± sample std; best per column in bold
+    assert [k for k in table if k != "__header__"] == ["good", "trilinear", "bad"]
+    assert table["good"] == ["good", "3", "**34.000 ± 1.000**", "**0.9100 ± 0.0100**", "0.0600 ± 0.0100"]
+    assert table["trilinear"] == ["trilinear", "3", "31.000 ± 1.000", "0.8200 ± 0.0200", "0.1200 ± 0.0200"]
+    assert table["bad"] == ["bad", "3", "22.000 ± 2.000", "0.6000 ± 0.1000", "**0.0200 ± 0.0100**"]
+
+
+def test_header(published):
+    markdown = published.tracks["insample"].read_text()
+    for text in (
+        "track `insample`",
+        "**Kind:** insample",
+        "**Test dataset:** demo-t1-test (models trained on demo-t1-train)",
+        "**Degradation:** paper-linear",
+        "**Scale:** ×2 × 2 × 2",
+        "**Intensity convention:** hr-minmax-01",
+        "**LPIPS planes:** sagittal, coronal, axial (slice-wise 2D, AlexNet v0.1), mean of the three",
+        "**srbench version:**",
+        f"**Date:** {TODAY} (UTC)",
+        "**Subjects:** 3",
+    ):
+        assert text in markdown, text
+
+
+def test_statistics_hand_checked(published):
+    markdown = published.tracks["insample"].read_text()
+    psnr = stats_table(markdown, "PSNR ↑")
+    # good − trilinear = (3, 4, 2): of the 8 sign flips only ±(3, 4, 2) reach |mean| = 3 → p = 2/8
+    assert psnr["good"][5:] == ["—", "0.25 (P, n=3)"]
+    assert psnr["trilinear"][5:] == ["0.25 (P, n=3)", "—"]
+    assert psnr["good"][2:4] == ["34.000", "1.000"]
+    lo, hi = bootstrap_ci([33.0, 35.0, 34.0], resamples=10_000, seed=0)
+    assert psnr["good"][4] == f"[{lo:.3f}, {hi:.3f}]"
+    assert 33.0 <= lo < 34.0 < hi <= 35.0
+    # LPIPS: lower is better, so 'bad' is the reference of "p vs best"
+    lpips = stats_table(markdown, "LPIPS ↓")
+    assert lpips["bad"][5] == "—"
+    assert lpips["good"][5] == "0.25 (P, n=3)"
+
+
+def test_statistics_functions_hand_checked():
+    # exact sign flips: (1, 2, 3) has |mean| 2, reached only by the all-plus and all-minus flips
+    assert sign_flip_test([1.0, 2.0, 3.0]).p_value == pytest.approx(2 / 8)
+    assert sign_flip_test([1.0, -1.0]).p_value == 1.0
+    # six positive differences: Wilcoxon exact two-sided p = 2 / 2**6
+    test = paired_test([2, 3, 4, 5, 6, 7], [1, 1, 1, 1, 1, 1])
+    assert (test.test, test.n) == ("wilcoxon", 6)
+    assert test.p_value == pytest.approx(2 / 64)
+    # fewer than 6 pairs → permutation test; pairs with an infinite difference are dropped
+    small = paired_test([math.inf, 3.0, 5.0], [math.inf, 1.0, 2.0])
+    assert (small.test, small.n, small.p_value) == ("sign-flip", 2, 0.5)
+    # bootstrap of {0, 1}: means 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4 → 95% CI [0, 1]
+    assert bootstrap_ci([0.0, 1.0]) == (0.0, 1.0)
+    assert bootstrap_ci([0.2, 0.2, 0.2]) == pytest.approx((0.2, 0.2))
+    assert bootstrap_ci([1.0, 5.0, 2.0]) == bootstrap_ci([1.0, 5.0, 2.0])  # seeded
+    # more than 16 pairs: Monte-Carlo sign flips, (count + 1) / (resamples + 1)
+    many = sign_flip_test(np.ones(20), resamples=999)
+    assert many.test == "sign-flip-mc" and many.p_value == pytest.approx(1 / 1000)
+
+
+def test_wilcoxon_used_from_six_subjects(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    fill(store, "insample", {
+        "trilinear": {"psnr": [30.0, 30.5, 31.0, 29.0, 30.0, 31.5]},
+        "good": {"psnr": [33.0, 34.5, 32.0, 33.5, 35.0, 34.0]},
+    })
+    markdown = write_leaderboards(store, tmp_path / "out", today=TODAY).tracks["insample"].read_text()
+    psnr = stats_table(markdown, "PSNR ↑")
+    assert psnr["good"][6] == "0.0312 (W, n=6)"
+    assert psnr["trilinear"][5] == "0.0312 (W, n=6)"
+
+
+def test_not_applicable(published):
+    markdown = published.tracks["knee"].read_text()
+    table = main_table(markdown)
+    assert table["good"] == ["good", "0", "not applicable", "not applicable"]
+    assert table["trilinear"][2] == "**27.500 ± 1.871**"
+    assert "- **good**: good supports only scale (2, 2, 2)" in markdown
+    assert "**Scale:** ×2 × 2 × 1" in markdown
+
+
+def test_index(published):
+    index = published.index.read_text()
+    assert index == published.index_markdown
+    assert "[insample](insample.md)" in index and "[knee](knee.md)" in index
+    assert index.index("[insample]") < index.index("[knee]")
+    assert "good (34.000 PSNR)" in index
+    assert sorted(p.name for p in published.index.parent.iterdir()) == ["index.md", "insample.md", "knee.md"]
+
+
+@pytest.mark.parametrize(
+    ("field", "other", "word"),
+    [("degradation", "kspace", "degradation"), ("intensity_convention", "other-convention", "intensity convention")],
+)
+def test_refuses_mixed_rows(tmp_path, field, other, word):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    fill(store, "insample", {"trilinear": INSAMPLE["trilinear"]})
+    fill(store, "insample", {"dcsrn": INSAMPLE["good"]}, **{field: other})
+    with pytest.raises(InputError) as info:
+        write_leaderboards(store, tmp_path / "out", today=TODAY)
+    message = str(info.value)
+    assert word in message and other in message and "--results" in message and "\n" not in message
+    assert not (tmp_path / "out" / "insample.md").exists()
+
+
+def test_two_checkpoints_of_one_method_are_two_rows(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    fill(store, "insample", {"good": INSAMPLE["good"]}, checkpoint_sha256="a" * 64)
+    fill(store, "insample", {"good": INSAMPLE["bad"]}, checkpoint_sha256="b" * 64)
+    table = main_table(write_leaderboards(store, tmp_path / "out", today=TODAY).tracks["insample"].read_text())
+    assert list(table)[1:] == ["good (ckpt aaaaaaaa)", "good (ckpt bbbbbbbb)"]
+
+
+def test_directions_and_order():
+    directions = metric_directions(["psnr", "ssim", "nrmse", "lpips", "lpips_axial"])
+    assert directions == {"psnr": True, "ssim": True, "nrmse": False, "lpips": False, "lpips_axial": False}
+    with pytest.raises(InputError, match="mystery"):
+        metric_directions(["mystery"])
+    assert order_metrics(["lpips_axial", "ssim", "zeta", "lpips", "psnr", "nrmse"]) == [
+        "psnr", "ssim", "nrmse", "lpips", "lpips_axial", "zeta"]
+
+
+def test_output_directory_errors(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    with pytest.raises(InputError, match="empty"):
+        write_leaderboards(store, tmp_path / "out", today=TODAY)
+    fill(store, "insample", {"trilinear": INSAMPLE["trilinear"]})
+    with pytest.raises(InputError, match="does not exist"):
+        write_leaderboards(store, tmp_path / "no" / "out", today=TODAY)
+
+
+def test_leaderboard_command(tmp_path, srbench_cli):
+    from click.testing import CliRunner
+
+    from srbench.cli.leaderboard_cmd import command
+
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        fill(store, "insample", INSAMPLE)
+    result = CliRunner().invoke(command, ["--results", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "boards")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("# srbench leaderboards")
+    assert "[insample](insample.md)" in result.stdout
+    assert f"wrote {tmp_path / 'boards' / 'insample.md'}" in result.stderr
+    assert (tmp_path / "boards" / "index.md").read_text() == result.stdout
+    # through the real command line: a missing store is one line and exit 2
+    missing = srbench_cli("leaderboard", "--results", str(tmp_path / "missing.sqlite"), "--out", str(tmp_path / "x"))
+    assert missing.returncode == 2
+    assert f"error: {tmp_path / 'missing.sqlite'}: results store not found" in missing.stderr
+    assert "Traceback" not in missing.stderr and missing.stdout == ""
+    assert not (tmp_path / "x").exists()
