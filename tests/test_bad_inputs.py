@@ -43,8 +43,9 @@ PROTECTED_BYTES = b"an earlier result that a failed command must not touch\n"
 class Case:
     """A command that must fail on a corpus entry.
 
-    ``argv`` may use ``{bad}`` (the corpus folder), ``{out}`` (an empty folder of the case)
-    and ``{method}`` (the learned method of the checkpoint cases). ``names`` must all
+    ``argv`` may use ``{bad}`` (the corpus folder), ``{out}`` (an empty folder of the case),
+    ``{method}`` (the learned method of the checkpoint cases) and ``{trainer}`` (an
+    installed trainer). ``names`` must all
     appear in the error line and ``problem`` must match it (case-insensitive).
     """
 
@@ -149,8 +150,8 @@ CASES: list[Case] = [
     Case("unknown-method-evaluate", evaluate("good.toml", extra=("--method", "trilinaer")), ("trilinaer",), r"did you mean 'trilinear'", output="{out}/results.sqlite"),
     Case(
         "unknown-preset",
-        ("train", "{method}", "--preset", "nope", "--config", "{bad}/good.toml", "--track", "corpus", "--run-dir", "{out}/run"),
-        ("nope",), r"unknown preset.*(did you mean|choose from)", output="{out}/run", needs=("checkpoint-method", "train"),
+        ("train", "{trainer}", "--preset", "nope", "--config", "{bad}/good.toml", "--track", "corpus", "--run-dir", "{out}/run"),
+        ("nope",), r"unknown preset.*(did you mean|choose from)", output="{out}/run", needs=("train",),
     ),
     Case(
         "unknown-trainer",
@@ -192,6 +193,10 @@ CASES: list[Case] = [
         env=(("SRBENCH_MAX_VOXELS", "1000"),),
     ),
     Case(
+        "volume-over-voxel-limit-evaluate", evaluate("good.toml"), ("SRBENCH_MAX_VOXELS",), r"limit",
+        env=(("SRBENCH_MAX_VOXELS", "1000"),), output=None, progress_ok=True,
+    ),
+    Case(
         "invalid-voxel-limit", predict("good_lr.nii.gz"), ("SRBENCH_MAX_VOXELS",), r"number|positive",
         env=(("SRBENCH_MAX_VOXELS", "lots"),),
     ),
@@ -201,7 +206,7 @@ CASES: list[Case] = [
 # -- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def registered() -> dict[str, set[str]]:
-    """Names of the models (and their needs_checkpoint flag) and trainers installed in this venv."""
+    """Names of the models, the learned models (needs_checkpoint) and the trainers installed in this venv."""
     from srbench.plugins import PluginManager
 
     pm = PluginManager()
@@ -212,6 +217,11 @@ def registered() -> dict[str, set[str]]:
 @pytest.fixture(scope="session")
 def checkpoint_method(registered) -> str | None:
     return next((m for m in CHECKPOINT_METHODS if m in registered["learned"]), None)
+
+
+@pytest.fixture(scope="session")
+def trainer_name(registered) -> str | None:
+    return next((m for m in CHECKPOINT_METHODS if m in registered["trainer"]), None)
 
 
 @pytest.fixture(scope="session")
@@ -249,29 +259,27 @@ def _error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip() and not PLUGIN_WARNING.match(line)]
 
 
-def _skip_unmet(case: Case, *, registered, checkpoint_method, missing: list[str]) -> None:
+def _skip_unmet(case: Case, *, trainer_name, checkpoint_method, missing: list[str]) -> None:
     for need in case.needs:
         if need == "non-root" and os.geteuid() == 0:
             pytest.skip("running as root: permissions 000 do not stop root from reading the file")
         if need == "checkpoint-method" and checkpoint_method is None:
             pytest.skip(f"no learned method ({', '.join(CHECKPOINT_METHODS)}) is installed")
-        if need == "train" and not registered["trainer"]:
-            pytest.skip("no trainer is installed")
+        if need == "train" and trainer_name is None:
+            pytest.skip(f"no trainer ({', '.join(CHECKPOINT_METHODS)}) is installed")
         if need.startswith("file:") and need[5:] in missing:
             pytest.skip(f"{need[5:]} needs srbench.training.checkpoint")
-    if case.argv[0] == "train":
-        from srbench.cli import cli as group
-
-        if "train" not in group.commands:
-            pytest.skip("`srbench train` is not in this checkout yet")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_is_refused_cleanly(case: Case, corpus, cli, registered, checkpoint_method, tmp_path):
+def test_bad_input_is_refused_cleanly(case: Case, corpus, cli, trainer_name, checkpoint_method, tmp_path):
     folder, missing = corpus
-    _skip_unmet(case, registered=registered, checkpoint_method=checkpoint_method, missing=missing)
+    _skip_unmet(case, trainer_name=trainer_name, checkpoint_method=checkpoint_method, missing=missing)
     other = make_bad_inputs.other_method(checkpoint_method or "trigan")
-    fill = {"bad": str(folder), "out": str(tmp_path / "out"), "method": checkpoint_method or "trigan", "other": other}
+    fill = {
+        "bad": str(folder), "out": str(tmp_path / "out"), "method": checkpoint_method or "trigan",
+        "other": other, "trainer": trainer_name or "dcsrn",
+    }
     (tmp_path / "out").mkdir()
     work = tmp_path / "work"
     work.mkdir()
@@ -284,12 +292,12 @@ def test_bad_input_is_refused_cleanly(case: Case, corpus, cli, registered, check
 
     command = "srbench " + " ".join(result.argv)
     assert "Traceback" not in result.stderr, f"{command} printed a traceback:\n{result.stderr}"
+    assert result.returncode == case.status, f"{command}: exit status {result.returncode}, expected {case.status}:\n{result.stderr}"
     lines = _error_lines(result.stderr)
     if case.progress_ok:
         lines = [line for line in lines if line.startswith("error")] or lines
     assert len(lines) == 1, f"{command}: expected one error line on stderr, got {len(lines)}:\n{result.stderr}"
     line = lines[0]
-    assert result.returncode == case.status, f"{command}: exit status {result.returncode}, expected {case.status}: {line}"
     assert line.startswith("error: "), f"{command}: the line should start with 'error: ': {line}"
     for name in case.names:
         assert name.format(**fill) in line, f"{command}: the error does not name {name.format(**fill)!r}: {line}"
@@ -298,7 +306,10 @@ def test_bad_input_is_refused_cleanly(case: Case, corpus, cli, registered, check
     # no partial output, nothing else touched
     if output is not None and not case.existing_output:
         assert not output.exists(), f"{command} left {output} behind"
-    assert _snapshot(tmp_path / "out") == before_out, f"{command} changed the output folder: {sorted(_snapshot(tmp_path / 'out'))}"
+    after_out = _snapshot(tmp_path / "out")
+    if case.progress_ok:  # work had begun: the results store may exist
+        after_out = {k: v for k, v in after_out.items() if not k.startswith("results.sqlite")}
+    assert after_out == before_out, f"{command} changed the output folder: {sorted(after_out)}"
     assert _snapshot(folder) == before_corpus, f"{command} changed the corpus folder"
     assert not any(work.iterdir()), f"{command} wrote into its working directory: {sorted(p.name for p in work.iterdir())}"
     assert not (folder / make_bad_inputs.MARKER).exists() and not (work / make_bad_inputs.MARKER).exists(), (
@@ -367,24 +378,33 @@ def smaller_than_one_patch(cli, folder: Path, tmp_path: Path, method: str | None
     _predict_matches_grid(cli, folder / "tiny_lr.nii.gz", tmp_path)
 
 
-@valid
-def smaller_than_one_patch_learned(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
-    """The same tiny volume through a learned method's patch inference (random weights)."""
+def _predict_learned(cli: ForkedCLI, method: str | None, lr_path: Path, tmp_path: Path) -> np.ndarray:
+    """Predict with ``method``'s untrained network; checks shape, affine and finiteness."""
     if method is None:
         pytest.skip("no learned method with a trainer is installed")
     checkpoint = tmp_path / "model.safetensors"
     _write_untrained_model(method, checkpoint)
     out = tmp_path / "sr.nii.gz"
-    _run_ok(
-        cli,
-        ["predict", method, "--checkpoint", str(checkpoint), "--input", str(folder / "tiny_lr.nii.gz"), "--output", str(out), "--device", "cpu"],
-        cwd=tmp_path,
-    )
-    lr, lr_aff = _load(folder / "tiny_lr.nii.gz")
+    argv = ["predict", method, "--checkpoint", str(checkpoint), "--input", str(lr_path), "--output", str(out), "--device", "cpu"]
+    _run_ok(cli, argv, cwd=tmp_path)
+    lr, lr_aff = _load(lr_path)
     sr, sr_aff = _load(out)
-    assert sr.shape == (6, 6, 4)
+    assert sr.shape == tuple(2 * n for n in lr.shape)
     np.testing.assert_allclose(sr_aff, sr_affine(lr_aff, (2, 2, 2)), atol=1e-5)
     assert np.isfinite(sr).all()
+    return sr
+
+
+@valid
+def smaller_than_one_patch_learned(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    """The tiny volume through a learned method's patch inference (untrained weights)."""
+    _predict_learned(cli, method, folder / "tiny_lr.nii.gz", tmp_path)
+
+
+@valid
+def constant_volume_learned(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    """The constant volume through a learned method: normalisation must not divide by zero."""
+    _predict_learned(cli, method, folder / "constant.nii.gz", tmp_path)
 
 
 @valid
@@ -417,23 +437,13 @@ def _write_untrained_model(method: str, path: Path) -> None:
 
     from srbench.plugins import PluginManager
     from srbench.training.checkpoint import save_checkpoint
-    from srbench.training.config import resolve_config
+    from srbench.training.config import config_to_dict, resolve_config
 
     trainer = PluginManager().get("trainer", method)
     config = resolve_config(trainer, preset="cpu", overrides={})
     torch.manual_seed(0)
     algorithm = trainer.build(config, device="cpu")
-    config_dict = dataclasses.asdict(config)
-    save_checkpoint(path, method=method, kind="model", config=json_ready(config_dict), modules=algorithm.modules, iteration=0)
-
-
-def json_ready(value):
-    """Tuples → lists, recursively (what the checkpoint's JSON metadata holds)."""
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    return value
+    save_checkpoint(path, method=method, kind="model", config=config_to_dict(config), modules=algorithm.modules, iteration=0)
 
 
 @pytest.mark.parametrize("name", list(VALID))
@@ -449,13 +459,20 @@ def test_corpus_has_at_least_twenty_refusals():
     assert len({c.id for c in CASES}) == len(CASES)
 
 
+#: corpus files used by the valid-input tests above
+VALID_FILES = (
+    "constant.nii.gz", "odd_hr.nii.gz", "tiny_lr.nii.gz", "good_flipped.nii.gz",
+    "good_int16.nii.gz", "good_4d_singleton.nii.gz", "good_hr.nii.gz",
+)
+
+
 def test_every_corpus_file_is_used(corpus):
     """Each generated file is fed to at least one command (no dead corpus entries)."""
     folder, _ = corpus
-    used = " ".join(" ".join(c.argv) for c in CASES) + " ".join(f.__doc__ or "" for f in VALID.values())
-    used += " constant.nii.gz odd_hr.nii.gz tiny_lr.nii.gz good_flipped.nii.gz good_int16.nii.gz good_4d_singleton.nii.gz"
+    used = " ".join(" ".join(c.argv) for c in CASES) + " " + " ".join(VALID_FILES)
     unused = [p.name for p in folder.iterdir() if p.name not in used and p.name != make_bad_inputs.MARKER]
     assert not unused, f"corpus files no case uses: {unused}"
+    assert set(make_bad_inputs.FILES) | set(make_bad_inputs.CHECKPOINT_FILES) >= {p.name for p in folder.iterdir()}
 
 
 def test_importing_the_command_line_is_silent(cli):

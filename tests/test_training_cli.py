@@ -85,7 +85,7 @@ def test_track_scale_reaches_the_config(toy_plugin, datasets_toml, tmp_path, cap
     ("args", "message"),
     [
         (["--track", "contrast"], "error: --track contrast: has no training dataset"),
-        (["--track", "ood"], "error: --track ood: selects 1 tracks; training needs exactly one"),
+        (["--track", "all"], "error: --track all: selects 3 tracks; training needs exactly one"),
         (["--track", "insampel"], "error: unknown track 'insampel' (did you mean 'insample'?)"),
         (["--preset", "gpu"], "error: unknown preset of method 'toy' 'gpu'"),
         (["--set", "chanels=3"], "error: method 'toy': unknown option 'chanels' (did you mean 'channels'?)"),

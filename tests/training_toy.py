@@ -24,11 +24,12 @@ from srbench.training.config import TrainingConfig
 
 @dataclasses.dataclass
 class ToyConfig(TrainingConfig):
-    """Toy method fields: channel width, learning rate and input noise level."""
+    """Toy method fields: channel width, learning rate, input noise level, random flips."""
 
     channels: int = 4
     lr: float = 1e-2
     noise: float = 0.01
+    flip: bool = True
     use_bias: bool = True
 
 
@@ -66,7 +67,7 @@ class ToyAlgorithm:
         net = self.modules["generator"]
         opt = self.optimizers["generator"]
         noise = torch.randn(batch.lr.shape, generator=generator, device=batch.lr.device) * self.config.noise
-        flip = bool(torch.rand(()) < 0.5)  # global RNG on purpose: the loop must make it reproducible
+        flip = self.config.flip and bool(torch.rand(()) < 0.5)  # global RNG on purpose: the loop must reseed it
         lr, hr = batch.lr + noise, batch.hr
         if flip:
             lr, hr = lr.flip(-1), hr.flip(-1)

@@ -61,7 +61,7 @@ def command(ctx, method, preset, track, config_path, run_dir, resume, iterations
     from srbench.config import load_config
     from srbench.io.nifti import load_volume
     from srbench.training.config import resolve_config
-    from srbench.training.loop import run_training
+    from srbench.training.loop import check_run_dir, run_training
     from srbench.training.runs import default_run_dir
 
     pm = plugin_manager(ctx)
@@ -89,6 +89,7 @@ def command(ctx, method, preset, track, config_path, run_dir, resume, iterations
     config = resolve_config(trainer, preset=preset, overrides=overrides, track=spec.name)
     degradation = pm.get("degradation", spec.degradation)
     run_dir = run_dir or default_run_dir(method, preset, spec.name)
+    check_run_dir(run_dir, resume=resume, config=config)
 
     subjects = cfg.subjects(spec.train, pm)
     volumes = [load_volume(subject.path) for subject in subjects]

@@ -23,8 +23,15 @@ if importlib.util.find_spec("pytest") is not None:
     from srbench.testing.pytest_plugin import (
         conformance_tests,
         pytest_addoption,
-        pytest_collection_modifyitems,
+        pytest_configure,
+        pytest_make_collect_report,
         pytest_unconfigure,
     )
 
-    __all__ = ["conformance_tests", "pytest_addoption", "pytest_collection_modifyitems", "pytest_unconfigure"]
+    __all__ = [
+        "conformance_tests",
+        "pytest_addoption",
+        "pytest_configure",
+        "pytest_make_collect_report",
+        "pytest_unconfigure",
+    ]

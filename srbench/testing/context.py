@@ -58,25 +58,32 @@ class CheckContext:
 def tiny_config(trainer: Any, **overrides: Any) -> Any:
     """The trainer's ``cpu`` preset shrunk for a test: one small patch per step, batch 1.
 
-    The HR patch edge is the smallest of :data:`TINY_PATCH_SIZES` (up to the preset's)
-    that the configuration accepts; the rest of ``overrides`` is applied on top.
+    ``overrides`` (e.g. ``iterations=2``) must be accepted at the preset's patch size;
+    the HR patch edge is then the smallest of :data:`TINY_PATCH_SIZES` (up to the
+    preset's) that the configuration accepts.
     """
     from srbench.training.config import resolve_config
 
     if "cpu" not in trainer.presets:
         raise CheckFailed(f"trainer '{trainer.name}' has no 'cpu' preset (presets: {', '.join(trainer.presets) or 'none'})")
-    preset_patch = int(resolve_config(trainer, preset="cpu", overrides={}).patch_size)
-    sizes = [size for size in TINY_PATCH_SIZES if size < preset_patch] + [preset_patch]
-    base = {"batch_size": 1, "min_foreground": 0.0, "log_every": 1, "checkpoint_every": 1, "seed": 0}
-    errors = []
-    for size in sizes:
+    base = {"batch_size": 1, "min_foreground": 0.0, "log_every": 1, "checkpoint_every": 1, "seed": 0, **overrides}
+    try:
+        preset_patch = int(resolve_config(trainer, preset="cpu", overrides={}).patch_size)
+        config = resolve_config(trainer, preset="cpu", overrides={**base, "patch_stride": preset_patch})
+    except InputError as exc:
+        shown = ", ".join(f"{k}={v}" for k, v in base.items())
+        raise CheckFailed(
+            f"trainer '{trainer.name}': the 'cpu' preset with {shown} is rejected: {exc}. Short test and smoke runs "
+            "(srbench train NAME --iterations 2) need this to work: scale or clamp schedule lengths to iterations"
+        ) from None
+    for size in TINY_PATCH_SIZES:
+        if size >= preset_patch:
+            break
         try:
-            return resolve_config(
-                trainer, preset="cpu", overrides={**base, "patch_size": size, "patch_stride": size, **overrides}
-            )
-        except InputError as exc:
-            errors.append(f"{size}: {exc}")
-    raise CheckFailed(f"trainer '{trainer.name}': no small configuration is accepted ({'; '.join(errors[-2:])})")
+            return resolve_config(trainer, preset="cpu", overrides={**base, "patch_size": size, "patch_stride": size})
+        except InputError:
+            continue
+    return config
 
 
 def training_volumes(config: Any, *, seed: int = 0) -> list[Volume]:

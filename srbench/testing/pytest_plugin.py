@@ -3,8 +3,8 @@
 Two ways in, one battery (:mod:`srbench.testing.checks`):
 
 - ``pytest -p srbench.testing [--srbench-distribution NAME]...`` (or ``pytest_plugins =
-  ["srbench.testing"]`` in a top-level conftest) appends one test item per case to the
-  session, grouped under ``srbench-conformance[<distribution>]``. The distributions come
+  ["srbench.testing"]`` in a top-level conftest) adds one test item per case to the
+  session, with ids ``srbench-conformance::<distribution>::<kind>-<name>-<check>``. The distributions come
   from ``--srbench-distribution`` (repeatable; ``all`` = every installed plugin), else the
   ini option ``srbench_distributions``, else every installed plugin. When the command
   line names individual tests (``path::test``) and no distribution is given, nothing is
@@ -13,7 +13,8 @@ Two ways in, one battery (:mod:`srbench.testing.checks`):
   parametrised test function; this works under any pytest invocation, including a
   monorepo run from its root.
 
-``--srbench-quick`` keeps only the quick checks (those of ``srbench plugins --check``).
+``--srbench-quick`` keeps only the quick checks (those of ``srbench plugins --check``);
+``-m srbench_conformance`` deselects everything but the battery.
 The battery runs on the CPU in a temporary directory removed at exit.
 """
 
@@ -51,12 +52,15 @@ def shared_context() -> CheckContext:
 def run_check(case: Case, ctx: CheckContext) -> None:
     """Run ``case`` the pytest way: a skip is a skip, a failed check a short failure report,
     any other exception propagates with its traceback (the plugin crashed)."""
+    failure = None
     try:
         case.check.function(case.subject(ctx.pm), ctx)
     except CheckSkipped as exc:
         pytest.skip(str(exc))
     except CheckFailed as exc:
-        pytest.fail(f"{case.id}: {exc}", pytrace=False)
+        failure = f"{case.id}: {exc}"
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
 
 
 def conformance_tests(*distributions: str, quick: bool = False) -> Callable[..., None]:
@@ -82,6 +86,14 @@ def conformance_tests(*distributions: str, quick: bool = False) -> Callable[...,
 
 
 # -- the -p srbench.testing plugin -------------------------------------------------------
+#: every conformance item carries this marker: ``-m srbench_conformance`` runs only the battery
+MARKER = "srbench_conformance"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}: a case of the srbench plugin conformance battery")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("srbench", "srbench plugin conformance kit")
     group.addoption(
@@ -95,10 +107,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 class ConformanceGroup(pytest.Collector):
-    """The cases of one distribution (a node that only groups items)."""
+    """The cases of the selected distributions (``names``), one item per case."""
+
+    def __init__(self, *, names: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.names = names
 
     def collect(self) -> list[pytest.Item]:
-        return []
+        ctx = shared_context()
+        try:
+            plugins = select_plugins(ctx.pm, self.names)
+        except SrbenchError as exc:
+            raise self.CollectError(f"srbench conformance kit (--srbench-distribution): {exc}") from None
+        cases = collect_cases(ctx.pm, plugins, quick_only=bool(self.config.getoption("srbench_quick")))
+        items = []
+        for case in cases:
+            module = getattr(case.plugin.module, "__file__", None)
+            extra = {"path": Path(module)} if module else {}
+            items.append(ConformanceItem.from_parent(self, name=f"{case.plugin.distribution}::{case.id}", case=case, ctx=ctx, **extra))
+        return items
 
 
 class ConformanceItem(pytest.Item):
@@ -108,8 +135,7 @@ class ConformanceItem(pytest.Item):
         super().__init__(**kwargs)
         self.case = case
         self.ctx = ctx
-        if not case.check.quick:
-            self.add_marker("slow")
+        self.add_marker(MARKER)
 
     def runtest(self) -> None:
         run_check(self.case, self.ctx)
@@ -120,7 +146,7 @@ class ConformanceItem(pytest.Item):
 
 def _requested(config: pytest.Config) -> list[str] | None:
     """The distributions to check, or None when the plugin should add nothing."""
-    names = [n for value in config.getoption("srbench_distribution") for n in value.split(",") if n.strip()]
+    names = [n.strip() for value in config.getoption("srbench_distribution") for n in value.split(",") if n.strip()]
     if names:
         return names
     ini = list(config.getini("srbench_distributions"))
@@ -131,27 +157,16 @@ def _requested(config: pytest.Config) -> list[str] | None:
     return ["all"]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    names = _requested(config)
-    if names is None:
-        return
-    ctx = shared_context()
-    try:
-        plugins = select_plugins(ctx.pm, names)
-    except SrbenchError as exc:
-        raise pytest.UsageError(f"srbench conformance kit: {exc}") from None
-    cases = collect_cases(ctx.pm, plugins, quick_only=bool(config.getoption("srbench_quick")))
-    groups: dict[str, ConformanceGroup] = {}
-    for case in cases:
-        distribution = case.plugin.distribution
-        if distribution not in groups:
-            groups[distribution] = ConformanceGroup.from_parent(session, name=f"srbench-conformance[{distribution}]")
-        module = getattr(case.plugin.module, "__file__", None)
-        item = ConformanceItem.from_parent(
-            groups[distribution], name=case.id, case=case, ctx=ctx, **({"path": Path(module)} if module else {})
-        )
-        items.append(item)
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    """Add the battery next to the session's top-level collectors."""
+    report = yield
+    if isinstance(collector, pytest.Session) and report.passed:
+        names = _requested(collector.config)
+        if names is not None:
+            group = ConformanceGroup.from_parent(collector, name="srbench-conformance", nodeid="srbench-conformance", names=names)
+            report.result.append(group)
+    return report
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

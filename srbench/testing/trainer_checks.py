@@ -51,12 +51,16 @@ def _step(trainer: Any, algorithm: Any, batch: PatchBatch, *, iteration: int, to
         module.train()
     scalars = algorithm.step(batch, iteration=iteration, total=total, generator=generator)
     require(isinstance(scalars, dict), f"trainer '{trainer.name}': step() returned {type(scalars).__name__}, expected a dict of floats")
+    numbers = {}
     for key, value in scalars.items():
         try:
-            number = float(value)
+            numbers[key] = float(value)
         except (TypeError, ValueError):
             raise CheckFailed(f"trainer '{trainer.name}': step() logged {key}={value!r}, not a number") from None
-        require(math.isfinite(number), f"trainer '{trainer.name}': step() logged {key}={number} (not finite)")
+        require(not math.isinf(numbers[key]), f"trainer '{trainer.name}': step() logged {key}={numbers[key]} (diverged)")
+    # NaN is allowed as "not computed in this phase" (e.g. a GAN loss during warm-up)
+    require(any(math.isfinite(v) for v in numbers.values()),
+            f"trainer '{trainer.name}': step() logged no finite value ({numbers})")
     return scalars
 
 
@@ -102,8 +106,8 @@ def presets(trainer: Any, ctx: CheckContext) -> None:
 
 
 def step(trainer: Any, ctx: CheckContext) -> None:
-    """build() makes networks and optimisers; one step on a real patch batch logs finite
-    numbers and changes some weights."""
+    """build() makes networks and optimisers; one step on a real patch batch logs numbers
+    (no infinity; NaN only for losses not computed in that phase) and changes some weights."""
     config = tiny_config(trainer)
     algorithm = _build(trainer, config, ctx, seed=0)
     before = _states(algorithm)

@@ -113,6 +113,13 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, method: str, config: dict[s
     return ckpt
 
 
+def check_run_dir(run_dir: str | Path, *, resume: bool, config: Any) -> None:
+    """Raise the InputError :func:`run_training` would raise for ``run_dir`` (an early check
+    for the command line, before any volume is loaded)."""
+    config_dict = config_to_dict(config)
+    _prepare_run_dir(Path(run_dir), resume=resume, method=str(config_dict["method"]), config=config_dict, is_main=False)
+
+
 def _remove_stale_temporaries(run_dir: Path) -> None:
     """Delete temporary files of :func:`srbench.io.atomic.atomic_path` left by a killed run."""
     for name in (CONFIG_FILE, MANIFEST_FILE, LOSSES_FILE, CHECKPOINT_FILE, MODEL_FILE):

@@ -51,9 +51,10 @@ TIMING_COLUMNS = {"elapsed_s", "step_s", "data_wait_s"}
 class Attempt:
     """One start of the interrupted run."""
 
-    kind: str  # "startup", "training" or "final"
-    target: int | None  # iteration whose loss row triggers the kill (training kills)
+    kind: str  # "startup", "training", "write" or "final"
+    target: int | None  # iteration whose loss row arms the kill (training and write kills)
     killed: bool = False
+    during_write: bool = False  # the kill left a temporary file of an atomic write behind
     returncode: int | None = None
     at_iteration: int | None = None  # last logged iteration when killed
     problems: list[str] = dataclasses.field(default_factory=list)
@@ -159,12 +160,22 @@ def run_to_end(command: list[str], *, env: dict[str, str], timeout: float) -> tu
     return result.returncode, result.stderr, time.perf_counter() - start
 
 
-def attempt_with_kill(command: list[str], attempt: Attempt, *, env: dict[str, str], run_dir: Path, delay: float, timeout: float) -> str:
-    """Start the run and SIGKILL its process group at the planned moment; returns its stderr."""
+def attempt_with_kill(
+    command: list[str], attempt: Attempt, *, env: dict[str, str], run_dir: Path, delay: float, timeout: float, checkpoint_every: int
+) -> str:
+    """Start the run and SIGKILL its process group at the planned moment; returns its stderr.
+
+    ``startup``: ``delay`` seconds after the start. ``training``: ``delay`` seconds after
+    the loss row of ``target`` appears. ``write``: as soon as a temporary file of an
+    atomic write appears once ``target`` is logged (a checkpoint being written), or
+    ``2 × checkpoint_every`` iterations later if none was caught.
+    """
+    before = set(leftover_temporaries(run_dir))
     with tempfile.TemporaryFile(mode="w+") as err:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
         started = time.perf_counter()
         fire_at: float | None = started + delay if attempt.kind == "startup" else None
+        armed = False
         while process.poll() is None:
             now = time.perf_counter()
             if now - started > timeout:
@@ -172,10 +183,16 @@ def attempt_with_kill(command: list[str], attempt: Attempt, *, env: dict[str, st
                 process.wait()
                 attempt.problems.append(f"timed out after {timeout:.0f} s")
                 break
-            if fire_at is None:
+            if attempt.kind != "startup" and not armed:
                 done = logged_iterations(run_dir)
-                if done and max(done) >= (attempt.target or 0):
+                armed = bool(done) and max(done) >= (attempt.target or 0)
+                if armed and attempt.kind == "training":
                     fire_at = now + delay
+            if attempt.kind == "write" and armed:
+                done = logged_iterations(run_dir)
+                writing = set(leftover_temporaries(run_dir)) - before
+                if writing or (done and max(done) >= (attempt.target or 0) + 2 * checkpoint_every):
+                    fire_at = now
             if fire_at is not None and now >= fire_at:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
@@ -183,8 +200,9 @@ def attempt_with_kill(command: list[str], attempt: Attempt, *, env: dict[str, st
                 done = logged_iterations(run_dir)
                 attempt.at_iteration = max(done) if done else None
                 break
-            time.sleep(0.005)
+            time.sleep(0.0005 if attempt.kind == "write" and armed else 0.005)
         attempt.returncode = process.returncode
+        attempt.during_write = bool(set(leftover_temporaries(run_dir)) - before)
         err.seek(0)
         return err.read()
 
@@ -208,13 +226,32 @@ def loss_table(run_dir: Path) -> list[dict[str, str]]:
 
 
 def plan_attempts(args: argparse.Namespace, rng: random.Random) -> list[Attempt]:
-    """K kills: about one in five during start-up, the others after a random logged iteration."""
-    kinds = ["startup" if rng.random() < args.startup_share else "training" for _ in range(args.kills)]
-    n_training = kinds.count("training")
-    if n_training > args.iterations - 1:
-        raise SystemExit(f"--iterations {args.iterations} is too small for {n_training} kills during training")
-    targets = iter(sorted(rng.sample(range(0, args.iterations - 1), n_training)))
-    return [Attempt(kind=k, target=next(targets) if k == "training" else None) for k in kinds]
+    """K kills in a seeded random order: a share at start-up, a share aimed at checkpoint
+    writes, the rest at a random moment of a random iteration.
+
+    Targets of the kills after start-up increase by at least 2 iterations, so each one
+    lies beyond the checkpoint the run resumes from (see :func:`next_target`).
+    """
+    n_startup = round(args.kills * args.startup_share)
+    n_write = round(args.kills * args.write_share)
+    kinds = ["startup"] * n_startup + ["write"] * n_write + ["training"] * (args.kills - n_startup - n_write)
+    rng.shuffle(kinds)
+    m = len(kinds) - n_startup
+    last = args.iterations - 2
+    if m and last - (m - 1) < 0:
+        raise SystemExit(f"--iterations {args.iterations} is too small for {m} kills after start-up")
+    spaced = iter(s + i for i, s in enumerate(sorted(rng.sample(range(0, last - (m - 1) + 1), m))))
+    return [Attempt(kind=k, target=None if k == "startup" else next(spaced)) for k in kinds]
+
+
+def next_target(planned: int | None, *, last_logged: int | None, iterations: int) -> int | None:
+    """The planned target, moved beyond the last kill's iteration by 2 when needed (the run
+    resumes at most one iteration after its last logged one); ``None`` when the run is too
+    close to its end for another kill after start-up."""
+    if planned is None:
+        return None
+    target = planned if last_logged is None else max(planned, last_logged + 2)
+    return target if target <= iterations - 2 else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=3)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra configuration override")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
-    parser.add_argument("--startup-share", type=float, default=0.2, help="share of kills aimed at start-up")
+    parser.add_argument("--startup-share", type=float, default=0.2, help="share of kills aimed at start-up (default 0.2)")
+    parser.add_argument("--write-share", type=float, default=0.3, help="share of kills aimed at checkpoint writes (default 0.3)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per start of the run")
     parser.add_argument("--workdir", type=Path, default=None, help="keep everything in this folder (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -259,17 +297,34 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
 
     attempts = plan_attempts(args, rng)
     command = train_command(args, config=config, run_dir=killed, resume=True)
+    last_logged: int | None = None
     for number, attempt in enumerate(attempts, 1):
+        if attempt.kind != "startup":
+            attempt.target = next_target(attempt.target, last_logged=last_logged, iterations=args.iterations)
+            if attempt.target is None:
+                attempt.kind = "startup"
         delay = rng.uniform(0.0, startup) if attempt.kind == "startup" else rng.uniform(0.0, _step_estimate(reference))
-        stderr = attempt_with_kill(command, attempt, env=env, run_dir=killed, delay=delay, timeout=args.timeout)
+        stderr = attempt_with_kill(
+            command, attempt, env=env, run_dir=killed, delay=delay, timeout=args.timeout, checkpoint_every=args.checkpoint_every
+        )
         if not attempt.killed:
             if attempt.returncode == 0:
                 attempt.problems.append("the run finished before the kill")
             else:
                 attempt.problems.append(f"the run failed with status {attempt.returncode}: {stderr.strip()[-500:]}")
         attempt.problems += check_run_dir(killed, method=args.method)
-        where = f"after iteration {attempt.at_iteration}" if attempt.at_iteration is not None else "before the first iteration"
-        _log(f"kill {number}/{len(attempts)} ({attempt.kind}, +{delay:.2f} s): {where}" + (f" PROBLEMS: {attempt.problems}" if attempt.problems else ""))
+        if attempt.at_iteration is not None:
+            last_logged = attempt.at_iteration
+        if attempt.kind == "startup":
+            where = "during start-up"
+        else:
+            where = f"after iteration {attempt.at_iteration}" if attempt.at_iteration is not None else "before the first iteration"
+        what = f"{attempt.kind}" + (f", target {attempt.target}" if attempt.target is not None else f", +{delay:.2f} s")
+        _log(
+            f"kill {number}/{len(attempts)} ({what}): {where}"
+            + (" while a file was being written" if attempt.during_write else "")
+            + (f" PROBLEMS: {attempt.problems}" if attempt.problems else "")
+        )
 
     final = Attempt(kind="final", target=None)
     code, stderr, _ = run_to_end(command, env=env, timeout=args.timeout)
@@ -297,6 +352,8 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     for problem in final.problems:
         _log(problem)
     leftovers = leftover_temporaries(killed)
+    during_writes = sum(a.during_write for a in attempts)
+    _log(f"kills that interrupted an atomic write: {during_writes}")
     if leftovers:
         _log(f"note: {len(leftovers)} temporary file(s) of interrupted writes left in the run directory: {leftovers[:5]}")
     print(f"kills survived: {survived}/{args.kills}, identical weights: {'yes' if identical else 'no'}", flush=True)

@@ -123,7 +123,7 @@ class ArSSRAlgorithm:
         optimizer.step()
         with torch.no_grad():
             baseline = float(F.l1_loss(sample(lr, positions)[..., 0], targets))
-        return {"loss": float(loss), "l1_trilinear": baseline, "mean_scale": float(samples.scales.mean())}
+        return {"loss": loss.item(), "l1_trilinear": baseline, "mean_scale": float(samples.scales.mean())}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -67,7 +67,7 @@ class DCSRNAlgorithm:
         with torch.no_grad():
             mse = float(F.mse_loss(sr, hr))
             baseline = float(F.mse_loss(network.interpolate(lr), hr))
-        return {"loss": float(loss), "mse": mse, "mse_trilinear": baseline}
+        return {"loss": loss.item(), "mse": mse, "mse_trilinear": baseline}
 
 
 @dataclasses.dataclass(frozen=True)

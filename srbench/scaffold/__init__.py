@@ -1,0 +1,1 @@
+"""``srbench new-plugin``: a ready-to-install plugin distribution rendered from templates."""
