@@ -96,12 +96,14 @@ def write_scaffold(name: str, target: Path, *, pm: Any | None = None) -> Path:
         raise InputError(f"--dir {target}: parent directory '{target.parent}' does not exist")
     files = render(name)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = _umask()
     try:
         for relative, text in files.items():
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(path, text)
-        os.chmod(staging, 0o777 & ~_umask())
+            os.chmod(path, 0o666 & ~umask)  # atomic writes create private (0600) files
+        os.chmod(staging, 0o777 & ~umask)
         os.rename(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -126,9 +126,12 @@ class TriganAlgorithm:
 
     @staticmethod
     def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """One update of ``optimizer``'s parameters on ``loss``; their gradients are cleared
+        before and after, so no gradient outlives the step that computed it."""
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
 
     # -- the iteration -----------------------------------------------------------------
     def step(self, batch: PatchBatch, *, iteration: int, total: int, generator: torch.Generator) -> dict[str, float]:

@@ -1,0 +1,211 @@
+"""LPIPS (AlexNet, v0.1) computed slice-wise on the three anatomical planes of a volume.
+
+The network is the ``lpips`` package's :class:`lpips.LPIPS` (net ``alex``, version
+``0.1``, its bundled linear heads) whose ImageNet AlexNet backbone is loaded from the
+file vendored beside this module, ``weights/alexnet_features.pth``, after checking its
+sha256 (see ``weights/LICENSE.md`` for provenance and licences). Nothing is downloaded
+and a missing or altered file is an error: LPIPS is never computed with random weights.
+
+How a volume pair becomes three numbers:
+
+- The planes are named from the HR affine with ``nibabel.aff2axcodes``: slicing across
+  the array axis that points L/R gives sagittal slices, A/P coronal, S/I axial.
+- Each 2D slice (its two remaining array axes kept in array order) is a grey image in
+  [0, 1]; it is mapped to [-1, 1] and repeated to three channels, as LPIPS expects.
+- AlexNet needs at least :data:`MIN_SIDE` pixels per side (smaller inputs shrink to
+  nothing in its pooling layers). A shorter side (e.g. the 24-slice knee volume, whose
+  coronal and axial slices are 256 × 24) is padded symmetrically to :data:`MIN_SIDE`
+  by mirroring with the edge pixel repeated, identically for SR and HR; the pixel scale
+  is kept, and the padded border repeats nearby content so it neither hides nor
+  invents differences.
+- Slices where SR and HR are identical have LPIPS exactly 0 and are not run through the
+  network; the plane's value is the mean over *all* its slices.
+- ``lpips`` is the mean of the three plane values.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+
+from srbench.errors import SrbenchRuntimeError
+from srbench.io.hashing import sha256_file
+
+#: The vendored ImageNet AlexNet ``features`` state dict and its expected file hash.
+BACKBONE_FILE = Path(__file__).resolve().parent / "weights" / "alexnet_features.pth"
+BACKBONE_SHA256 = "1454cf628f565bb39c929b4ab19c33d8c662292055b946c48daaeb6ccaf8811d"
+
+#: torchvision ``features.<i>`` → the ``lpips.pretrained_networks.alexnet`` slice holding layer i.
+BACKBONE_KEY_PREFIXES = {
+    "features.0.": "slice1.0.",
+    "features.3.": "slice2.3.",
+    "features.6.": "slice3.6.",
+    "features.8.": "slice4.8.",
+    "features.10.": "slice5.10.",
+}
+
+#: The three planes, in the order they are reported.
+PLANES = ("sagittal", "coronal", "axial")
+_PLANE_OF_CODE = {"L": "sagittal", "R": "sagittal", "A": "coronal", "P": "coronal", "S": "axial", "I": "axial"}
+
+#: Smallest slice side AlexNet's feature stack accepts (31 px); sides below are padded to 32.
+MIN_SIDE = 32
+
+#: Slices per forward pass (bounds memory: about 20 MB per 300 × 320 slice pair).
+BATCH_SIZE = 16
+
+
+def load_backbone_state(path: Path = BACKBONE_FILE, *, sha256: str = BACKBONE_SHA256) -> dict[str, torch.Tensor]:
+    """Read the AlexNet backbone after checking its sha256; keys renamed for ``LPIPS.net``.
+
+    Raises:
+        SrbenchRuntimeError: the file is missing, its hash differs, or it does not hold
+            exactly the expected AlexNet ``features`` tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SrbenchRuntimeError(
+            f"{path}: the LPIPS AlexNet backbone is missing; reinstall srbench-mri, which ships this file"
+        )
+    digest = sha256_file(path)
+    if digest != sha256:
+        raise SrbenchRuntimeError(
+            f"{path}: sha256 {digest} differs from the vendored AlexNet backbone's {sha256}; "
+            f"refusing to compute LPIPS with other weights (reinstall srbench-mri)"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
+        raise SrbenchRuntimeError(f"{path}: cannot read the LPIPS AlexNet backbone ({type(exc).__name__})") from None
+    renamed: dict[str, torch.Tensor] = {}
+    for key, tensor in state.items():
+        prefix = next((p for p in BACKBONE_KEY_PREFIXES if key.startswith(p)), None)
+        if prefix is None:
+            raise SrbenchRuntimeError(f"{path}: unexpected tensor '{key}' in the LPIPS AlexNet backbone")
+        renamed[BACKBONE_KEY_PREFIXES[prefix] + key[len(prefix) :]] = tensor
+    return renamed
+
+
+def build_lpips_network(
+    *, backbone: Path = BACKBONE_FILE, sha256: str = BACKBONE_SHA256, device: str = "cpu"
+) -> torch.nn.Module:
+    """A fresh, frozen ``lpips.LPIPS(net='alex', version='0.1')`` with the vendored backbone.
+
+    The ``lpips`` package would download the backbone; instead it is built with a random
+    backbone (``pnet_rand=True``, no network access) that is then overwritten, strictly
+    (all ten tensors, nothing missing or extra), by the hash-checked file.
+    """
+    import lpips
+
+    state = load_backbone_state(backbone, sha256=sha256)
+    with warnings.catch_warnings():
+        # torchvision's deprecation notes about lpips' ``pretrained=`` argument
+        warnings.simplefilter("ignore", UserWarning)
+        network = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True, verbose=False)
+    try:
+        network.net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise SrbenchRuntimeError(f"{backbone}: does not fit lpips' AlexNet ({first})") from None
+    network.eval()
+    network.requires_grad_(False)
+    return network.to(device)
+
+
+@functools.cache
+def _cached_network(device: str) -> torch.nn.Module:
+    return build_lpips_network(device=device)
+
+
+def lpips_network(device: str = "cpu") -> torch.nn.Module:
+    """The ready ``lpips.LPIPS`` module (AlexNet, v0.1, vendored backbone), one per process and device.
+
+    Inputs follow lpips' convention: ``(B, 3, H, W)`` RGB in [-1, 1]; the output is
+    ``(B, 1, 1, 1)``. Treat the returned module as read-only: it is shared.
+    """
+    return _cached_network(str(torch.device(device)))
+
+
+def plane_axes(affine: np.ndarray) -> dict[str, int]:
+    """Array axis to slice across for each plane, from the voxel→world ``affine`` (4 × 4).
+
+    Example: an RAS-oriented volume gives ``{"sagittal": 0, "coronal": 1, "axial": 2}``.
+    """
+    codes = nib.aff2axcodes(np.asarray(affine, dtype=np.float64))
+    axes: dict[str, int] = {}
+    for axis, code in enumerate(codes):
+        if code is None or code not in _PLANE_OF_CODE:
+            raise SrbenchRuntimeError(f"the HR affine gives array axis {axis} no anatomical direction ({codes})")
+        axes[_PLANE_OF_CODE[code]] = axis
+    return {plane: axes[plane] for plane in PLANES}
+
+
+def _symmetric_index(length: int, target: int) -> torch.Tensor:
+    """Indices that pad ``length`` samples to ``target`` by mirroring (edge repeated), centred."""
+    before = (target - length) // 2
+    positions = torch.arange(-before, target - before) % (2 * length)
+    return torch.where(positions >= length, 2 * length - 1 - positions, positions)
+
+
+def _lpips_input(slices: torch.Tensor) -> torch.Tensor:
+    """``(B, h, w)`` grey slices in [0, 1] → ``(B, 3, h', w')`` in [-1, 1], sides ≥ MIN_SIDE."""
+    for dim in (1, 2):
+        length = slices.shape[dim]
+        if length < MIN_SIDE:
+            slices = slices.index_select(dim, _symmetric_index(length, MIN_SIDE).to(slices.device))
+    grey = slices.mul(2.0).sub_(1.0)
+    return grey.unsqueeze(1).expand(-1, 3, -1, -1)
+
+
+def plane_lpips(
+    sr: torch.Tensor, hr: torch.Tensor, *, axis: int, network: torch.nn.Module, batch_size: int = BATCH_SIZE
+) -> float:
+    """Mean LPIPS over the 2D slices across array ``axis`` of two ``(W, H, D)`` volumes in [0, 1]."""
+    sr_slices = sr.movedim(axis, 0)
+    hr_slices = hr.movedim(axis, 0)
+    count = sr_slices.shape[0]
+    differing = torch.nonzero((sr_slices != hr_slices).flatten(1).any(dim=1)).flatten()
+    total = torch.zeros((), dtype=torch.float64)
+    with torch.inference_mode():
+        for start in range(0, differing.numel(), batch_size):
+            chosen = differing[start : start + batch_size]
+            distances = network(
+                _lpips_input(sr_slices.index_select(0, chosen)), _lpips_input(hr_slices.index_select(0, chosen))
+            )
+            total += distances.sum(dtype=torch.float64).cpu()
+    return float(total) / count
+
+
+def lpips_planes(
+    sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray, network: torch.nn.Module | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> dict[str, float]:
+    """LPIPS per anatomical plane and their mean, for ``(W, H, D)`` float32 volumes in [0, 1].
+
+    Args:
+        sr: super-resolved volume, scaled by :func:`srbench.metrics.convention.scale_pair`.
+        hr: reference volume, scaled the same way.
+        affine: the HR voxel→world affine (names the planes).
+        network: an LPIPS module (default :func:`lpips_network` on ``hr``'s device).
+        batch_size: slices per forward pass.
+
+    Returns:
+        ``{"lpips_sagittal", "lpips_coronal", "lpips_axial", "lpips"}`` (lower is better).
+    """
+    if sr.shape != hr.shape or sr.dim() != 3:
+        raise ValueError(f"LPIPS needs two (W, H, D) tensors of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}")
+    network = lpips_network(str(hr.device)) if network is None else network
+    sr = sr.detach().to(torch.float32)
+    hr = hr.detach().to(device=sr.device, dtype=torch.float32)
+    values = {
+        f"lpips_{plane}": plane_lpips(sr, hr, axis=axis, network=network, batch_size=batch_size)
+        for plane, axis in plane_axes(affine).items()
+    }
+    values["lpips"] = math.fsum(values.values()) / len(PLANES)
+    return values
