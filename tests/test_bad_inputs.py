@@ -503,3 +503,12 @@ def test_plain_process_gives_the_same_answer(entry, corpus, tmp_path):
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and "nan_voxels.nii.gz" in lines[0] and "NaN" in lines[0], result.stderr
     assert not (tmp_path / "out.nii.gz").exists()
+
+
+def test_generator_runs_standalone(tmp_path, capsys):
+    """``python tests/data/make_bad_inputs.py --out DIR`` writes every corpus file."""
+    assert make_bad_inputs.main(["--out", str(tmp_path / "bad")]) == 0
+    written = {p.name for p in (tmp_path / "bad").iterdir()}
+    (tmp_path / "bad" / "unreadable.nii.gz").chmod(0o600)
+    assert set(make_bad_inputs.FILES) <= written
+    assert "wrote" in capsys.readouterr().err
