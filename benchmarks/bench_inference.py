@@ -9,13 +9,22 @@ so its peak resident memory is its own. Printed side by side, in one run:
   voxel, overlap included, times the output voxels), the fraction of the conv3d
   reference, peak RSS, and the largest difference to srbench's float32 output.
 
-Usage: ``python benchmarks/bench_inference.py [--lr-size 104 150 160] [--variants-size 52 75 80]``
+Configurations: ``srbench-<layout>[-bf16]`` runs :func:`srbench.inference.run_patch_inference`
+with the network wrapped by :func:`srbench.inference.network_function` for that
+``InferenceSettings.memory_format`` / ``precision`` (``srbench-channels-last`` is the
+CPU default); ``monai-<layout>`` runs MONAI on the same network in that layout. The
+paper-size volume runs the default against MONAI with the same layout (so only the
+patch orchestration differs); the smaller volume runs every variant.
+
+Usage: ``python benchmarks/bench_inference.py [--lr-size 104 150 160] [--variants-size 52 75 80]
+[--large] [--lock /tmp/srbench-cpu.lock]``
 (requires the ``bench`` extra for MONAI and psutil, and the trigan plugin).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -27,28 +36,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cpu_lock import held
+from machine_reference import conv_reference
+
 PATCH, OVERLAP, BATCH = 32, 8, 4
-
-
-def conv_reference(*, threads: int) -> dict[str, float]:
-    """GFLOP/s of a large conv3d (64→64, 3³, 2×64×48³), forward and forward+backward."""
-    torch.set_num_threads(threads)
-    conv = torch.nn.Conv3d(64, 64, 3, padding=1)
-    x = torch.randn(2, 64, 48, 48, 48)
-    flop = 2 * x.numel() * 64 * 27
-    with torch.inference_mode():
-        conv(x)
-        start = time.perf_counter()
-        for _ in range(3):
-            conv(x)
-        forward = 3 * flop / (time.perf_counter() - start) / 1e9
-    x.requires_grad_(True)
-    conv(x).sum().backward()
-    start = time.perf_counter()
-    for _ in range(2):
-        conv(x).sum().backward()
-    backward = 2 * 3 * flop / (time.perf_counter() - start) / 1e9
-    return {"forward_gflops": forward, "forward_backward_gflops": backward}
 
 
 def generator():
@@ -90,24 +81,20 @@ def child(mode: str, size: tuple[int, int, int], out: Path, threads: int) -> dic
     if mode.startswith("monai"):
         from monai.inferers import sliding_window_inference
 
+        if "channels-last" in mode:
+            net = net.to(memory_format=torch.channels_last_3d)  # conv outputs follow the weights' layout
         with torch.inference_mode():
             result = sliding_window_inference(
                 lr[None, None], roi_size=(PATCH,) * 3, sw_batch_size=BATCH, predictor=net,
                 overlap=OVERLAP / PATCH, mode="constant",
             )[0, 0]
     else:
-        fn = net
-        if "channels-last" in mode:
-            net = net.to(memory_format=torch.channels_last_3d)
+        from srbench.inference import network_function
 
-            def fn(x, net=net):
-                return net(x.contiguous(memory_format=torch.channels_last_3d)).contiguous()
-        if "bf16" in mode:
-            inner = fn
-
-            def fn(x, inner=inner):
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    return inner(x).float()
+        memory_format = "channels-last" if "channels-last" in mode else "contiguous"
+        precision = "bfloat16" if "bf16" in mode else "float32"
+        settings = dataclasses.replace(settings, memory_format=memory_format, precision=precision)
+        fn = network_function(net, settings=settings)
         result = run_patch_inference(lr, fn, out_scale=(2, 2, 2), settings=settings)
     wall = time.perf_counter() - start
     np.save(out, result.numpy())
@@ -115,10 +102,11 @@ def child(mode: str, size: tuple[int, int, int], out: Path, threads: int) -> dic
     return {"wall_s": wall, "patches": n_patches, "peak_rss_gib": peak_kib / 2**20}
 
 
-def run_child(mode: str, size: tuple[int, int, int], folder: Path, threads: int) -> dict:
+def run_child(mode: str, size: tuple[int, int, int], folder: Path, threads: int, lock: Path | None) -> dict:
     out = folder / f"{mode}-{'x'.join(map(str, size))}.npy"
     cmd = [sys.executable, __file__, "--child", mode, "--lr-size", *map(str, size), "--out", str(out), "--threads", str(threads)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    with held(lock):
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"child {mode} failed:\n{done.stderr}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -126,19 +114,28 @@ def run_child(mode: str, size: tuple[int, int, int], folder: Path, threads: int)
     return result
 
 
+#: srbench's default on the CPU (InferenceSettings.memory_format "auto" → channels-last, float32)
+DEFAULT = "srbench-channels-last"
+VARIANTS = ("srbench-contiguous", "srbench-channels-last", "srbench-contiguous-bf16", "srbench-channels-last-bf16",
+            "monai-contiguous", "monai-channels-last")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lr-size", type=int, nargs=3, default=[104, 150, 160])
     parser.add_argument("--variants-size", type=int, nargs=3, default=[52, 75, 80], help="smaller volume for the precision/layout variants")
     parser.add_argument("--large", action="store_true", help="also run srbench on a 2x larger volume (memory check)")
+    parser.add_argument("--skip-full", action="store_true", help="only the variants-size runs (and --large)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--lock", type=Path, default=None, help="flock this file during each measurement (shared machines)")
     parser.add_argument("--child")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, tuple(args.lr_size), args.out, args.threads)))
         return
-    reference = conv_reference(threads=args.threads)
+    with held(args.lock):
+        reference = conv_reference(threads=args.threads)
     net = generator()
     flop_patch = flop_per_patch(net, PATCH)
     out_voxels_patch = (2 * PATCH) ** 3
@@ -146,33 +143,38 @@ def main() -> None:
           f"forward+backward {reference['forward_backward_gflops']:.1f} GFLOP/s ({args.threads} threads)")
     print(f"generator (paper preset): {flop_patch / out_voxels_patch / 1e3:.1f} kFLOP per output voxel of a patch; "
           f"patch {PATCH}^3 LR, overlap {OVERLAP}, batch {BATCH}, flat blending for both")
-    rows = []
-    plan = [("srbench-fp32", tuple(args.lr_size)), ("monai-fp32", tuple(args.lr_size))]
-    plan += [(m, tuple(args.variants_size)) for m in ("srbench-fp32", "srbench-channels-last", "srbench-bf16", "srbench-channels-last-bf16", "monai-fp32")]
+    full, small = tuple(args.lr_size), tuple(args.variants_size)
+    plan = [] if args.skip_full else [(DEFAULT, full), ("monai-channels-last", full)]
+    plan += [(m, small) for m in VARIANTS]
     if args.large:
-        plan.append(("srbench-fp32", (2 * args.lr_size[0], args.lr_size[1], args.lr_size[2])))
+        plan.append((DEFAULT, (2 * full[0], full[1], full[2])))
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         results = {}
         for mode, size in plan:
-            r = run_child(mode, size, folder, args.threads)
+            r = run_child(mode, size, folder, args.threads, args.lock)
             results[(mode, size)] = r
             flop = r["patches"] * flop_patch
             gflops = flop / r["wall_s"] / 1e9
-            base = results.get(("srbench-fp32", size))
+            base_mode = next((m for m in ("srbench-contiguous", DEFAULT) if (m, size) in results), None)
+            base = results[(base_mode, size)] if base_mode and base_mode != mode else None
             diff = float(np.abs(np.load(r["output"]) - np.load(base["output"])).max()) if base else float("nan")
-            rows.append((mode, "x".join(map(str, size)), r["wall_s"], gflops, gflops / reference["forward_gflops"], r["peak_rss_gib"], diff))
-            print(f"  done {mode} {size}: {r['wall_s']:.1f} s", file=sys.stderr)
+            rows.append((mode, "x".join(map(str, size)), r["wall_s"], gflops, gflops / reference["forward_gflops"],
+                         r["peak_rss_gib"], diff, base_mode if base else "-"))
+            print(f"  done {mode} {size}: {r['wall_s']:.1f} s", file=sys.stderr, flush=True)
     print()
-    print("| configuration | LR volume | wall (s) | GFLOP/s | of conv3d fwd | peak RSS (GiB) | max abs diff vs srbench fp32 |")
-    print("|---|---|---|---|---|---|---|")
-    for mode, size, wall, gflops, frac, rss, diff in rows:
-        print(f"| {mode} | {size} | {wall:.1f} | {gflops:.1f} | {frac:.0%} | {rss:.2f} | {diff:.2e} |")
-    for size in {s for _, s in plan}:
-        ours, theirs = results.get(("srbench-fp32", size)), results.get(("monai-fp32", size))
-        if ours and theirs:
-            print(f"\nLR {size}: MONAI / srbench wall time = {theirs['wall_s'] / ours['wall_s']:.2f}x; "
-                  f"peak RSS srbench {ours['peak_rss_gib']:.2f} GiB vs MONAI {theirs['peak_rss_gib']:.2f} GiB")
+    print("| configuration | LR volume | wall (s) | GFLOP/s | of conv3d fwd | peak RSS (GiB) | max abs diff | vs |")
+    print("|---|---|---|---|---|---|---|---|")
+    for mode, size, wall, gflops, frac, rss, diff, base_mode in rows:
+        print(f"| {mode} | {size} | {wall:.1f} | {gflops:.1f} | {frac:.0%} | {rss:.2f} | {diff:.1e} | {base_mode} |")
+    print()
+    for size in dict.fromkeys(s for _, s in plan):
+        for ours_mode, theirs_mode in ((DEFAULT, "monai-channels-last"), ("srbench-contiguous", "monai-contiguous")):
+            ours, theirs = results.get((ours_mode, size)), results.get((theirs_mode, size))
+            if ours and theirs:
+                print(f"LR {size}: {theirs_mode} / {ours_mode} wall time = {theirs['wall_s'] / ours['wall_s']:.2f}x; "
+                      f"peak RSS {ours['peak_rss_gib']:.2f} GiB vs {theirs['peak_rss_gib']:.2f} GiB")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ Variants (``--variants``): ``fp32`` (what the loop does), ``channels-last`` (mod
 autocast) — to see what would pay, not what training uses.
 
 Usage: ``python benchmarks/bench_training.py [--methods trigan,dcsrn] [--presets cpu,paper]
-[--iterations 5] [--paper-iterations 2] [--variants fp32,channels-last]``
+[--iterations 5] [--paper-iterations 2] [--variants fp32,channels-last] [--lock /tmp/srbench-cpu.lock]``
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from pathlib import Path
 
 import torch
 
+from cpu_lock import held
 from machine_reference import FlopCounter, conv_reference
 
 VARIANTS = ("fp32", "channels-last", "bf16")
@@ -130,7 +131,8 @@ def run_child(method: str, preset: str, variant: str, args: argparse.Namespace, 
     ]
     if args.config:
         cmd += ["--config", str(args.config)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    with held(args.lock):
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         reason = lines[-1] if lines else f"killed by signal {-done.returncode} (out of memory?)"
@@ -149,6 +151,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--track", default="insample", help="track whose training volumes are used")
     parser.add_argument("--config", type=Path, default=None, help="datasets.toml (default: srbench's lookup)")
+    parser.add_argument("--lock", type=Path, default=None, help="flock this file during each measurement (shared machines)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -169,7 +172,8 @@ def main() -> None:
     variants = [v for v in args.variants.split(",") if v]
     if any(v not in VARIANTS for v in variants):
         raise SystemExit(f"--variants: expected some of {', '.join(VARIANTS)}, got {args.variants}")
-    reference = conv_reference(threads=args.threads)
+    with held(args.lock):
+        reference = conv_reference(threads=args.threads)
     ref = reference["forward_backward_gflops"]
     print(f"machine reference: conv3d 64->64 3^3 forward {reference['forward_gflops']:.1f} GFLOP/s, "
           f"forward+backward {ref:.1f} GFLOP/s ({args.threads} threads)")

@@ -10,6 +10,7 @@ SR size plus one batch of patches, independent of the number of patches.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -19,7 +20,7 @@ import torchio as tio
 
 from srbench import grid
 from srbench.data.intensity import denormalise, normalisation_range, normalise
-from srbench.errors import ScaleNotSupported
+from srbench.errors import InputError, ScaleNotSupported
 from srbench.interfaces import InferenceSettings, Scale, Volume
 
 PatchFunction = Callable[[torch.Tensor], torch.Tensor]
@@ -105,6 +106,41 @@ def average_phases(volume: torch.Tensor, *, axes: tuple[int, ...], factor: int =
     return volume
 
 
+MEMORY_FORMATS = ("auto", "channels-last", "contiguous")
+PRECISIONS = ("float32", "bfloat16")
+
+
+def network_function(network: torch.nn.Module, *, settings: InferenceSettings) -> PatchFunction:
+    """Wrap ``network`` (already on ``settings.device``) into the patch function that
+    :func:`run_patch_inference` calls, honouring ``settings.memory_format`` and
+    ``settings.precision``.
+
+    Channels-last converts the network's 5D weights to ``torch.channels_last_3d`` (in
+    place) and feeds it channels-last batches, so oneDNN runs its convolutions without
+    re-ordering every activation; the result is returned contiguous, ``(B, 1, ...)``
+    float32. ``"auto"`` picks channels-last on the CPU only (measured there: about 10%
+    faster, outputs equal to float32 rounding; not measured on GPUs).
+    """
+    if settings.memory_format not in MEMORY_FORMATS:
+        raise InputError(f"inference setting memory_format: {settings.memory_format!r} is not one of {', '.join(MEMORY_FORMATS)}")
+    if settings.precision not in PRECISIONS:
+        raise InputError(f"inference setting precision: {settings.precision!r} is not one of {', '.join(PRECISIONS)}")
+    device = torch.device(settings.device)
+    channels_last = settings.memory_format == "channels-last" or (
+        settings.memory_format == "auto" and device.type == "cpu"
+    )
+    layout = torch.channels_last_3d if channels_last else torch.contiguous_format
+    network.to(memory_format=layout)
+    bf16 = settings.precision == "bfloat16"
+
+    def fn(batch: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = network(batch.contiguous(memory_format=layout))
+        return out.to(torch.float32).contiguous()
+
+    return fn
+
+
 class NetworkPredictor:
     """A :class:`~srbench.interfaces.Predictor` around a fixed-scale network.
 
@@ -135,7 +171,10 @@ class NetworkPredictor:
             )
         lo, hi = normalisation_range(lr.data)
         x = normalise(lr.data.to(torch.float32), lo, hi)
-        out = run_patch_inference(x, self.network, out_scale=self.native_scale, settings=settings)  # type: ignore[arg-type]
+        # The network lives on self.device: patches go there whatever settings.device says.
+        settings = dataclasses.replace(settings, device=str(self.device))
+        fn = network_function(self.network, settings=settings) if isinstance(self.network, torch.nn.Module) else self.network
+        out = run_patch_inference(x, fn, out_scale=self.native_scale, settings=settings)
         averaged = tuple(axis for axis, s in enumerate(scale) if float(s) == 1.0 and self.native_scale[axis] == 2)
         if averaged:
             out = average_phases(out, axes=averaged)

@@ -29,6 +29,7 @@ import functools
 import math
 import warnings
 from pathlib import Path
+from types import MappingProxyType
 
 import nibabel as nib
 import numpy as np
@@ -209,3 +210,20 @@ def lpips_planes(
     }
     values["lpips"] = math.fsum(values.values()) / len(PLANES)
     return values
+
+
+class LPIPSMetric:
+    """The ``lpips`` metric (per plane and mean; lower is better) as a :class:`~srbench.interfaces.Metric`.
+
+    The network is built on the first :meth:`compute`, not at registration, so listing
+    plugins stays fast and a damaged weights file only fails the LPIPS computation.
+    """
+
+    name = "lpips"
+    description = "LPIPS AlexNet v0.1, slice-wise on the sagittal, coronal and axial planes, and their mean"
+    outputs = MappingProxyType({"lpips": False} | {f"lpips_{plane}": False for plane in PLANES})
+    symmetric = True
+
+    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray) -> dict[str, float]:
+        """LPIPS columns for ``(W, H, D)`` volumes already scaled to [0, 1]; ``affine`` is HR's."""
+        return lpips_planes(sr, hr, affine=affine)

@@ -12,7 +12,9 @@ HR reference becomes). scikit-image then divides by zero; here the value is defi
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
+import numpy as np
 import torch
 
 from srbench.metrics.reductions import square_sums
@@ -24,3 +26,16 @@ def nrmse(sr: torch.Tensor, hr: torch.Tensor) -> float:
     if sums.reference == 0.0:
         return 0.0 if sums.error == 0.0 else math.inf
     return math.sqrt(sums.error / sums.count) / math.sqrt(sums.reference / sums.count)
+
+
+class NRMSEMetric:
+    """The ``nrmse`` metric (lower is better; HR is the reference) as a :class:`~srbench.interfaces.Metric`."""
+
+    name = "nrmse"
+    description = "root mean squared error / root mean square of HR (= skimage normalized_root_mse, euclidean)"
+    outputs = MappingProxyType({"nrmse": False})
+    symmetric = False
+
+    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None) -> dict[str, float]:
+        """``{"nrmse": value}`` for ``(W, H, D)`` volumes already scaled to [0, 1]."""
+        return {"nrmse": nrmse(sr, hr)}

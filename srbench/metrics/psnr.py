@@ -11,7 +11,9 @@ returns); results stores keep it as an IEEE infinity.
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
+import numpy as np
 import torch
 
 from srbench.metrics.reductions import square_sums
@@ -32,3 +34,16 @@ def psnr(sr: torch.Tensor, hr: torch.Tensor, *, data_range: float = 1.0) -> floa
     if mse == 0.0:
         return math.inf
     return 10.0 * math.log10(float(data_range) ** 2 / mse)
+
+
+class PSNRMetric:
+    """The ``psnr`` metric (dB, higher is better) as a :class:`~srbench.interfaces.Metric`."""
+
+    name = "psnr"
+    description = "peak signal-to-noise ratio over the volume, dB (= skimage peak_signal_noise_ratio, data_range 1)"
+    outputs = MappingProxyType({"psnr": True})
+    symmetric = True
+
+    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None) -> dict[str, float]:
+        """``{"psnr": dB}`` for ``(W, H, D)`` volumes already scaled to [0, 1]."""
+        return {"psnr": psnr(sr, hr, data_range=1.0)}

@@ -28,7 +28,9 @@ memory stays about ``80 · slab · H · D`` bytes whatever the volume's length.
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
+import numpy as np
 import torch
 
 from srbench.errors import InputError
@@ -161,3 +163,16 @@ def ssim(
             filled = 2 * pad
     count = (width - 2 * pad) * inner_h * inner_d
     return float(total) / count
+
+
+class SSIMMetric:
+    """The ``ssim`` metric (3D, Gaussian σ 1.5; higher is better) as a :class:`~srbench.interfaces.Metric`."""
+
+    name = "ssim"
+    description = "3D structural similarity, Gaussian window σ=1.5 (= skimage structural_similarity, data_range 1)"
+    outputs = MappingProxyType({"ssim": True})
+    symmetric = True
+
+    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None) -> dict[str, float]:
+        """``{"ssim": value}`` for ``(W, H, D)`` volumes already scaled to [0, 1]."""
+        return {"ssim": ssim(sr, hr, data_range=1.0)}

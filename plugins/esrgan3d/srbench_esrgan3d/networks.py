@@ -27,7 +27,8 @@ class RRDBGenerator3d(nn.Module):
     ``conv_up`` (C → C·sx·sy·sz) → 3D pixel shuffle → LeakyReLU(0.2) → ``conv_hr``
     (C → C) → LeakyReLU(0.2) → ``conv_last`` (C → 1). With ``global_residual`` the
     trilinear up-sampling of the input is added to the output, so the network learns
-    only the correction to trilinear interpolation.
+    only the correction to trilinear interpolation (``conv_last`` then starts at zero,
+    so the untrained network is exactly trilinear).
 
     Args:
         channels: feature channels C (ESRGAN: 64).
@@ -63,6 +64,9 @@ class RRDBGenerator3d(nn.Module):
         self.act = nn.LeakyReLU(LEAKY_SLOPE)
         kaiming_init(self, negative_slope=LEAKY_SLOPE)
         kaiming_init(self.trunk, negative_slope=LEAKY_SLOPE, scale=GENERATOR_INIT_SCALE)
+        if global_residual:  # start exactly at trilinear interpolation
+            nn.init.zeros_(self.conv_last.weight)
+            nn.init.zeros_(self.conv_last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.conv_first(x)
