@@ -8,7 +8,7 @@ import click
 
 from srbench.cli.common import plugin_manager
 from srbench.data.pairs import degrade_volume
-from srbench.grid import parse_scale
+from srbench.grid import integer_scale, parse_scale
 from srbench.io.atomic import ensure_parent_exists
 from srbench.io.nifti import load_volume, save_volume
 
@@ -27,6 +27,7 @@ def command(ctx: click.Context, input_path: Path, output_path: Path, scale: str,
     centres of the HR voxels it covers.
     """
     factors = parse_scale(scale, source="--scale")
+    integer_scale(factors, source="--scale")
     ensure_parent_exists(output_path)
     chosen = plugin_manager(ctx).get("degradation", degradation)
     hr = load_volume(input_path)

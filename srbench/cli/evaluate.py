@@ -65,13 +65,8 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     explicit_methods = bool(methods)
     method_names = list(methods) if methods else pm.names("model")
     models = [pm.get("model", name) for name in method_names]
-    store = ResultsStore(results_path)
-    store_path = results_path or DEFAULT_RESULTS_PATH
-    predictions_dir = default_predictions_dir(store_path) if save_predictions else None
-    columns = metric_columns(pm)
-    printer = RowPrinter(output_format=output_format, columns=columns)
-    disabled = tuple((ctx.find_root().obj or {}).get("disabled_plugins", ()))
-    for track in tracks:
+    track_subjects = []
+    for track in tracks:  # find every input before anything is written
         try:
             subjects = config.subjects(track.test, pm)
         except DataUnavailable as exc:
@@ -83,16 +78,27 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
         if not subjects:
             click.echo(f"track '{track.name}': no subject in shard {shard}", err=True)
             continue
-        store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train))
-        runs = []
+        resolved = []
         for model in models:
             try:
                 weights = resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root)
             except InputError as exc:
                 if explicit_methods:
                     raise
-                click.echo(f"skipping method '{model.name}': {exc}", err=True)
+                click.echo(f"skipping method '{model.name}' on track '{track.name}': {exc}", err=True)
                 continue
+            resolved.append((model, weights))
+        track_subjects.append((track, subjects, resolved))
+    store = ResultsStore(results_path)
+    store_path = results_path or DEFAULT_RESULTS_PATH
+    predictions_dir = default_predictions_dir(store_path) if save_predictions else None
+    columns = metric_columns(pm)
+    printer = RowPrinter(output_format=output_format, columns=columns)
+    disabled = tuple((ctx.find_root().obj or {}).get("disabled_plugins", ()))
+    for track, subjects, resolved in track_subjects:
+        store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train))
+        runs = []
+        for model, weights in resolved:
             record = RunRecord.create(
                 method=model.name,
                 degradation=track.degradation,

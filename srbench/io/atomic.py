@@ -18,6 +18,8 @@ from srbench.errors import file_error
 def ensure_parent_exists(path: Path) -> None:
     """Raise an :class:`~srbench.errors.InputError` when ``path``'s directory is missing."""
     parent = path.parent
+    if path.is_dir():
+        raise file_error(path, "is a directory, expected a file name to write")
     if not parent.exists():
         raise file_error(path, f"output directory '{parent}' does not exist")
     if not parent.is_dir():

@@ -55,6 +55,9 @@ def load_volume(path: str | Path) -> Volume:
         raise file_error(path, f"expected a 3D image, got {len(shape)}D with shape {tuple(image.shape)}")
     if min(shape) == 0:
         raise file_error(path, f"image has a zero-sized dimension (shape {shape})")
+    from srbench.io.limits import check_volume_size
+
+    check_volume_size(shape, (1, 1, 1), source=path)
     dtype = image.get_data_dtype()
     if dtype.fields is not None or not any(np.dtype(dtype) == np.dtype(t) for t in SUPPORTED_DTYPES):
         raise file_error(path, f"unsupported voxel data type {dtype} (expected integer or float)")

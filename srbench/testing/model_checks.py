@@ -95,15 +95,21 @@ def predict_output(model: Any, ctx: CheckContext) -> None:
         require(bad == 0, f"model '{model.name}': LR {shape} ({label}) gave {bad} NaN/Inf voxels")
 
 
-def _networks(predictor: Any) -> list[torch.nn.Module]:
-    """The torch modules a predictor holds as attributes."""
-    values = vars(predictor).values() if hasattr(predictor, "__dict__") else ()
-    return [value for value in values if isinstance(value, torch.nn.Module)]
+def _patch_networks(predictor: Any) -> list[torch.nn.Module]:
+    """The network of a :class:`~srbench.inference.NetworkPredictor` (whose contract is
+    LR patch in, SR patch out); other predictors may legitimately run networks on
+    interpolated volumes, so their inputs are not size-checked."""
+    from srbench.inference import NetworkPredictor
+
+    if isinstance(predictor, NetworkPredictor) and isinstance(predictor.network, torch.nn.Module):
+        return [predictor.network]
+    return []
 
 
 def lr_only(model: Any, ctx: CheckContext) -> None:
     """The model sees only the LR volume: ``predict`` takes nothing but (lr, scale, settings),
-    its networks only receive LR-sized inputs, and the LR input is left unchanged."""
+    leaves it unchanged, predicts the same whatever the volume's source name, and a
+    NetworkPredictor's network only receives LR-sized patches."""
     predictor = shared_predictor(ctx, model)
     parameters = inspect.signature(predictor.predict).parameters
     extra = [
@@ -120,13 +126,19 @@ def lr_only(model: Any, ctx: CheckContext) -> None:
     def record(module: torch.nn.Module, args: tuple[Any, ...]) -> None:
         seen.extend(tuple(a.shape) for a in args if isinstance(a, torch.Tensor) and a.dim() == 5)
 
-    handles = [network.register_forward_pre_hook(record) for network in _networks(predictor)]
+    handles = [network.register_forward_pre_hook(record) for network in _patch_networks(predictor)]
     try:
-        _predict(predictor, lr, REQUIRED_SCALE, model.name)
+        first = _predict(predictor, lr, REQUIRED_SCALE, model.name).data
     finally:
         for handle in handles:
             handle.remove()
     require(torch.equal(lr.data, original), f"model '{model.name}': predict modified its LR input volume in place")
+    # the output is a function of the LR voxels and affine only, not of where they came from
+    renamed = Volume(data=original.clone(), affine=lr.affine.copy(), source="sub-01/anat/sub-01_T1w.nii.gz")
+    second = _predict(predictor, renamed, REQUIRED_SCALE, model.name).data
+    require(torch.equal(first, second),
+            f"model '{model.name}': the same LR voxels with another source name predict a different volume; "
+            "a model must not look anything up from Volume.source")
     margin = 8  # voxels of padding a network may add around an LR patch
     for found in seen:
         spatial = found[-3:]

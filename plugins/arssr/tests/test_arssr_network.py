@@ -91,7 +91,8 @@ def test_area_downsampling_is_paper_linear_at_integer_scales_and_covers_fraction
     torch.testing.assert_close(weights[0, :4], torch.tensor([1.0, 1.0, 0.5, 0.0], dtype=torch.float64) / 2.5)
     torch.testing.assert_close(weights[1, :6], torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0, 0.0], dtype=torch.float64) / 2.5)
     # and SR voxel j is queried at LR index (j + 0.5)/2.5 − 0.5: the centre of LR voxel i is SR voxel 2.5·i + 0.75
-    torch.testing.assert_close(lr_positions(25, 2.5).double()[[1, 6]], torch.tensor([-0.2, 1.8], dtype=torch.float64))
+    torch.testing.assert_close(lr_positions(25, 2.5)[[1, 6]], torch.tensor([0.1, 2.1]))
+    torch.testing.assert_close(lr_positions(25, 2.5)[[3, 8]], torch.tensor([0.9, 2.9]))
 
 
 def test_tiles_partition_the_output_axis():
