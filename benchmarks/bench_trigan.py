@@ -89,8 +89,8 @@ def throughput(args: argparse.Namespace) -> None:
         )
         torch.manual_seed(0)
         algorithm = trainer.build(config)
-        phases = [("adversarial", config.l1_warmup_iterations)]
-        if config.l1_warmup_iterations:
+        phases = [("adversarial", config.warmup_iterations)]
+        if config.warmup_iterations:
             phases.insert(0, ("l1-warmup", 0))
         for phase, first in phases:
             seconds, flop = _time_steps(algorithm, source, config, first=first, count=count)
@@ -100,8 +100,8 @@ def throughput(args: argparse.Namespace) -> None:
                   f"{1 / seconds:8.3f} {voxels:10.3g} {flop / 1e9:9.1f} {rate:8.1f} "
                   f"{rate / reference['forward_backward_gflops']:7.0%}", flush=True)
         if preset == "cpu":
-            adversarial = config.iterations - config.l1_warmup_iterations
-            print(f"         cpu preset schedule: {config.l1_warmup_iterations} warm-up + {adversarial} adversarial "
+            adversarial = config.iterations - config.warmup_iterations
+            print(f"         cpu preset schedule: {config.warmup_iterations} warm-up + {adversarial} adversarial "
                   "iterations (estimate from the rows above, without data loading)")
 
 

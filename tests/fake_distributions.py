@@ -73,4 +73,4 @@ GOOD_MODEL = '''
 
 def good_model_source(model: str) -> str:
     """Source of a working plugin module registering a trilinear model named ``model``."""
-    return GOOD_MODEL.replace("{model}", model)
+    return textwrap.dedent(GOOD_MODEL).replace("{model}", model)

@@ -15,7 +15,6 @@ import sysconfig
 from pathlib import Path
 
 import nibabel as nib
-import numpy as np
 import pytest
 
 from tests.conftest import oblique_affine, smooth_volume
@@ -75,11 +74,10 @@ def test_scaffold_layout(installed):
 
 def test_scaffold_tests_pass_after_pip_install(installed):
     python, plugin = installed
-    result = _ok(_run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=plugin))
-    assert "failed" not in result.stdout and " passed" in result.stdout
-    assert "test_conformance[trainer-scaffoldcheck-train-resume]" in _ok(
-        _run([str(python), "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider"], cwd=plugin)
-    ).stdout
+    result = _ok(_run([str(python), "-m", "pytest", "-v", "-p", "no:cacheprovider"], cwd=plugin))
+    assert "failed" not in result.stdout and "14 passed" in result.stdout
+    for case in ("model-scaffoldcheck-lr-only", "model-scaffoldcheck-checkpoint-roundtrip", "trainer-scaffoldcheck-train-resume"):
+        assert f"tests/test_scaffoldcheck_conformance.py::test_conformance[{case}] PASSED" in result.stdout
 
 
 def test_scaffold_passes_plugins_check_and_is_listed(installed):

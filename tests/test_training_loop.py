@@ -167,3 +167,30 @@ def test_find_latest_model_filters_method_and_track(tmp_path):
     assert find_latest_model("toy", track="ood", runs_root=runs) is None
     assert find_latest_model("trigan", runs_root=runs) is None
     assert find_latest_model("toy", runs_root=tmp_path / "nowhere") is None
+
+
+class PreparedToyTrainer(ToyTrainer):
+    """A two-stage toy: ``prepare`` runs first and hands ``build`` a keyword argument."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[dict] = []
+
+    def prepare(self, config, *, volumes, degradation, run_dir, resume, device, progress):
+        self.calls.append({"run_dir": run_dir, "resume": resume, "volumes": len(volumes)})
+        return {"bias_value": 0.5}
+
+    def build(self, config, *, device="cpu", bias_value=None):
+        return super().build(config, device=device)
+
+
+def test_prepare_stage_runs_before_build_and_feeds_it(tmp_path):
+    trainer = PreparedToyTrainer()
+    config = resolve_config(trainer, preset="cpu", overrides={"iterations": "1"})
+    built = []
+    original = trainer.build
+    trainer.build = lambda config, **kw: built.append(kw) or original(config, **kw)
+    run_training(trainer=trainer, config=config, volumes=toy_volumes(), degradation=PaperLinear(),
+                 run_dir=tmp_path / "run", resume=False, progress=False)
+    assert trainer.calls == [{"run_dir": tmp_path / "run", "resume": False, "volumes": 2}]
+    assert built == [{"device": "cpu", "bias_value": 0.5}]

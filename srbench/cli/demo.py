@@ -15,8 +15,9 @@ from srbench.cli.common import plugin_manager
 @click.option("--results", "results_path", type=click.Path(path_type=Path, dir_okay=False), default=Path("results/demo.sqlite"), show_default=True, help="Results store.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("leaderboards"), show_default=True, help="Leaderboard folder.")
 @click.option("--retrain", is_flag=True, help="Train again even when a finished run exists.")
+@click.option("--iterations", type=click.IntRange(min=1), default=None, help="Override each preset's number of training iterations (e.g. a quick smoke run).")
 @click.pass_context
-def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_path: Path, out_dir: Path, retrain: bool) -> None:
+def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_path: Path, out_dir: Path, retrain: bool, iterations: int | None) -> None:
     """Train METHODs on the demo in-sample track, evaluate them and trilinear on every demo
     track, and write the leaderboard (markdown and figures) to --out.
 
@@ -38,7 +39,10 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
         if not retrain and (run_dir / "model.safetensors").is_file():
             click.echo(f"reusing the finished run {run_dir} (pass --retrain to train again)", err=True)
             continue
-        ctx.invoke(train.command, method=method, preset=preset, track="insample", run_dir=run_dir, resume=not retrain and run_dir.exists())
+        ctx.invoke(
+            train.command, method=method, preset=preset, track="insample", run_dir=run_dir,
+            resume=not retrain and run_dir.exists(), iterations=iterations,
+        )
     for track in demo_tracks:
         checkpoints = {m: find_latest_model(m, track="insample") for m in methods}
         for method in ("trilinear", *methods):

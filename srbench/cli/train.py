@@ -93,15 +93,17 @@ def command(ctx, method, preset, track, config_path, run_dir, resume, iterations
 
     subjects = cfg.subjects(spec.train, pm)
     volumes = [load_volume(subject.path) for subject in subjects]
-    click.echo(
-        f"training {method} (preset {preset}) on track {spec.name}: {len(volumes)} volume(s) of dataset "
-        f"'{spec.train}', degradation {spec.degradation}, scale {tuple(config.scale)} → {run_dir}",
-        err=True,
-    )
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
+    if main_process:
+        click.echo(
+            f"training {method} (preset {preset}) on track {spec.name}: {len(volumes)} volume(s) of dataset "
+            f"'{spec.train}', degradation {spec.degradation}, scale {tuple(config.scale)} → {run_dir}",
+            err=True,
+        )
     model_path = run_training(
         trainer=trainer, config=config, volumes=volumes, degradation=degradation, run_dir=run_dir,
         resume=resume, device=resolve_device(device), progress=progress,
         data_files=[subject.path for subject in subjects],
     )
-    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+    if main_process:
         click.echo(str(model_path))

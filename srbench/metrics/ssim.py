@@ -132,7 +132,8 @@ def ssim(
     options = {"dtype": torch.float32, "device": x.device}
     products = torch.empty((5, slab, height, depth), **options)
     along_d = torch.empty((5, slab, height, inner_d), **options)
-    rolling = torch.empty((5, slab + 2 * pad, inner_h, inner_d), **options)
+    # two rolling buffers used in turn, so that keeping the last 2·pad rows is one copy
+    rolling, spare = (torch.empty((5, slab + 2 * pad, inner_h, inner_d), **options) for _ in range(2))
     moments = torch.empty((5, slab, inner_h, inner_d), **options)
     scratch = torch.empty((3, slab, inner_h, inner_d), **options)
     band = _banded_matrix(taps, rows=slab, **options)
@@ -155,11 +156,15 @@ def ssim(
                 continue
             ready = filled - 2 * pad
             out = moments[:, :ready]
-            torch.matmul(
-                band[:ready, :filled], rolling[:, :filled].view(5, filled, -1), out=out.view(5, ready, -1)
-            )
+            for channel in range(5):  # plain 2D products: no batching copies
+                torch.mm(
+                    band[:ready, :filled],
+                    rolling[channel, :filled].view(filled, -1),
+                    out=out[channel].view(ready, -1),
+                )
             total += _ssim_map_sum(out, scratch[:, :ready], c1=c1, c2=c2)
-            rolling[:, : 2 * pad] = rolling[:, ready:filled].clone()
+            spare[:, : 2 * pad].copy_(rolling[:, ready:filled])
+            rolling, spare = spare, rolling
             filled = 2 * pad
     count = (width - 2 * pad) * inner_h * inner_d
     return float(total) / count

@@ -5,6 +5,12 @@ A method provides a :class:`~srbench.interfaces.Trainer` (configuration class, p
 loop owns the rest: patch sampling, seeding, checkpoints, exact resume, logging,
 progress and multi-process gradient averaging.
 
+Multi-stage methods: a trainer may define ``prepare(config, *, volumes, degradation,
+run_dir, resume, device, progress) -> dict``; the loop calls it after checking the run
+directory and before ``build``, and passes the returned dict to ``build`` as keyword
+arguments (ESRGAN-3D pre-trains its VGG there, itself with :func:`run_training` in a
+sub-directory of the run).
+
 Determinism: nothing random carries over between iterations. Before iteration ``i`` the
 global torch RNG is re-seeded and the step receives a fresh generator, both derived from
 ``(seed, i)``; the batch is a pure function of ``(seed, i)`` too. So a run stopped after
@@ -20,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,13 +207,11 @@ def _train(
     )
     source.positions(0, int(config.batch_size), world_size=context.world_size)  # checks divisibility
 
-    # Added for multi-stage methods (engineer esrgan3d): a trainer may define
-    # ``prepare(config, *, volumes, degradation, run_dir, resume, device, progress)``; it
-    # runs earlier stages (e.g. esrgan3d pre-trains its VGG through run_training in a
-    # sub-directory of run_dir) and returns extra keyword arguments for ``build``.
+    # optional earlier stage of a multi-stage method (see the module docstring)
     prepare = getattr(trainer, "prepare", None)
     resources = {} if prepare is None else dict(
         prepare(config, volumes=volumes, degradation=degradation, run_dir=run_dir, resume=resume, device=device, progress=progress)
+        or {}
     )
     torch.manual_seed(derive_seed(seed, "init"))
     algorithm = trainer.build(config, device=device, **resources)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 
@@ -57,19 +58,19 @@ class ArSSRPredictor:
                 block = x[tuple(slice(a, b) for a, b in zip(starts, stops, strict=True))]
                 block = block[None, None].to(self.device)
                 features = self.network.encode(block)
+                offset = torch.tensor(starts, dtype=torch.float32, device=self.device)
                 per_axis = [
-                    lr_positions(o, s, start=r[2], stop=r[3]) - a
+                    (lr_positions(o, s, start=r[2], stop=r[3]) - a).to(self.device)
                     for o, s, r, a in zip(out_shape, effective, ranges, starts, strict=True)
                 ]
-                points = torch.stack(torch.meshgrid(*per_axis, indexing="ij"), dim=-1).reshape(-1, 3).to(self.device)
-                offset = torch.tensor(starts, dtype=torch.float32, device=self.device)
-                values = torch.cat(
-                    [
-                        self.network.query(block, features, chunk[None], frame_offset=offset, frame_size=frame_size)[0]
-                        for chunk in torch.split(points, self.query_chunk)
-                    ]
-                )
-                target = tuple(slice(r[2], r[3]) for r in ranges)
-                output[target] = values.to("cpu", torch.float32).reshape([r[3] - r[2] for r in ranges])
+                sizes = [len(p) for p in per_axis]
+                values = torch.empty(math.prod(sizes), dtype=torch.float32)
+                for first in range(0, values.numel(), self.query_chunk):
+                    flat = torch.arange(first, min(values.numel(), first + self.query_chunk), device=self.device)
+                    ijk = (flat // (sizes[1] * sizes[2]), (flat // sizes[2]) % sizes[1], flat % sizes[2])
+                    points = torch.stack([p[i] for p, i in zip(per_axis, ijk, strict=True)], dim=-1)[None]
+                    result = self.network.query(block, features, points, frame_offset=offset, frame_size=frame_size)
+                    values[first : first + len(flat)] = result[0].to("cpu", torch.float32)
+                output[tuple(slice(r[2], r[3]) for r in ranges)] = values.reshape(sizes)
         sr = denormalise(output, lo, hi).contiguous()
         return Volume(data=sr, affine=grid.sr_affine(lr.affine, effective), source=f"ArSSR of {lr.source}")

@@ -58,7 +58,8 @@ class ScaledSamples:
 
 
 def draw_samples(hr: torch.Tensor, *, config: ArSSRConfig, generator: torch.Generator) -> ScaledSamples:
-    """Build a step's examples from HR patches ``(B, 1, P, P, P)``; every draw uses ``generator``.
+    """Build a step's examples from HR patches ``(B, 1, P, P, P)``; every draw uses ``generator``
+    (on its device; the examples are on ``hr``'s device).
 
     Per patch: ``s ~ U[scale_min, scale_max]``; an HR cube of ``n = round(m·s)`` voxels
     (``m = lr_patch``) at a uniformly random offset; its area average to ``m``³ (LR voxel
@@ -67,18 +68,21 @@ def draw_samples(hr: torch.Tensor, *, config: ArSSRConfig, generator: torch.Gene
     ``(i + 0.5)·m/n − 0.5``.
     """
     m, k = config.lr_patch, config.samples
+    device = generator.device
     lrs, positions, targets, scales = [], [], [], []
     for patch in hr:
-        s = config.scale_min + (config.scale_max - config.scale_min) * float(torch.rand((), generator=generator, dtype=torch.float64))
+        u = float(torch.rand((), generator=generator, dtype=torch.float64, device=device))
+        s = config.scale_min + (config.scale_max - config.scale_min) * u
         n = int(round(m * s))
-        corner = [int(torch.randint(0, size - n + 1, (), generator=generator)) for size in patch.shape[-3:]]
+        corner = [int(torch.randint(0, size - n + 1, (), generator=generator, device=device)) for size in patch.shape[-3:]]
         crop = patch[:, corner[0] : corner[0] + n, corner[1] : corner[1] + n, corner[2] : corner[2] + n]
         lrs.append(area_downsample(crop[None], (m, m, m))[0])
         count = n**3
         if count >= k:
-            index = torch.randperm(count, generator=generator)[:k]
+            index = torch.randperm(count, generator=generator, device=device)[:k]
         else:
-            index = torch.randint(0, count, (k,), generator=generator)
+            index = torch.randint(0, count, (k,), generator=generator, device=device)
+        index = index.to(patch.device)
         ijk = torch.stack([index // (n * n), (index // n) % n, index % n], dim=-1).to(torch.float64)
         positions.append(((ijk + 0.5) * (m / n) - 0.5).to(torch.float32))
         targets.append(crop.reshape(-1)[index])
@@ -114,8 +118,8 @@ class ArSSRAlgorithm:
         optimizer = self.optimizers[MODULE]
         network.train()
         device = next(network.parameters()).device
-        samples = draw_samples(batch.hr.detach().to("cpu", torch.float32), config=self.config, generator=generator)
-        lr, positions, targets = (t.to(device) for t in (samples.lr, samples.positions, samples.targets))
+        samples = draw_samples(batch.hr.detach().to(device, torch.float32), config=self.config, generator=generator)
+        lr, positions, targets = samples.lr, samples.positions, samples.targets
         predicted = network(lr, positions)
         loss = F.l1_loss(predicted, targets)
         optimizer.zero_grad(set_to_none=True)

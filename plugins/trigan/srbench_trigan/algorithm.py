@@ -141,7 +141,7 @@ class TriganAlgorithm:
         lr = batch.lr.to(self.device, non_blocking=True)
         for module in self.modules.values():
             module.train()
-        warmup = iteration < config.l1_warmup_iterations
+        warmup = iteration < config.warmup_iterations
         self._set_generator_lr(warmup=warmup)
         sr = self.generator(lr)
         if warmup:
@@ -149,7 +149,7 @@ class TriganAlgorithm:
             self._descend(self.optimizers["generator"], l_pix)
             return {name: float("nan") for name in LOGGED} | {"L_pix": float(l_pix.detach())}
 
-        sigma = losses.noise_sigma(iteration, start=config.l1_warmup_iterations, total=total)
+        sigma = losses.noise_sigma(iteration, start=config.warmup_iterations, total=total)
         if not self.authors_code:
             # 1. FE step: L_perc w.r.t. FE only; the generator output is a constant here.
             f_hr, f_sr = self._features(hr, sr.detach())

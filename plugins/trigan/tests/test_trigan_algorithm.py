@@ -15,7 +15,7 @@ from srbench_trigan.trainer import TriganTrainer
 
 TINY = {
     "nf": 4, "gc": 2, "d_channels": "4,4", "fe_channels": "2,2,2,2", "patch_size": 16, "batch_size": 2,
-    "iterations": 6, "l1_warmup_iterations": 0, "global_residual": "false",
+    "iterations": 6, "l1_warmup_fraction": 0, "global_residual": "false",
 }
 
 
@@ -109,7 +109,8 @@ def test_one_step_changes_each_network_only_through_its_own_loss():
 
 
 def test_l1_warmup_step_trains_only_the_generator_with_its_own_lr():
-    config, algorithm = tiny(l1_warmup_iterations=2, warmup_lr=1e-3)
+    config, algorithm = tiny(l1_warmup_fraction=0.4, warmup_lr=1e-3)
+    assert config.warmup_iterations == 2
     snapshot = {k: copy.deepcopy(m) for k, m in algorithm.modules.items()}
     calls = record_steps(algorithm)
     scalars = algorithm.step(batch(), iteration=1, total=config.iterations, generator=torch.Generator().manual_seed(0))
@@ -154,7 +155,7 @@ def test_invalid_configurations_are_rejected_with_the_option_name():
 
     with pytest.raises(InputError, match="patch_size"):
         tiny(d_channels="4,4,4,4")
-    with pytest.raises(InputError, match="l1_warmup_iterations"):
-        tiny(l1_warmup_iterations=6)
+    with pytest.raises(InputError, match="l1_warmup_fraction"):
+        tiny(l1_warmup_fraction=1.0)
     with pytest.raises(InputError, match="variant"):
         tiny(variant="papre")

@@ -22,7 +22,7 @@ def test_paper_preset_holds_the_paper_settings():
     assert (config.lr, tuple(config.betas)) == (1e-4, (0.9, 0.999))
     assert (config.w_perc, config.w_pix, config.w_gan) == (1.0, 0.01, 0.005)
     assert config.noise_schedule == "linear-std" and config.variant == "paper"
-    assert not config.global_residual and config.l1_warmup_iterations == 0
+    assert not config.global_residual and config.warmup_iterations == 0
     assert config.deviations == ()
     authors = resolve_config(TriganTrainer(), preset="authors-code", overrides={})
     assert (authors.w_pix, authors.w_perc, authors.w_gan, authors.variant) == (1.0, 0.01, 0.005, "authors-code")

@@ -24,7 +24,7 @@ from srbench_trigan.trainer import TriganTrainer
 
 TINY = {
     "nf": "4", "gc": "2", "d_channels": "4,4", "fe_channels": "2,2,2,2", "patch_size": "16", "patch_stride": "8",
-    "batch_size": "2", "iterations": "6", "l1_warmup_iterations": "2", "checkpoint_every": "2", "min_foreground": "0",
+    "batch_size": "2", "iterations": "6", "l1_warmup_fraction": "0.34", "checkpoint_every": "2", "min_foreground": "0",
 }
 
 
@@ -132,7 +132,7 @@ def test_command_line_train_then_predict(tmp_path):
         '[datasets.te]\npaths = ["lr.nii.gz"]\ncontrast = "T1w"\nanatomy = "brain"\n'
         '[tracks.tiny]\nkind = "insample"\ntrain = "tr"\ntest = "te"\n'
     )
-    sets = [arg for key in ("nf", "gc", "d_channels", "fe_channels", "l1_warmup_iterations", "patch_stride", "min_foreground")
+    sets = [arg for key in ("nf", "gc", "d_channels", "fe_channels", "l1_warmup_fraction", "patch_stride", "min_foreground")
             for arg in ("--set", f"{key}={TINY[key]}")]
     run = subprocess.run(
         [sys.executable, "-m", "srbench", "train", "trigan", "--preset", "cpu", "--track", "tiny",
