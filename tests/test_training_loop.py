@@ -127,9 +127,17 @@ run_training(trainer=trainer, config=config, volumes=toy_volumes(), degradation=
 """
 
 
-def test_sigkill_at_any_moment_leaves_a_resumable_run(tmp_path):
-    total = 40
-    whole = train(tmp_path / "whole", iterations=total, checkpoint_every=3)
+KILL_TOTAL = 30
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The model of an uninterrupted KILL_TOTAL-iteration run (reference for the kill tests)."""
+    return train(tmp_path_factory.mktemp("whole") / "run", iterations=KILL_TOTAL, checkpoint_every=3)
+
+
+def test_sigkill_at_any_moment_leaves_a_resumable_run(tmp_path, uninterrupted):
+    total, whole = KILL_TOTAL, uninterrupted
     run_dir = tmp_path / "killed"
     process = subprocess.Popen(
         [sys.executable, "-c", KILL_SCRIPT, str(run_dir), str(total)], cwd=REPO,
@@ -148,6 +156,27 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(tmp_path):
     assert_bitwise_equal(weights(whole), weights(resumed))
     assert not [p.name for p in run_dir.iterdir() if p.name.startswith(".")]  # stale temporaries removed
     assert [int(r["iteration"]) for r in loss_rows(run_dir)] == list(range(total))
+
+
+def test_ctrl_c_checkpoints_the_finished_iteration_and_resumes_exactly(tmp_path, uninterrupted):
+    total, whole = KILL_TOTAL, uninterrupted
+    run_dir = tmp_path / "interrupted"
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(run_dir), str(total)], cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not (run_dir / "checkpoint.safetensors").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert "interrupted: checkpoint at iteration" in stderr.decode()
+    reached = load_checkpoint(run_dir / "checkpoint.safetensors", method="toy").iteration
+    assert 3 <= reached < total
+    assert f"checkpoint at iteration {reached} saved" in stderr.decode()
+    resumed = train(run_dir, resume=True, iterations=total, checkpoint_every=3)
+    assert_bitwise_equal(weights(whole), weights(resumed))
 
 
 def test_find_latest_model_filters_method_and_track(tmp_path):

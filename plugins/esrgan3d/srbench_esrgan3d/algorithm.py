@@ -21,9 +21,9 @@ from srbench.interfaces import PatchBatch
 from srbench.training.config import config_from_dict
 from srbench_esrgan3d.config import Esrgan3dConfig
 from srbench_esrgan3d.losses import perceptual_loss, ragan_discriminator_loss, ragan_generator_loss
-from srbench_esrgan3d.networks import OrientationHead, RRDBGenerator3d, VGG19Features3d, VGGDiscriminator3d
-from srbench_esrgan3d.orientation import SYMMETRIES, symmetry_batch
-from srbench_esrgan3d.schedule import gan_lr, generator_lr, in_warmup
+from srbench_esrgan3d.networks import PretextHead, RRDBGenerator3d, VGG19Features3d, VGGDiscriminator3d
+from srbench_esrgan3d.pretext import degradation_levels
+from srbench_esrgan3d.schedule import gan_lr, generator_lr, in_warmup, warmup_iterations
 
 NAN = math.nan
 
@@ -59,39 +59,57 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 class VggPretextAlgorithm:
-    """Stage 1: the 3D VGG-19 learns which of 48 cube symmetries was applied to an HR patch.
+    """Stage 1: the 3D VGG-19 learns to grade how degraded an HR patch is.
 
-    Modules: ``vgg`` (:class:`~srbench_esrgan3d.networks.VGG19Features3d`, the part kept
-    for the perceptual loss) and ``head`` (:class:`~srbench_esrgan3d.networks.OrientationHead`).
-    One Adam optimiser over both. Logs the cross-entropy, the batch accuracy and the
-    standard deviation of the conv5_4 features (a collapse to constants would show as 0).
+    See :mod:`srbench_esrgan3d.pretext` for the task. Modules: ``vgg``
+    (:class:`~srbench_esrgan3d.networks.VGG19Features3d`, the part kept for the
+    perceptual loss) and ``head`` (:class:`~srbench_esrgan3d.networks.PretextHead`); one
+    Adam optimiser over both. Logs the cross-entropy, the batch accuracy and the standard
+    deviation of the conv5_4 features (a collapse to constants would show as 0).
+
+    Args:
+        width: first-layer width of the VGG-19.
+        batch_norm: VGG-19 with batch norm (``vgg19_bn`` layout).
+        levels: number of degradation levels to tell apart.
+        lr: Adam learning rate.
+        betas: Adam coefficients.
     """
 
     inference_module = "vgg"
 
-    def __init__(self, *, width: int, lr: float, betas: tuple[float, float] = (0.9, 0.999), device: str = "cpu") -> None:
+    def __init__(
+        self,
+        *,
+        width: int,
+        batch_norm: bool = True,
+        levels: int = 4,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.999),
+        device: str = "cpu",
+    ) -> None:
         self.device = torch.device(device)
-        vgg = VGG19Features3d(width=width).to(self.device)
-        head = OrientationHead(in_channels=vgg.out_channels, classes=SYMMETRIES).to(self.device)
+        self.levels = levels
+        vgg = VGG19Features3d(width=width, batch_norm=batch_norm).to(self.device)
+        head = PretextHead(in_channels=vgg.out_channels, classes=levels).to(self.device)
         self.modules: dict[str, nn.Module] = {"vgg": vgg, "head": head}
         params = list(vgg.parameters()) + list(head.parameters())
         self.optimizers: dict[str, torch.optim.Optimizer] = {"vgg": torch.optim.Adam(params, lr=lr, betas=betas)}
 
     def step(self, batch: PatchBatch, *, iteration: int, total: int, generator: torch.Generator) -> dict[str, float]:
-        """One step on ``batch.hr`` ``(B, 1, P, P, P)``; the LR patches are not used."""
-        hr = batch.hr.to(self.device)
-        patches, labels = symmetry_batch(hr, generator=generator)
-        vgg, head = self.modules["vgg"], self.modules["head"]
-        features = vgg(patches)
-        logits = head(features)
+        """One step on the blended patches of ``batch`` (HR ``(B, 1, P, P, P)`` and its LR)."""
+        patches, labels = degradation_levels(
+            batch.hr.to(self.device), batch.lr.to(self.device), levels=self.levels, generator=generator
+        )
+        features = self.modules["vgg"](patches)
+        logits = self.modules["head"](features)
         loss = F.cross_entropy(logits, labels)
         optimizer = self.optimizers["vgg"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        accuracy = (logits.argmax(dim=1) == labels).float().mean()
+        accuracy = (logits.detach().argmax(dim=1) == labels).float().mean()
         return {
-            "loss_symmetry": float(loss.detach()),
+            "loss_level": float(loss.detach()),
             "accuracy": float(accuracy),
             "feature_std": float(features.detach().std()),
         }
@@ -130,7 +148,7 @@ class Esrgan3dAlgorithm:
         """One iteration: an L1 step in the warm-up, else a G step then a D step."""
         lr = batch.lr.to(self.device)
         hr = batch.hr.to(self.device)
-        if in_warmup(iteration, warmup_iterations=self.config.warmup_iterations):
+        if in_warmup(iteration, config=self.config):
             return self._warmup_step(lr, hr, iteration=iteration)
         return self._gan_step(lr, hr, iteration=iteration)
 
@@ -152,7 +170,7 @@ class Esrgan3dAlgorithm:
         cfg = self.config
         net_g, net_d = self.modules["generator"], self.modules["discriminator"]
         opt_g, opt_d = self.optimizers["generator"], self.optimizers["discriminator"]
-        if iteration == cfg.warmup_iterations:
+        if iteration == warmup_iterations(cfg):
             opt_g.state.clear()
         rate = gan_lr(iteration, config=cfg)
         _set_lr(opt_g, rate)

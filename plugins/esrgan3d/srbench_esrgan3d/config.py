@@ -3,9 +3,10 @@
 One run has two stages, both through the core training loop:
 
 1. **VGG stage** (``vgg_iterations`` steps, sub-run ``<run>/vgg/``): the 3D VGG-19 learns
-   to recognise which of the 48 cube symmetries was applied to an HR training patch.
+   to grade how much of the track's degradation was blended into an HR training patch
+   (:mod:`srbench_esrgan3d.pretext`).
 2. **GAN stage** (``iterations`` steps, the run itself): ESRGAN's schedule, a PSNR-oriented
-   L1 warm-up of the generator for ``warmup_iterations`` steps, then the GAN phase with
+   L1 warm-up of the generator for the first ``warmup_fraction`` of the steps, then the GAN phase with
    ``perceptual_weight·L_percep + gan_weight·L_G^Ra + pixel_weight·L1`` and the
    discriminator on ``L_D^Ra``. Learning rates halve at the given fractions of each phase.
 """
@@ -35,9 +36,12 @@ class Esrgan3dConfig(TrainingConfig):
         d_stages: stride-2 stages of the discriminator (ESRGAN: 5).
         d_hidden: hidden linear width of the discriminator (ESRGAN: 100).
         vgg_width: first-layer width of the 3D VGG-19 (VGG-19: 64).
+        vgg_batch_norm: batch norm after each VGG conv (``vgg19_bn`` layout).
+        vgg_levels: degradation levels the VGG learns to tell apart (pre-training task).
         vgg_iterations: steps of the VGG pre-training stage.
         vgg_lr: Adam learning rate of the VGG stage.
-        warmup_iterations: PSNR-oriented (L1 only) steps at the start of the GAN stage.
+        warmup_fraction: fraction of ``iterations`` spent in the PSNR-oriented (L1 only)
+            warm-up at the start of the GAN stage (ESRGAN: 1M warm-up, then 400k GAN).
         warmup_lr: generator learning rate of the warm-up (ESRGAN: 2e-4).
         warmup_milestones: fractions of the warm-up where its learning rate halves
             (ESRGAN: every 200k of 1M steps).
@@ -59,9 +63,11 @@ class Esrgan3dConfig(TrainingConfig):
     d_stages: int = 5
     d_hidden: int = 100
     vgg_width: int = 64
+    vgg_batch_norm: bool = True
+    vgg_levels: int = 4
     vgg_iterations: int = 20000
     vgg_lr: float = 1e-4
-    warmup_iterations: int = 20000
+    warmup_fraction: float = 0.25
     warmup_lr: float = 2e-4
     warmup_milestones: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
     lr: float = 1e-4
@@ -78,10 +84,10 @@ class Esrgan3dConfig(TrainingConfig):
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
-        if not 0 <= self.warmup_iterations <= self.iterations:
-            raise InputError(
-                f"option warmup_iterations: must be between 0 and iterations ({self.iterations}), got {self.warmup_iterations}"
-            )
+        if self.vgg_levels < 2:
+            raise InputError(f"option vgg_levels: needs at least 2 levels, got {self.vgg_levels}")
+        if not 0.0 <= float(self.warmup_fraction) <= 1.0:
+            raise InputError(f"option warmup_fraction: must be a fraction in [0, 1], got {self.warmup_fraction!r}")
         for name in ("warmup_milestones", "gan_milestones"):
             values = getattr(self, name)
             if any(not 0.0 < float(v) < 1.0 for v in values) or list(values) != sorted(values):
@@ -116,7 +122,7 @@ CPU_DEVIATIONS: tuple[str, ...] = PAPER_DEVIATIONS[:2] + (
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
         "iterations": 60000,
-        "warmup_iterations": 20000,
+        "warmup_fraction": 0.25,
         "vgg_iterations": 20000,
         "batch_size": 4,
         "patch_size": 64,
@@ -127,7 +133,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "cpu": {
         "iterations": 300,
-        "warmup_iterations": 240,
+        "warmup_fraction": 0.8,
         "vgg_iterations": 60,
         "batch_size": 4,
         "patch_size": 32,

@@ -148,19 +148,25 @@ VGG19_LAYOUT: tuple[int | str, ...] = (1, 1, "M", 2, 2, "M", 4, 4, 4, 4, "M", 8,
 
 
 class VGG19Features3d(nn.Module):
-    """The first 35 modules of VGG-19's feature stack in 3D: ESRGAN's "VGG54" features.
+    """VGG-19's feature stack in 3D up to conv5_4: ESRGAN's "VGG54" features.
 
-    3³ convs (padding 1) with ReLU and 2³ max pooling, in VGG-19's layout, cut right after
-    conv5_4 *before* its activation (ESRGAN's perceptual loss uses pre-activation features).
-    No batch norm, as VGG-19. Single-channel input.
+    3³ convs (padding 1) with ReLU and 2³ max pooling in VGG-19's layout, cut right after
+    conv5_4 *before* its activation (ESRGAN's perceptual loss uses pre-activation
+    features). Without batch norm these are the first 35 modules of the 2D VGG-19's
+    ``features``. With ``batch_norm`` (torchvision's ``vgg19_bn`` layout: conv → batch
+    norm → ReLU) the cut is after conv5_4's batch norm, still before its ReLU, so in eval
+    mode the features are conv5_4's output standardised by its training statistics.
+    Single-channel input.
 
     Args:
         width: channels of the first conv (VGG-19: 64; conv5_4 then has 8·width).
+        batch_norm: insert batch norm after every conv (needed to train the 16-layer
+            plain stack from scratch in a short run; see the README).
 
     Shapes: ``(B, 1, W, H, D)`` → ``(B, 8·width, W/16, H/16, D/16)``.
     """
 
-    def __init__(self, *, width: int = 64) -> None:
+    def __init__(self, *, width: int = 64, batch_norm: bool = True) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         in_channels = 1
@@ -169,7 +175,10 @@ class VGG19Features3d(nn.Module):
                 layers.append(nn.MaxPool3d(kernel_size=2, stride=2))
             else:
                 out_channels = width * int(item)
-                layers += [nn.Conv3d(in_channels, out_channels, 3, padding=1), nn.ReLU()]
+                layers.append(nn.Conv3d(in_channels, out_channels, 3, padding=1))
+                if batch_norm:
+                    layers.append(nn.BatchNorm3d(out_channels))
+                layers.append(nn.ReLU())
                 in_channels = out_channels
         layers.pop()  # conv5_4 is taken before its ReLU
         self.features = nn.Sequential(*layers)
@@ -180,8 +189,8 @@ class VGG19Features3d(nn.Module):
         return self.features(x)
 
 
-class OrientationHead(nn.Module):
-    """Classifier on top of the VGG54 features for the self-supervised pre-training task.
+class PretextHead(nn.Module):
+    """Classifier on the VGG54 features for the self-supervised pre-training task.
 
     ReLU (conv5_4's activation) → global average pooling → linear layer to ``classes``
     logits. Shapes: ``(B, F, w, h, d)`` → ``(B, classes)``.

@@ -40,11 +40,15 @@ class VggStageConfig(TrainingConfig):
 
     Attributes:
         vgg_width: first-layer width of the 3D VGG-19.
+        vgg_batch_norm: batch norm after each VGG conv.
+        vgg_levels: degradation levels of the pre-training task.
         lr: Adam learning rate.
         beta1, beta2: Adam's coefficients.
     """
 
     vgg_width: int = 64
+    vgg_batch_norm: bool = True
+    vgg_levels: int = 4
     lr: float = 1e-4
     beta1: float = 0.9
     beta2: float = 0.999
@@ -67,6 +71,8 @@ def vgg_stage_config(config: Esrgan3dConfig) -> VggStageConfig:
         log_every=config.log_every,
         deviations=config.deviations,
         vgg_width=config.vgg_width,
+        vgg_batch_norm=config.vgg_batch_norm,
+        vgg_levels=config.vgg_levels,
         lr=config.vgg_lr,
         beta1=config.beta1,
         beta2=config.beta2,
@@ -84,17 +90,20 @@ class VggStageTrainer:
 
     def build(self, config: VggStageConfig, *, device: str = "cpu") -> VggPretextAlgorithm:
         return VggPretextAlgorithm(
-            width=config.vgg_width, lr=config.lr, betas=(config.beta1, config.beta2), device=device
-        )
+            width=config.vgg_width, batch_norm=config.vgg_batch_norm, levels=config.vgg_levels,
+            lr=config.lr, betas=(config.beta1, config.beta2), device=device,
+        )  # fmt: skip
 
 
-def load_vgg(path: Path, *, width: int) -> VGG19Features3d:
+def load_vgg(path: Path, *, width: int, batch_norm: bool) -> VGG19Features3d:
     """The VGG54 extractor stored in a VGG-stage model file (``vgg/model.safetensors``)."""
     ckpt = load_checkpoint(path, method=VGG_METHOD)
-    stored = int(ckpt.config.get("vgg_width", -1))
-    if stored != width:
-        raise InputError(f"{path}: VGG of width {stored} does not fit vgg_width={width}")
-    vgg = VGG19Features3d(width=width)
+    stored = (ckpt.config.get("vgg_width"), ckpt.config.get("vgg_batch_norm"))
+    if stored != (width, batch_norm):
+        raise InputError(
+            f"{path}: VGG (width, batch norm) {stored} does not fit vgg_width={width}, vgg_batch_norm={batch_norm}"
+        )
+    vgg = VGG19Features3d(width=width, batch_norm=batch_norm)
     restore_modules(ckpt, {"vgg": vgg})
     return vgg
 
@@ -158,7 +167,10 @@ class Esrgan3dTrainer:
         """The GAN-stage algorithm. ``vgg_weights`` comes from :meth:`prepare`; without it the
         VGG keeps its random initialisation (only for unit tests and the conformance kit:
         :func:`~srbench.training.loop.run_training` always prepares it)."""
-        vgg = VGG19Features3d(width=config.vgg_width) if vgg_weights is None else load_vgg(Path(vgg_weights), width=config.vgg_width)
+        if vgg_weights is None:
+            vgg = VGG19Features3d(width=config.vgg_width, batch_norm=config.vgg_batch_norm)
+        else:
+            vgg = load_vgg(Path(vgg_weights), width=config.vgg_width, batch_norm=config.vgg_batch_norm)
         return Esrgan3dAlgorithm(config, vgg=vgg, device=device)
 
 
@@ -166,7 +178,7 @@ def esrgan3d_model() -> CheckpointModel:
     """The inference side: rebuilds the RRDB generator from a checkpoint's configuration."""
     return CheckpointModel(
         name=NAME,
-        description="ESRGAN-3D: RRDB generator, relativistic GAN and 3D VGG-19 perceptual loss (pre-trained by symmetry prediction)",
+        description="ESRGAN-3D: RRDB generator, relativistic GAN, 3D VGG-19 perceptual loss (VGG self-supervised on the track)",
         build_network=build_generator,
         module_key="generator",
     )

@@ -1,5 +1,5 @@
-"""ESRGAN-3D losses (relativistic average GAN against the direct formula), the symmetry
-task of the VGG stage and the learning-rate schedule."""
+"""ESRGAN-3D losses (relativistic average GAN against the direct formula), the VGG
+pre-training task and the learning-rate schedule."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from srbench.training.config import resolve_config
 from srbench_esrgan3d.losses import perceptual_loss, ragan_discriminator_loss, ragan_generator_loss
-from srbench_esrgan3d.orientation import SYMMETRIES, apply_symmetry, symmetry_batch
-from srbench_esrgan3d.schedule import gan_lr, generator_lr, multistep_lr
+from srbench_esrgan3d.pretext import SYMMETRIES, apply_symmetry, degradation_levels, random_symmetries
+from srbench_esrgan3d.schedule import gan_lr, generator_lr, multistep_lr, warmup_iterations
 from srbench_esrgan3d.trainer import Esrgan3dTrainer
 
 
@@ -61,26 +62,40 @@ def test_the_48_symmetries_are_distinct_permutations_of_the_voxels():
         apply_symmetry(patch, 48)
 
 
-def test_symmetry_batch_is_a_function_of_the_generator():
+def test_random_symmetries_are_a_function_of_the_generator():
     patches = torch.randn(5, 1, 4, 4, 4)
-    a, la = symmetry_batch(patches, generator=torch.Generator().manual_seed(3))
-    b, lb = symmetry_batch(patches, generator=torch.Generator().manual_seed(3))
-    assert torch.equal(a, b) and torch.equal(la, lb)
-    for patch, out, label in zip(patches, a, la, strict=True):
-        assert torch.equal(out, apply_symmetry(patch, int(label)))
+    a = random_symmetries(patches, generator=torch.Generator().manual_seed(3))
+    b = random_symmetries(patches, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    for patch, out in zip(patches, a, strict=True):
+        assert any(torch.equal(out, apply_symmetry(patch, k)) for k in range(SYMMETRIES))
     with pytest.raises(ValueError, match="cubic"):
-        symmetry_batch(torch.randn(1, 1, 4, 4, 2), generator=torch.Generator())
+        random_symmetries(torch.randn(1, 1, 4, 4, 2), generator=torch.Generator())
+
+
+def test_degradation_levels_blend_hr_with_trilinear_lr():
+    hr = torch.rand(64, 1, 4, 4, 4)
+    lr = F.avg_pool3d(hr, 2)
+    up = F.interpolate(lr, size=(4, 4, 4), mode="trilinear", align_corners=False)
+    patches, labels = degradation_levels(hr, lr, levels=3, generator=torch.Generator().manual_seed(0))
+    assert patches.shape == hr.shape and set(labels.tolist()) == {0, 1, 2}
+    for x, u, out, k in zip(hr, up, patches, labels, strict=True):
+        t = int(k) / 2
+        expected = (1 - t) * x + t * u
+        assert any(torch.allclose(out, apply_symmetry(expected, s)) for s in range(SYMMETRIES))
+    with pytest.raises(ValueError, match="2 levels"):
+        degradation_levels(hr, lr, levels=1, generator=torch.Generator())
 
 
 def test_esrgan_schedule_scaled_to_the_run():
     assert multistep_lr(1.0, step=0, length=100, milestones=(0.5,)) == 1.0
     assert multistep_lr(1.0, step=50, length=100, milestones=(0.5,)) == 0.5
     cfg = resolve_config(Esrgan3dTrainer(), preset="paper", overrides={})
-    assert (cfg.warmup_iterations, cfg.iterations) == (20000, 60000)
+    assert (warmup_iterations(cfg), cfg.iterations) == (15000, 60000)
     assert generator_lr(0, config=cfg) == 2e-4
-    assert generator_lr(3999, config=cfg) == 2e-4 and generator_lr(4000, config=cfg) == 1e-4  # 200k of 1M
-    assert generator_lr(20000, config=cfg) == 1e-4  # the GAN phase restarts at 1e-4
-    # ESRGAN halves at 50k, 100k, 200k, 300k of 400k GAN iterations; here of 40,000
-    assert [gan_lr(20000 + k, config=cfg) for k in (4999, 5000, 10000, 20000, 30000)] == [
+    assert generator_lr(2999, config=cfg) == 2e-4 and generator_lr(3000, config=cfg) == 1e-4  # 200k of 1M
+    assert generator_lr(15000, config=cfg) == 1e-4  # the GAN phase restarts at 1e-4
+    # ESRGAN halves at 50k, 100k, 200k, 300k of 400k GAN iterations; here of 45,000
+    assert [gan_lr(15000 + k, config=cfg) for k in (5624, 5625, 11250, 22500, 33750)] == [
         1e-4, 5e-5, 2.5e-5, 1.25e-5, 6.25e-6
     ]

@@ -11,7 +11,7 @@ from srbench.training.config import resolve_config
 from srbench_esrgan3d.algorithm import build_discriminator, build_generator
 from srbench_esrgan3d.blocks import RRDB3d, ResidualDenseBlock3d, pixel_shuffle_3d, pixel_unshuffle_3d
 from srbench_esrgan3d.networks import (
-    OrientationHead,
+    PretextHead,
     RRDBGenerator3d,
     VGG19Features3d,
     VGGDiscriminator3d,
@@ -24,8 +24,9 @@ from srbench_esrgan3d.trainer import Esrgan3dTrainer
 PAPER_GENERATOR = 7_581_441
 #: discriminator: five stages 64→128→256→512→512 (3³ + 4³ stride-2 convs, batch norm) + 4096→100→1
 PAPER_DISCRIMINATOR = 51_199_561
-#: 3D VGG-19 up to conv5_4 (16 convs, width 64)
-PAPER_VGG = 60_058_688
+#: 3D VGG-19 up to conv5_4 (16 convs, width 64) with batch norm (11,008 of them)
+PAPER_VGG = 60_069_696
+PLAIN_VGG = 60_058_688
 
 
 def paper_config():
@@ -69,18 +70,23 @@ def test_discriminator_gives_one_logit_per_patch():
 
 
 def test_paper_vgg_is_vgg19_cut_at_conv5_4_before_activation():
-    vgg = VGG19Features3d(width=paper_config().vgg_width)
+    cfg = paper_config()
+    assert cfg.vgg_batch_norm
+    vgg = VGG19Features3d(width=cfg.vgg_width, batch_norm=True)
     layers = list(vgg.features)
-    assert len(layers) == 35  # torchvision's vgg19().features[:35]: "VGG54" in ESRGAN
     convs = [m for m in layers if isinstance(m, nn.Conv3d)]
     assert len(convs) == 16 and sum(isinstance(m, nn.MaxPool3d) for m in layers) == 4
     assert [c.out_channels for c in convs] == [64] * 2 + [128] * 2 + [256] * 4 + [512] * 8
-    assert isinstance(layers[-1], nn.Conv3d)  # conv5_4, no ReLU after it
+    assert len(layers) == 16 + 16 + 15 + 4  # conv5_4 → its batch norm, no ReLU after it
+    assert isinstance(layers[-1], nn.BatchNorm3d) and layers[-2] is convs[-1]
     assert count_parameters(vgg) == PAPER_VGG
+    plain = list(VGG19Features3d(width=64, batch_norm=False).features)
+    assert len(plain) == 35 and isinstance(plain[-1], nn.Conv3d)  # torchvision's vgg19().features[:35]
+    assert count_parameters(nn.Sequential(*plain)) == PLAIN_VGG
     small = VGG19Features3d(width=2)
     assert small(torch.rand(2, 1, 16, 32, 16)).shape == (2, 16, 1, 2, 1)
-    head = OrientationHead(in_channels=16, classes=48)
-    assert head(torch.rand(2, 16, 1, 2, 1)).shape == (2, 48)
+    head = PretextHead(in_channels=16, classes=4)
+    assert head(torch.rand(2, 16, 1, 2, 1)).shape == (2, 4)
 
 
 def test_pixel_shuffle_matches_the_2d_convention_and_inverts():

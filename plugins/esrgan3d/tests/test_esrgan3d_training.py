@@ -22,7 +22,7 @@ from srbench_esrgan3d.trainer import VGG_DIR, VGG_METHOD, Esrgan3dTrainer
 TINY = {
     "channels": 4, "growth": 2, "blocks": 1, "d_channels": 2, "d_stages": 3, "d_hidden": 4, "vgg_width": 2,
     "patch_size": 16, "patch_stride": 8, "batch_size": 2, "min_foreground": 0, "iterations": 4,
-    "warmup_iterations": 2, "vgg_iterations": 2, "checkpoint_every": 2, "log_every": 1,
+    "warmup_fraction": 0.5, "vgg_iterations": 2, "checkpoint_every": 2, "log_every": 1,
 }  # fmt: skip
 
 
@@ -85,11 +85,11 @@ def test_one_real_step_of_each_phase():
 def test_vgg_stage_step_learns_from_hr_patches():
     cfg = config()
     torch.manual_seed(0)
-    stage = algorithm_module.VggPretextAlgorithm(width=2, lr=1e-3)
+    stage = algorithm_module.VggPretextAlgorithm(width=2, levels=4, lr=1e-3)
     before = snapshot(stage.modules["vgg"])
     scalars = stage.step(batch(cfg, 0), iteration=0, total=1, generator=torch.Generator().manual_seed(0))
-    assert set(scalars) == {"loss_symmetry", "accuracy", "feature_std"}
-    assert scalars["loss_symmetry"] > 0 and 0 <= scalars["accuracy"] <= 1
+    assert set(scalars) == {"loss_level", "accuracy", "feature_std"}
+    assert scalars["loss_level"] > 0 and 0 <= scalars["accuracy"] <= 1
     assert changed(before, stage.modules["vgg"])
 
 
@@ -144,7 +144,7 @@ class Crash(Exception):
 
 
 def test_crashed_run_resumes_bitwise_identically(tmp_path, monkeypatch):
-    cfg = config(iterations=6, warmup_iterations=3)
+    cfg = config(iterations=6)  # 3 warm-up + 3 GAN iterations
     whole = train(cfg, tmp_path / "whole")
 
     real_step = algorithm_module.Esrgan3dAlgorithm.step
