@@ -172,7 +172,13 @@ class Trainer(Protocol):
     presets: Mapping[str, Mapping[str, Any]]
 
     def build(self, config: Any, *, device: str = "cpu") -> Algorithm:
-        """Create the networks and optimisers for ``config`` (seeded by the caller)."""
+        """Create the networks and optimisers for ``config`` (seeded by the caller).
+
+        Optional extension: a trainer may also define ``prepare(config, *, volumes,
+        degradation, run_dir, resume, device, progress) -> dict``; the core loop calls it
+        before ``build`` (e.g. ESRGAN-3D pretrains its VGG there, cached in the run
+        directory) and passes the returned mapping to ``build`` as keyword arguments.
+        """
         ...
 
 

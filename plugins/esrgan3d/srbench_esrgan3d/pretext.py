@@ -2,7 +2,8 @@
 
 Each HR training patch ``x`` is blended with the trilinear up-sampling ``u`` of its own
 LR version (the track's degradation, as the super-resolution model sees it):
-``(1 − t)·x + t·u`` with ``t = k / (levels − 1)`` for a random level ``k``; the network
+``(1 − t)·x + t·u`` with ``t = k / (levels − 1)``, at every level ``k`` (so a batch of B
+patches becomes ``B·levels`` examples, each patch at all its levels); the network
 predicts ``k``. Telling the levels apart needs features of exactly the fine detail that
 super-resolution has to restore, which is what the perceptual loss should compare. Each
 blended patch is then turned by a random cube symmetry (augmentation, not a label), so
@@ -49,21 +50,23 @@ def random_symmetries(patches: torch.Tensor, *, generator: torch.Generator) -> t
 def degradation_levels(
     hr: torch.Tensor, lr: torch.Tensor, *, levels: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A batch of the pre-training task.
+    """A batch of the pre-training task: every patch at every degradation level.
 
     Args:
         hr: ``(B, 1, S, S, S)`` normalised HR patches.
         lr: ``(B, 1, S/sx, S/sy, S/sz)`` their degraded LR versions.
         levels: number of classes (≥ 2); level 0 is the HR patch, the last is trilinear.
-        generator: source of the levels and of the symmetries.
+        generator: source of the symmetries (one per example).
 
     Returns:
-        ``(patches (B, 1, S, S, S), labels (B,) int64 in 0..levels − 1)`` on ``hr``'s device.
+        ``(patches (B·levels, 1, S, S, S), labels (B·levels,) int64)`` on ``hr``'s device;
+        example ``b·levels + k`` is patch ``b`` at level ``k``.
     """
     if levels < 2:
         raise ValueError(f"the degradation-level task needs at least 2 levels, got {levels}")
-    labels = torch.randint(0, levels, (hr.shape[0],), generator=generator, device=generator.device).to(hr.device)
     upsampled = F.interpolate(lr, size=tuple(hr.shape[2:]), mode="trilinear", align_corners=False)
-    t = (labels.to(hr.dtype) / (levels - 1)).view(-1, 1, 1, 1, 1)
-    blended = (1 - t) * hr + t * upsampled
-    return random_symmetries(blended, generator=generator), labels
+    t = torch.linspace(0.0, 1.0, levels, dtype=hr.dtype, device=hr.device).view(1, levels, 1, 1, 1)
+    blended = (1 - t) * hr + t * upsampled  # (B, levels, S, S, S)
+    examples = blended.reshape(-1, 1, *hr.shape[2:])
+    labels = torch.arange(levels, device=hr.device).repeat(hr.shape[0])
+    return random_symmetries(examples, generator=generator), labels
