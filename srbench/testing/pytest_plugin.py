@@ -4,11 +4,11 @@ Two ways in, one battery (:mod:`srbench.testing.checks`):
 
 - ``pytest -p srbench.testing [--srbench-distribution NAME]...`` (or ``pytest_plugins =
   ["srbench.testing"]`` in a top-level conftest) adds one test item per case to the
-  session, with ids ``srbench-conformance::<distribution>::<kind>-<name>-<check>``. The distributions come
-  from ``--srbench-distribution`` (repeatable; ``all`` = every installed plugin), else the
-  ini option ``srbench_distributions``, else every installed plugin. When the command
-  line names individual tests (``path::test``) and no distribution is given, nothing is
-  added.
+  session, with ids ``srbench-conformance::<distribution>::<kind>-<name>-<check>``. The
+  distributions come from ``--srbench-distribution`` (repeatable; ``all`` = every
+  installed plugin), else the ini option ``srbench_distributions``, else every installed
+  plugin. When the command line names individual tests (``path::test``) and no
+  ``--srbench-distribution`` is given, nothing is added.
 - ``test_conformance = conformance_tests("srbench-mri-NAME")`` in a test module gives a
   parametrised test function; this works under any pytest invocation, including a
   monorepo run from its root.
@@ -114,8 +114,8 @@ class ConformanceGroup(pytest.Collector):
         self.names = names
 
     def collect(self) -> list[pytest.Item]:
-        ctx = shared_context()
         try:
+            ctx = shared_context()
             plugins = select_plugins(ctx.pm, self.names)
         except SrbenchError as exc:
             raise self.CollectError(f"srbench conformance kit (--srbench-distribution): {exc}") from None
@@ -149,12 +149,9 @@ def _requested(config: pytest.Config) -> list[str] | None:
     names = [n.strip() for value in config.getoption("srbench_distribution") for n in value.split(",") if n.strip()]
     if names:
         return names
-    ini = list(config.getini("srbench_distributions"))
-    if ini:
-        return ini
     if any("::" in str(arg) for arg in config.args):
         return None
-    return ["all"]
+    return list(config.getini("srbench_distributions")) or ["all"]
 
 
 @pytest.hookimpl(wrapper=True)

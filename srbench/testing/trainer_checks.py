@@ -2,7 +2,9 @@
 
 They build the trainer's algorithm from its ``cpu`` preset shrunk to one small patch
 (:func:`srbench.testing.context.tiny_config`) and drive it through the core's patch
-source, checkpoint format and training loop, as ``srbench train`` does.
+source, checkpoint format and training loop, as ``srbench train`` does. The quick checks
+call ``build(config, device=...)`` without a trainer's optional ``prepare`` stage; only
+``train-resume`` goes through :func:`~srbench.training.loop.run_training`, which runs it.
 """
 
 from __future__ import annotations

@@ -7,11 +7,11 @@ Per adversarial iteration, in the paper's order (``x`` = HR batch, ``y = G(LR)``
    with FE (already updated) and D frozen (no gradient reaches them);
 3. D step: minimise ``L_D^RaGAN`` over D's parameters, ``y`` detached.
 
-Every critic call sees instance noise ``ε ~ N(0, σ²)`` added to its input (independent
-draws for ``x`` and ``y`` and for each step; the ``authors-code`` variant uses one shared
-draw), with σ from :func:`srbench_trigan.losses.noise_sigma`. All random draws come from
-the per-iteration generator given by the loop, in this order: G-step real, G-step fake,
-D-step real, D-step fake.
+Every critic call sees instance noise ``ε ~ N(0, σ²)`` added to its input, with σ from
+:func:`srbench_trigan.losses.noise_sigma`: independent draws for ``x`` and ``y`` and for
+each step, taken from the loop's per-iteration generator in the order G-step real,
+G-step fake, D-step real, D-step fake. (The ``authors-code`` variant draws one tensor per
+iteration and adds it to every critic input.)
 """
 
 from __future__ import annotations
@@ -110,10 +110,11 @@ class TriganAlgorithm:
         return features[: hr.shape[0]], features[hr.shape[0] :]
 
     def _noisy_pair(
-        self, hr: torch.Tensor, sr: torch.Tensor, *, sigma: float, generator: torch.Generator
+        self, hr: torch.Tensor, sr: torch.Tensor, *, sigma: float, generator: torch.Generator,
+        shared: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.authors_code:
-            shared = losses.add_instance_noise(torch.zeros_like(hr), sigma=sigma, generator=generator)
+        """The critic's inputs: ``hr`` and ``sr`` plus instance noise (``shared``: one given draw for both)."""
+        if shared is not None:
             return hr + shared, sr + shared
         real = losses.add_instance_noise(hr, sigma=sigma, generator=generator)
         fake = losses.add_instance_noise(sr, sigma=sigma, generator=generator)
@@ -150,7 +151,10 @@ class TriganAlgorithm:
             return {name: float("nan") for name in LOGGED} | {"L_pix": float(l_pix.detach())}
 
         sigma = losses.noise_sigma(iteration, start=config.warmup_iterations, total=total)
-        if not self.authors_code:
+        shared = None
+        if self.authors_code:  # the authors' code draws one noise tensor per iteration for every critic input
+            shared = losses.add_instance_noise(torch.zeros_like(hr), sigma=sigma, generator=generator)
+        else:
             # 1. FE step: L_perc w.r.t. FE only; the generator output is a constant here.
             f_hr, f_sr = self._features(hr, sr.detach())
             self._descend(self.optimizers["feature_extractor"], losses.perceptual_loss(f_sr, f_hr))
@@ -161,7 +165,7 @@ class TriganAlgorithm:
             f_hr, f_sr = self._features(hr, sr)
             l_perc = losses.perceptual_loss(f_sr, f_hr)
             l_pix = losses.pixel_loss(sr, hr)
-            real_in, fake_in = self._noisy_pair(hr, sr, sigma=sigma, generator=generator)
+            real_in, fake_in = self._noisy_pair(hr, sr, sigma=sigma, generator=generator, shared=shared)
             critic_real, critic_fake = self.critic(real_in), self.critic(fake_in)
             if self.authors_code:
                 l_g = losses.authors_generator_loss(critic_real, critic_fake)
@@ -171,7 +175,7 @@ class TriganAlgorithm:
             self._descend(self.optimizers["generator"], total_g)
 
         # 3. D step on the (detached) output of this iteration's generator forward pass.
-        real_in, fake_in = self._noisy_pair(hr, sr.detach(), sigma=sigma, generator=generator)
+        real_in, fake_in = self._noisy_pair(hr, sr.detach(), sigma=sigma, generator=generator, shared=shared)
         critic_real, critic_fake = self.critic(real_in), self.critic(fake_in)
         if self.authors_code:
             l_d = losses.authors_discriminator_loss(critic_real, critic_fake)
