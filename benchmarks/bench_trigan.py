@@ -18,7 +18,7 @@ Modes:
 
 Usage::
 
-    python benchmarks/bench_trigan.py throughput [--iterations 5] [--paper-iterations 1] [--threads 2]
+    python benchmarks/bench_trigan.py throughput [--presets cpu,paper] [--iterations 5] [--paper-iterations 1] [--threads 2]
     python benchmarks/bench_trigan.py quality [--run-dir runs/bench-trigan-cpu] [--threads 2]
 """
 
@@ -81,7 +81,9 @@ def throughput(args: argparse.Namespace) -> None:
     trainer = TriganTrainer()
     print(f"{'preset':8s} {'phase':12s} {'batch':>5s} {'patch':>5s} {'s/it':>8s} {'it/s':>8s} {'voxels/s':>10s} "
           f"{'GFLOP/it':>9s} {'GFLOP/s':>8s} {'of ref':>7s}")
-    for preset, count in (("cpu", args.iterations), ("paper", args.paper_iterations)):
+    counts = {"cpu": args.iterations, "paper": args.paper_iterations}
+    for preset in args.presets.split(","):
+        count = counts.get(preset, args.paper_iterations)
         config = resolve_config(trainer, preset=preset, overrides={})
         source = PatchSource(
             volumes, patch_size=config.patch_size, stride=config.patch_stride, scale=config.scale,
@@ -167,6 +169,7 @@ def main() -> None:
     parser.add_argument("mode", nargs="?", choices=("throughput", "quality"), default="throughput")
     parser.add_argument("--iterations", type=int, default=5, help="timed iterations per phase of the cpu preset")
     parser.add_argument("--paper-iterations", type=int, default=1, help="timed iterations of the paper preset")
+    parser.add_argument("--presets", default="cpu,paper", help="comma-separated presets of the throughput mode")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--run-dir", default="runs/bench-trigan-cpu", help="run directory of the quality mode")
     args = parser.parse_args()

@@ -104,7 +104,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
                 degradation=track.degradation,
                 intensity_convention=CONVENTION_NAME,
                 scale=track.scale,
-                config={"training": checkpoint_config(weights)},
+                config={"training": checkpoint_config(weights), "inference": inference_record(settings)},
                 checkpoint=weights,
                 plugin_versions=pm.versions(),
             )
@@ -131,6 +131,13 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
                     click.echo(f"{outcome.method} on {outcome.track}: not applicable ({outcome.detail})", err=True)
     printer.finish()
     click.echo(f"results stored in {store.path}", err=True)
+
+
+def inference_record(settings) -> dict:
+    """The inference settings that can change results (the device does not)."""
+    import dataclasses
+
+    return {k: v for k, v in dataclasses.asdict(settings).items() if k != "device"}
 
 
 class RowPrinter:
