@@ -8,7 +8,8 @@ Modes:
   (batch · patch³ · it/s), and the achieved GFLOP/s of the step's conv/linear work. Batches
   come from :class:`srbench.training.patches.PatchSource` over the demo in-sample training
   volumes, as in the core loop; the adversarial iterations are timed (and, for ``cpu``,
-  the L1 warm-up iterations separately), after one untimed iteration of each.
+  the L1 warm-up iterations separately) after one untimed iteration of each, and the
+  median step time is reported.
 - ``quality``: runs ``srbench train trigan --preset cpu`` on the demo in-sample track as a
   user would (a fresh process; the wall time includes start-up and data loading), then
   degrades each in-sample test subject, super-resolves it with trilinear and with the
@@ -25,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import time
@@ -51,21 +53,24 @@ def _training_volumes(track: str):
 
 
 def _time_steps(algorithm, source, config, *, first: int, count: int) -> tuple[float, float]:
-    """Seconds per iteration and FLOPs per iteration over ``count`` steps from ``first`` (after one untimed)."""
+    """Median seconds per step and FLOPs per step over ``count`` steps from ``first`` (after one untimed).
+
+    Batches are built outside the timed region (the loop prefetches them in a thread);
+    the median resists the blips of a shared machine.
+    """
     from srbench.training.seeding import make_generator
 
-    def run(i: int) -> None:
+    def run(i: int) -> float:
         batch = source.batch(i, config.batch_size)
-        algorithm.step(batch, iteration=i, total=config.iterations, generator=make_generator(config.seed, "step", i))
+        generator = make_generator(config.seed, "step", i)
+        start = time.perf_counter()
+        algorithm.step(batch, iteration=i, total=config.iterations, generator=generator)
+        return time.perf_counter() - start
 
     run(first)
-    seconds = 0.0
     with FlopCounter(algorithm.modules.values()) as counter:
-        for i in range(first + 1, first + 1 + count):
-            start = time.perf_counter()
-            run(i)
-            seconds += time.perf_counter() - start
-    return seconds / count, counter.total / count
+        times = [run(i) for i in range(first + 1, first + 1 + count)]
+    return statistics.median(times), counter.total / count
 
 
 def throughput(args: argparse.Namespace) -> None:

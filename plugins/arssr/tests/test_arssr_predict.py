@@ -6,7 +6,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from click.testing import CliRunner
 
 from srbench import grid
