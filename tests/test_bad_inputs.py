@@ -194,7 +194,7 @@ CASES: list[Case] = [
     ),
     Case(
         "volume-over-voxel-limit-evaluate", evaluate("good.toml"), ("SRBENCH_MAX_VOXELS",), r"limit",
-        env=(("SRBENCH_MAX_VOXELS", "1000"),), output=None, progress_ok=True,
+        env=(("SRBENCH_MAX_VOXELS", "100"),), output=None, progress_ok=True,
     ),
     Case(
         "invalid-voxel-limit", predict("good_lr.nii.gz"), ("SRBENCH_MAX_VOXELS",), r"number|positive",

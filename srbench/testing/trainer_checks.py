@@ -143,28 +143,67 @@ def state_roundtrip(trainer: Any, ctx: CheckContext) -> None:
             f"{'...' if len(differing) > 4 else ''}; keep all training state in modules (state_dict) and optimizers")
 
 
+class _Interrupted(Exception):
+    """Raised inside a step to stop a training run the way a crash would."""
+
+
+class _InterruptingAlgorithm:
+    """Delegates to ``algorithm`` but raises :class:`_Interrupted` at step ``stop_at``."""
+
+    def __init__(self, algorithm: Any, stop_at: int) -> None:
+        self._algorithm = algorithm
+        self._stop_at = stop_at
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._algorithm, name)
+
+    def step(self, batch: PatchBatch, *, iteration: int, total: int, generator: torch.Generator) -> dict[str, float]:
+        if iteration == self._stop_at:
+            raise _Interrupted(iteration)
+        return self._algorithm.step(batch, iteration=iteration, total=total, generator=generator)
+
+
+class _InterruptingTrainer:
+    """Delegates to ``trainer``; its algorithms stop at step ``stop_at``."""
+
+    def __init__(self, trainer: Any, stop_at: int) -> None:
+        self._trainer = trainer
+        self._stop_at = stop_at
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trainer, name)
+
+    def build(self, config: Any, **kwargs: Any) -> Any:
+        return _InterruptingAlgorithm(self._trainer.build(config, **kwargs), self._stop_at)
+
+
 def train_resume(trainer: Any, ctx: CheckContext) -> None:
-    """srbench.training.loop.run_training: two iterations, and one plus a resumed one, give
-    bitwise equal model weights; the registered model loads the result."""
+    """srbench.training.loop.run_training: a two-iteration run, and the same run interrupted
+    after its first iteration and resumed, give bitwise equal model weights; the registered
+    model loads the result."""
     from srbench.training.checkpoint import load_checkpoint
     from srbench.training.loop import run_training
 
     degradation = ctx.pm.get("degradation", "paper-linear")
-    two = tiny_config(trainer, iterations=2)
-    one = dataclasses.replace(two, iterations=1)
-    volumes = training_volumes(two)
-    straight = run_training(trainer=trainer, config=two, volumes=volumes, degradation=degradation,
+    config = tiny_config(trainer, iterations=2)
+    volumes = training_volumes(config)
+    straight = run_training(trainer=trainer, config=config, volumes=volumes, degradation=degradation,
                             run_dir=ctx.scratch("runs", f"{trainer.name}-straight"), resume=False, progress=False)
     resumed_dir = ctx.scratch("runs", f"{trainer.name}-resumed")
-    run_training(trainer=trainer, config=one, volumes=volumes, degradation=degradation,
-                 run_dir=resumed_dir, resume=False, progress=False)
-    resumed = run_training(trainer=trainer, config=two, volumes=volumes, degradation=degradation,
+    try:
+        run_training(trainer=_InterruptingTrainer(trainer, stop_at=1), config=config, volumes=volumes,
+                     degradation=degradation, run_dir=resumed_dir, resume=False, progress=False)
+    except _Interrupted:
+        pass
+    else:
+        raise CheckFailed(f"trainer '{trainer.name}': the interrupted run did not reach its second step")
+    resumed = run_training(trainer=trainer, config=config, volumes=volumes, degradation=degradation,
                            run_dir=resumed_dir, resume=True, progress=False)
     a = load_checkpoint(straight, method=trainer.name).tensors
     b = load_checkpoint(resumed, method=trainer.name).tensors
     differing = _differences(a, b)
     require(set(a) == set(b) and not differing,
-            f"trainer '{trainer.name}': 2 iterations and 1+1 resumed iterations give different weights "
+            f"trainer '{trainer.name}': 2 iterations straight and interrupted after 1 then resumed give different weights "
             f"({', '.join(differing[:4]) or 'different tensor names'}); all randomness must come from the step's "
             "generator and all state must be in modules and optimizers")
     from srbench.testing.model_checks import REQUIRED_SCALE, SETTINGS, lr_volume
