@@ -198,7 +198,8 @@ def parse_config(raw: Mapping[str, Any], *, path: Path, extra_dataset_keys: tupl
         for required in ("contrast", "anatomy"):
             if required not in table:
                 raise file_error(path, f"[datasets.{name}] is missing '{required}'")
-        if "paths" not in table and "bids" not in table and "reader" not in table:
+        reader_keys = {"paths", "bids", "reader", *extra_dataset_keys}
+        if not reader_keys & set(table):
             raise file_error(path, f"[datasets.{name}] needs 'paths' (files or globs) or 'bids' (a BIDS folder)")
         root = table.get("root", "config")
         if root not in ("config", "data-root"):
