@@ -41,6 +41,9 @@ from srbench.errors import InputError
 #: 4 and 8, 2 CPU cores).
 SLAB = 6
 
+#: Images filtered per slab: x, y, x² + y² and xy.
+CHANNELS = 4
+
 
 def gaussian_taps(*, sigma: float = 1.5, truncate: float = 3.5) -> list[float]:
     """The normalised 1D Gaussian window of ``scipy.ndimage.gaussian_filter`` (float64 taps).
@@ -76,23 +79,23 @@ def _banded_matrix(taps: list[float], *, rows: int, dtype: torch.dtype, device: 
 def _ssim_map_sum(moments: torch.Tensor, scratch: torch.Tensor, *, c1: float, c2: float) -> torch.Tensor:
     """Sum (float64, 0-d) of the SSIM map from filtered moments, overwriting both buffers.
 
+    Only ``σx² + σy²`` enters SSIM, so x² and y² are filtered as one image, x² + y².
+
     Args:
-        moments: ``(5, n, h, d)`` filtered x, y, x², y², xy (local means of each).
+        moments: ``(4, n, h, d)`` local means of x, y, x² + y² and xy.
         scratch: ``(3, n, h, d)`` work space.
     """
-    ux, uy, uxx, uyy, uxy = moments.unbind(0)
+    ux, uy, u_sq, uxy = moments.unbind(0)
     uxuy, uxux, uyuy = scratch.unbind(0)
     torch.mul(ux, uy, out=uxuy)
     torch.mul(ux, ux, out=uxux)
     torch.mul(uy, uy, out=uyuy)
-    vxy = uxy.sub_(uxuy)
-    vx = uxx.sub_(uxux)
-    vy = uyy.sub_(uyuy)
-    a1 = uxuy.mul_(2.0).add_(c1)
-    a2 = vxy.mul_(2.0).add_(c2)
-    b1 = uxux.add_(uyuy).add_(c1)
-    b2 = vx.add_(vy).add_(c2)
-    return a1.mul_(a2).div_(b1.mul_(b2)).sum(dtype=torch.float64)
+    means_sq = uxux.add_(uyuy)
+    a1 = uxy.sub_(uxuy).mul_(2.0).add_(c2)  # 2 σxy + C2
+    b2 = u_sq.sub_(means_sq).add_(c2)  # σx² + σy² + C2
+    b1 = means_sq.add_(c1)  # μx² + μy² + C1
+    a2 = uxuy.mul_(2.0).add_(c1)  # 2 μx μy + C1
+    return a2.mul_(a1).div_(b1.mul_(b2)).sum(dtype=torch.float64)
 
 
 def ssim(
@@ -133,11 +136,11 @@ def ssim(
     slab = max(1, int(slab))
     inner_h, inner_d = height - 2 * pad, depth - 2 * pad
     options = {"dtype": torch.float32, "device": x.device}
-    products = torch.empty((5, slab, height, depth), **options)
-    along_d = torch.empty((5, slab, height, inner_d), **options)
+    products = torch.empty((CHANNELS, slab, height, depth), **options)
+    along_d = torch.empty((CHANNELS, slab, height, inner_d), **options)
     # two rolling buffers used in turn, so that keeping the last 2·pad rows is one copy
-    rolling, spare = (torch.empty((5, slab + 2 * pad, inner_h, inner_d), **options) for _ in range(2))
-    moments = torch.empty((5, slab, inner_h, inner_d), **options)
+    rolling, spare = (torch.empty((CHANNELS, slab + 2 * pad, inner_h, inner_d), **options) for _ in range(2))
+    moments = torch.empty((CHANNELS, slab, inner_h, inner_d), **options)
     scratch = torch.empty((3, slab, inner_h, inner_d), **options)
     band = _banded_matrix(taps, rows=slab, **options)
     total = torch.zeros((), dtype=torch.float64, device=x.device)
@@ -149,9 +152,8 @@ def ssim(
             block = products[:, :rows]
             block[0].copy_(xs)
             block[1].copy_(ys)
-            torch.mul(xs, xs, out=block[2])
-            torch.mul(ys, ys, out=block[3])
-            torch.mul(xs, ys, out=block[4])
+            torch.mul(xs, xs, out=block[2]).addcmul_(ys, ys)
+            torch.mul(xs, ys, out=block[3])
             _filter_valid(block, dim=3, taps=taps, out=along_d[:, :rows])
             _filter_valid(along_d[:, :rows], dim=2, taps=taps, out=rolling[:, filled : filled + rows])
             filled += rows
@@ -159,7 +161,7 @@ def ssim(
                 continue
             ready = filled - 2 * pad
             out = moments[:, :ready]
-            for channel in range(5):  # plain 2D products: no batching copies
+            for channel in range(CHANNELS):  # plain 2D products: no batching copies
                 torch.mm(
                     band[:ready, :filled],
                     rolling[channel, :filled].view(filled, -1),
