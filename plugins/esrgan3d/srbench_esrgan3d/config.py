@@ -107,8 +107,9 @@ class Esrgan3dConfig(TrainingConfig):
 PAPER_DEVIATIONS: tuple[str, ...] = (
     "generator trunk of 3 RRDBs instead of ESRGAN's 23 (the three-player GAN's generator size; "
     "the paper does not state the ESRGAN-3D size)",
-    "3D VGG-19 pre-trained on the track's training volumes by predicting the applied cube symmetry "
-    "(48 classes), not on ImageNet classification",
+    "3D VGG-19 pre-trained on the track's training volumes by grading how degraded a patch is "
+    "(HR blended with the trilinear up-sampling of its LR version at several levels), not on "
+    "ImageNet classification",
     "same total budget as the three-player GAN (60,000 iterations, batch 4, 64^3 patches): "
     "20,000 L1 warm-up + 40,000 GAN iterations, ESRGAN's learning-rate milestones scaled to them",
 )
