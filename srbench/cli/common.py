@@ -26,11 +26,16 @@ device_option = click.option(
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when available, else ``cpu``."""
-    if device == "auto":
-        import torch
+    """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda`` without a usable GPU is an InputError."""
+    import torch
 
+    if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    # Added by engineer "perf" (issue 7): one clear line instead of a driver error deep in torch.
+    if device == "cuda" and not torch.cuda.is_available():
+        from srbench.errors import InputError
+
+        raise InputError("--device cuda: torch sees no usable CUDA GPU here; use --device cpu or --device auto")
     return device
 
 
