@@ -17,7 +17,7 @@ paper-size volume runs the default against MONAI with the same layout (so only t
 patch orchestration differs); the smaller volume runs every variant.
 
 Usage: ``python benchmarks/bench_inference.py [--lr-size 104 150 160] [--variants-size 52 75 80]
-[--large] [--lock /tmp/srbench-cpu.lock]``
+[--large] [--skip-full] [--skip-variants] [--lock /tmp/srbench-cpu.lock]``
 (requires the ``bench`` extra for MONAI and psutil, and the trigan plugin).
 """
 
@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from cpu_lock import held
+from machine_load import ForeignLoad
 from machine_reference import conv_reference
 
 PATCH, OVERLAP, BATCH = 32, 8, 4
@@ -105,12 +106,13 @@ def child(mode: str, size: tuple[int, int, int], out: Path, threads: int) -> dic
 def run_child(mode: str, size: tuple[int, int, int], folder: Path, threads: int, lock: Path | None) -> dict:
     out = folder / f"{mode}-{'x'.join(map(str, size))}.npy"
     cmd = [sys.executable, __file__, "--child", mode, "--lr-size", *map(str, size), "--out", str(out), "--threads", str(threads)]
-    with held(lock):
+    with held(lock), ForeignLoad() as load:
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"child {mode} failed:\n{done.stderr}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["output"] = out
+    result["other_load"] = load.cores
     return result
 
 
@@ -126,6 +128,7 @@ def main() -> None:
     parser.add_argument("--variants-size", type=int, nargs=3, default=[52, 75, 80], help="smaller volume for the precision/layout variants")
     parser.add_argument("--large", action="store_true", help="also run srbench on a 2x larger volume (memory check)")
     parser.add_argument("--skip-full", action="store_true", help="only the variants-size runs (and --large)")
+    parser.add_argument("--skip-variants", action="store_true", help="no variants-size runs")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--lock", type=Path, default=None, help="flock this file during each measurement (shared machines)")
     parser.add_argument("--child")
@@ -134,18 +137,19 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, tuple(args.lr_size), args.out, args.threads)))
         return
-    with held(args.lock):
+    with held(args.lock), ForeignLoad() as load:
         reference = conv_reference(threads=args.threads)
     net = generator()
     flop_patch = flop_per_patch(net, PATCH)
     out_voxels_patch = (2 * PATCH) ** 3
     print(f"machine reference: conv3d 64->64 3^3 forward {reference['forward_gflops']:.1f} GFLOP/s, "
-          f"forward+backward {reference['forward_backward_gflops']:.1f} GFLOP/s ({args.threads} threads)")
+          f"forward+backward {reference['forward_backward_gflops']:.1f} GFLOP/s ({args.threads} threads; "
+          f"other processes used {_cores(load.cores)} cores meanwhile)")
     print(f"generator (paper preset): {flop_patch / out_voxels_patch / 1e3:.1f} kFLOP per output voxel of a patch; "
           f"patch {PATCH}^3 LR, overlap {OVERLAP}, batch {BATCH}, flat blending for both")
     full, small = tuple(args.lr_size), tuple(args.variants_size)
     plan = [] if args.skip_full else [(DEFAULT, full), ("monai-channels-last", full)]
-    plan += [(m, small) for m in VARIANTS]
+    plan += [] if args.skip_variants else [(m, small) for m in VARIANTS]
     if args.large:
         plan.append((DEFAULT, (2 * full[0], full[1], full[2])))
     rows = []
@@ -161,13 +165,13 @@ def main() -> None:
             base = results[(base_mode, size)] if base_mode and base_mode != mode else None
             diff = float(np.abs(np.load(r["output"]) - np.load(base["output"])).max()) if base else float("nan")
             rows.append((mode, "x".join(map(str, size)), r["wall_s"], gflops, gflops / reference["forward_gflops"],
-                         r["peak_rss_gib"], diff, base_mode if base else "-"))
+                         r["peak_rss_gib"], diff, base_mode if base else "-", r["other_load"]))
             print(f"  done {mode} {size}: {r['wall_s']:.1f} s", file=sys.stderr, flush=True)
     print()
-    print("| configuration | LR volume | wall (s) | GFLOP/s | of conv3d fwd | peak RSS (GiB) | max abs diff | vs |")
-    print("|---|---|---|---|---|---|---|---|")
-    for mode, size, wall, gflops, frac, rss, diff, base_mode in rows:
-        print(f"| {mode} | {size} | {wall:.1f} | {gflops:.1f} | {frac:.0%} | {rss:.2f} | {diff:.1e} | {base_mode} |")
+    print("| configuration | LR volume | wall (s) | GFLOP/s | of conv3d fwd | peak RSS (GiB) | max abs diff | vs | other load (cores) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for mode, size, wall, gflops, frac, rss, diff, base_mode, other in rows:
+        print(f"| {mode} | {size} | {wall:.1f} | {gflops:.1f} | {frac:.0%} | {rss:.2f} | {diff:.1e} | {base_mode} | {_cores(other)} |")
     print()
     for size in dict.fromkeys(s for _, s in plan):
         for ours_mode, theirs_mode in ((DEFAULT, "monai-channels-last"), ("srbench-contiguous", "monai-contiguous")):
@@ -175,6 +179,10 @@ def main() -> None:
             if ours and theirs:
                 print(f"LR {size}: {theirs_mode} / {ours_mode} wall time = {theirs['wall_s'] / ours['wall_s']:.2f}x; "
                       f"peak RSS {ours['peak_rss_gib']:.2f} GiB vs {theirs['peak_rss_gib']:.2f} GiB")
+
+
+def _cores(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ as SR, both put through the intensity convention
 - the machine reference (GFLOP/s of a 64→64-channel 3³ conv3d forward, see
   ``machine_reference.py``);
 - per metric: srbench's value and scikit-image's on the same float32 arrays, their
-  absolute difference (goal ≤ 1e-4), the best-of-N wall time of each (the two are timed
-  alternately, so load from other processes hits both alike), and the speed-up (goal ≥ 5×);
+  absolute difference (goal ≤ 1e-4), the best wall time of each over at least ``--repeats``
+  calls and ``--min-seconds`` of timing (the two are timed alternately, so load from other
+  processes hits both alike), and the speed-up (goal ≥ 5×);
   PSNR and NRMSE are bounded by memory bandwidth, so their rate of reading the two
   volumes is shown; SSIM's nominal FLOP rate is shown against the conv3d reference;
 - LPIPS per plane: slice size, slices timed, slices per second, the AlexNet FLOP rate and
@@ -52,19 +53,35 @@ def synthetic_pair(shape: tuple[int, int, int], *, seed: int) -> tuple[torch.Ten
     return scale_pair(sr, hr)
 
 
-def best_times(functions: dict[str, callable], *, repeats: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Call each function once (warm-up, value kept), then ``repeats`` times alternately; best times."""
+def best_times(
+    functions: dict[str, callable], *, repeats: int, min_seconds: float
+) -> tuple[dict[str, float], dict[str, float], int]:
+    """Best wall time of each function, timed alternately so load from other processes hits both alike.
+
+    Each function is called once untimed (its value is kept), then the round of timed calls
+    is repeated at least ``repeats`` times and until every function has been timed for
+    ``min_seconds`` in total: a 5 ms metric gets many more rounds than a 2 s one, so its
+    best time is not one lucky or unlucky call. Returns the values, the best times and the
+    number of rounds.
+    """
     values = {name: fn() for name, fn in functions.items()}
     best = {name: math.inf for name in functions}
-    for _ in range(repeats):
+    spent = dict.fromkeys(functions, 0.0)
+    rounds = 0
+    while rounds < repeats or min(spent.values()) < min_seconds:
         for name, fn in functions.items():
             start = time.perf_counter()
             fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return values, best
+            elapsed = time.perf_counter() - start
+            best[name] = min(best[name], elapsed)
+            spent[name] += elapsed
+        rounds += 1
+    return values, best, rounds
 
 
-def metric_rows(sr: torch.Tensor, hr: torch.Tensor, *, repeats: int, reference_gflops: float) -> list[list[str]]:
+def metric_rows(
+    sr: torch.Tensor, hr: torch.Tensor, *, repeats: int, min_seconds: float, reference_gflops: float
+) -> list[list[str]]:
     a, b = hr.numpy(), sr.numpy()
     pairs = {
         "PSNR (dB)": (lambda: psnr(sr, hr), lambda: peak_signal_noise_ratio(a, b, data_range=1)),
@@ -80,7 +97,7 @@ def metric_rows(sr: torch.Tensor, hr: torch.Tensor, *, repeats: int, reference_g
     totals = [0.0, 0.0]
     input_bytes = 2 * sr.numel() * sr.element_size()
     for name, (ours, theirs) in pairs.items():
-        values, best = best_times({"ours": ours, "skimage": theirs}, repeats=repeats)
+        values, best, rounds = best_times({"ours": ours, "skimage": theirs}, repeats=repeats, min_seconds=min_seconds)
         totals[0] += best["ours"]
         totals[1] += best["skimage"]
         diff = abs(values["ours"] - values["skimage"])
@@ -97,6 +114,7 @@ def metric_rows(sr: torch.Tensor, hr: torch.Tensor, *, repeats: int, reference_g
                 f"{values['skimage']:.7f}",
                 f"{diff:.1e}",
                 "yes" if diff <= 1e-4 else "NO",
+                str(rounds),
                 f"{best['ours'] * 1e3:.1f}",
                 f"{best['skimage'] * 1e3:.1f}",
                 f"{speedup:.1f}×",
@@ -106,7 +124,7 @@ def metric_rows(sr: torch.Tensor, hr: torch.Tensor, *, repeats: int, reference_g
         )
     speedup = totals[1] / totals[0]
     rows.append(
-        ["all three", "", "", "", "", f"{totals[0] * 1e3:.1f}", f"{totals[1] * 1e3:.1f}", f"{speedup:.1f}×",
+        ["all three", "", "", "", "", "", f"{totals[0] * 1e3:.1f}", f"{totals[1] * 1e3:.1f}", f"{speedup:.1f}×",
          "yes" if speedup >= 5 else "no", ""]
     )
     return rows
@@ -151,7 +169,8 @@ def markdown(header: list[str], rows: list[list[str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", type=int, nargs=3, default=(208, 300, 320), help="volume shape (W H D)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repetitions per function (best is kept)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per function at least (best is kept)")
+    parser.add_argument("--min-seconds", type=float, default=1.0, help="and at least this much timed per function")
     parser.add_argument("--lpips-slices", type=int, default=24, help="slices timed per LPIPS plane")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
@@ -168,9 +187,9 @@ def main() -> None:
         f"intensity convention {CONVENTION_NAME}"
     )
     print()
-    header = ["metric", "srbench", "scikit-image", "|diff|", "≤1e-4", "srbench ms", "skimage ms", "speed-up", "≥5×",
+    header = ["metric", "srbench", "scikit-image", "|diff|", "≤1e-4", "timed calls", "srbench ms", "skimage ms", "speed-up", "≥5×",
               "srbench throughput"]
-    print(markdown(header, metric_rows(sr, hr, repeats=args.repeats, reference_gflops=reference)))
+    print(markdown(header, metric_rows(sr, hr, repeats=args.repeats, min_seconds=args.min_seconds, reference_gflops=reference)))
     print()
     lpips_header = ["LPIPS plane", "slice", "slices timed", "slices/s", "AlexNet GFLOP/s", "of conv3d", "s per plane"]
     print(markdown(lpips_header, lpips_rows(sr, hr, slices=args.lpips_slices, reference_gflops=reference,

@@ -14,11 +14,13 @@ Timed are the last iterations of the preset's schedule (so a GAN is measured in 
 adversarial phase, not in an L1 warm-up), after ``--warmup`` untimed ones. Printed:
 
 - the machine reference (conv3d 64→64 3³ forward+backward GFLOP/s, same run);
-- per method × preset × variant: seconds per iteration, iterations/s, HR voxels/s
-  (batch · patch³ · it/s), the share of wall time the loop waited for data (goal < 10%),
+- per method × preset × variant: seconds per iteration (median, and the best one),
+  iterations/s and HR voxels/s (batch · patch³ · it/s, from the median), the share of
+  wall time the loop waited for data (goal < 10%),
   the time to build one batch on its own, the FLOPs of one step (conv and linear
   layers, forward plus the backward work each call implies), the achieved GFLOP/s and
-  its fraction of the reference, and the peak resident memory.
+  its fraction of the reference, the peak resident memory, and how many cores other
+  processes kept busy meanwhile (timings on a shared machine mean little without it).
 
 Variants (``--variants``): ``fp32`` (what the loop does), ``channels-last`` (modules in
 ``torch.channels_last_3d``; conv outputs inherit it), ``bf16`` (the step under CPU bf16
@@ -34,6 +36,7 @@ import argparse
 import contextlib
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -42,6 +45,7 @@ from pathlib import Path
 import torch
 
 from cpu_lock import held
+from machine_load import ForeignLoad
 from machine_reference import FlopCounter, conv_reference
 
 VARIANTS = ("fp32", "channels-last", "bf16")
@@ -116,7 +120,8 @@ def measure(method: str, preset: str, *, variant: str, iterations: int, warmup: 
         "patch": int(config.patch_size),
         "first_timed": first + warmup,
         "timed": len(walls),
-        "s_per_it": wall / len(walls),
+        "s_per_it": statistics.median(walls),
+        "best_s_per_it": min(walls),
         "wait_share": sum(waits) / wall,
         "batch_build_s": batch_build_s,
         "step_gflop": counter.total / 1e9,
@@ -131,13 +136,15 @@ def run_child(method: str, preset: str, variant: str, args: argparse.Namespace, 
     ]
     if args.config:
         cmd += ["--config", str(args.config)]
-    with held(args.lock):
+    with held(args.lock), ForeignLoad() as load:
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         reason = lines[-1] if lines else f"killed by signal {-done.returncode} (out of memory?)"
         return {"error": reason[:120]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["other_load"] = load.cores
+    return result
 
 
 def main() -> None:
@@ -172,11 +179,11 @@ def main() -> None:
     variants = [v for v in args.variants.split(",") if v]
     if any(v not in VARIANTS for v in variants):
         raise SystemExit(f"--variants: expected some of {', '.join(VARIANTS)}, got {args.variants}")
-    with held(args.lock):
+    with held(args.lock), ForeignLoad() as load:
         reference = conv_reference(threads=args.threads)
     ref = reference["forward_backward_gflops"]
     print(f"machine reference: conv3d 64->64 3^3 forward {reference['forward_gflops']:.1f} GFLOP/s, "
-          f"forward+backward {ref:.1f} GFLOP/s ({args.threads} threads)")
+          f"forward+backward {ref:.1f} GFLOP/s ({args.threads} threads; other processes used {_cores(load.cores)} cores meanwhile)")
     rows = []
     for method in wanted:
         for preset in [p for p in args.presets.split(",") if p]:
@@ -189,21 +196,25 @@ def main() -> None:
                       f"{r.get('error') or format(r['s_per_it'], '.2f') + ' s/it'}", file=sys.stderr, flush=True)
                 rows.append((method, preset, variant, r))
     print()
-    print("| method | preset | variant | batch × HR patch | timed its (from) | s/it | it/s | HR voxels/s | "
-          "data wait | batch build (s) | GFLOP/step | GFLOP/s | of conv3d fwd+bwd | peak RSS (GiB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| method | preset | variant | batch × HR patch | timed its (from) | s/it median (best) | it/s | HR voxels/s | "
+          "data wait | batch build (s) | GFLOP/step | GFLOP/s | of conv3d fwd+bwd | peak RSS (GiB) | other load (cores) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for method, preset, variant, r in rows:
         if "error" in r:
-            print(f"| {method} | {preset} | {variant} | failed: {r['error']} |" + " |" * 10)
+            print(f"| {method} | {preset} | {variant} | failed: {r['error']} |" + " |" * 11)
             continue
         rate = 1.0 / r["s_per_it"]
         voxels = r["batch"] * r["patch"] ** 3 * rate
         gflops = r["step_gflop"] * rate
         goal = "" if r["wait_share"] < 0.10 else " (goal <10%)"
         print(f"| {method} | {preset} | {variant} | {r['batch']} × {r['patch']}³ | {r['timed']} ({r['first_timed']}) | "
-              f"{r['s_per_it']:.2f} | {rate:.3f} | {voxels / 1e6:.2f} M | {r['wait_share']:.1%}{goal} | "
+              f"{r['s_per_it']:.2f} ({r['best_s_per_it']:.2f}) | {rate:.3f} | {voxels / 1e6:.2f} M | {r['wait_share']:.1%}{goal} | "
               f"{r['batch_build_s']:.3f} | {r['step_gflop']:.1f} | {gflops:.1f} | {gflops / ref:.0%} | "
-              f"{r['peak_rss_gib']:.2f} |")
+              f"{r['peak_rss_gib']:.2f} | {_cores(r['other_load'])} |")
+
+
+def _cores(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 if __name__ == "__main__":

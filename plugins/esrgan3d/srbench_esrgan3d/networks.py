@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srbench_esrgan3d.blocks import LEAKY_SLOPE, RRDB3d, PixelShuffle3d, as_factors, conv3x3x3, kaiming_init
+from srbench.nn.blocks import RRDB
+from srbench.nn.layers import LEAKY_SLOPE, PixelShuffle3d, as_factors, conv3, kaiming_init
 
 GENERATOR_INIT_SCALE = 0.1
 """ESRGAN multiplies the initial weights of its residual dense blocks by 0.1."""
@@ -22,7 +23,7 @@ GENERATOR_INIT_SCALE = 0.1
 class RRDBGenerator3d(nn.Module):
     """ESRGAN's RRDB generator in 3D with sub-pixel up-sampling.
 
-    ``conv_first`` (1 → C) → ``blocks`` × :class:`~srbench_esrgan3d.blocks.RRDB3d` →
+    ``conv_first`` (1 → C) → ``blocks`` × :class:`~srbench.nn.blocks.RRDB` →
     ``trunk_conv`` (C → C) added to the ``conv_first`` output (ESRGAN's long skip) →
     ``conv_up`` (C → C·sx·sy·sz) → 3D pixel shuffle → LeakyReLU(0.2) → ``conv_hr``
     (C → C) → LeakyReLU(0.2) → ``conv_last`` (C → 1). With ``global_residual`` the
@@ -54,13 +55,13 @@ class RRDBGenerator3d(nn.Module):
         super().__init__()
         self.scale = as_factors(scale)
         self.global_residual = global_residual
-        self.conv_first = conv3x3x3(1, channels)
-        self.trunk = nn.Sequential(*(RRDB3d(channels, growth, residual_scale=residual_scale) for _ in range(blocks)))
-        self.trunk_conv = conv3x3x3(channels, channels)
-        self.conv_up = conv3x3x3(channels, channels * math.prod(self.scale))
+        self.conv_first = conv3(1, channels)
+        self.trunk = nn.Sequential(*(RRDB(channels, growth, residual_scale=residual_scale) for _ in range(blocks)))
+        self.trunk_conv = conv3(channels, channels)
+        self.conv_up = conv3(channels, channels * math.prod(self.scale))
         self.shuffle = PixelShuffle3d(self.scale)
-        self.conv_hr = conv3x3x3(channels, channels)
-        self.conv_last = conv3x3x3(channels, 1)
+        self.conv_hr = conv3(channels, channels)
+        self.conv_last = conv3(channels, 1)
         self.act = nn.LeakyReLU(LEAKY_SLOPE)
         kaiming_init(self, negative_slope=LEAKY_SLOPE)
         kaiming_init(self.trunk, negative_slope=LEAKY_SLOPE, scale=GENERATOR_INIT_SCALE)

@@ -9,7 +9,7 @@ from torch import nn
 
 from srbench.training.config import resolve_config
 from srbench_esrgan3d.algorithm import build_discriminator, build_generator
-from srbench_esrgan3d.blocks import RRDB3d, ResidualDenseBlock3d, pixel_shuffle_3d, pixel_unshuffle_3d
+from srbench.nn.blocks import RRDB
 from srbench_esrgan3d.networks import (
     PretextHead,
     RRDBGenerator3d,
@@ -42,7 +42,7 @@ def test_paper_generator_layout_shapes_and_parameter_count():
     cfg = paper_config()
     net = build_generator(cfg)
     assert (cfg.channels, cfg.growth, cfg.blocks, cfg.residual_scale, cfg.global_residual) == (64, 32, 3, 0.2, False)
-    assert len(net.trunk) == 3 and all(isinstance(block, RRDB3d) for block in net.trunk)
+    assert len(net.trunk) == 3 and all(isinstance(block, RRDB) for block in net.trunk)
     assert not any(isinstance(m, (nn.BatchNorm3d, nn.InstanceNorm3d)) for m in net.modules())
     assert net.conv_up.out_channels == 64 * 8
     assert count_parameters(net.trunk[0]) == 3 * dense_block_parameters(64, 32) == 2_157_120
@@ -87,28 +87,6 @@ def test_paper_vgg_is_vgg19_cut_at_conv5_4_before_activation():
     assert small(torch.rand(2, 1, 16, 32, 16)).shape == (2, 16, 1, 2, 1)
     head = PretextHead(in_channels=16, classes=4)
     assert head(torch.rand(2, 16, 1, 2, 1)).shape == (2, 4)
-
-
-def test_pixel_shuffle_matches_the_2d_convention_and_inverts():
-    x = torch.randn(2, 3 * 8, 3, 4, 5)
-    y = pixel_shuffle_3d(x, 2)
-    assert y.shape == (2, 3, 6, 8, 10)
-    assert torch.equal(pixel_unshuffle_3d(y, 2), x)
-    # voxel (2w + i, 2h + j, 2d + k) of channel c is input channel c·8 + 4i + 2j + k
-    assert y[1, 2, 2 * 1 + 1, 2 * 3 + 0, 2 * 4 + 1] == x[1, 2 * 8 + 4 * 1 + 2 * 0 + 1, 1, 3, 4]
-    flat = torch.randn(1, 4 * 2, 3, 5, 1)  # depth factor 1 reduces to the 2D shuffle
-    assert torch.equal(pixel_shuffle_3d(flat, (2, 2, 1))[..., 0], F.pixel_shuffle(flat[..., 0], 2))
-
-
-def test_dense_block_and_rrdb_scale_their_residuals():
-    block = ResidualDenseBlock3d(4, 2, residual_scale=0.2)
-    nn.init.zeros_(block.fuse.weight)
-    nn.init.zeros_(block.fuse.bias)
-    x = torch.randn(1, 4, 3, 3, 3)
-    assert torch.equal(block(x), x)  # a zero last conv leaves only the identity path
-    rrdb = RRDB3d(4, 2)
-    inner = rrdb.dense_blocks(x)
-    torch.testing.assert_close(rrdb(x), x + 0.2 * inner)
 
 
 def test_global_residual_generator_starts_near_trilinear():

@@ -13,7 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srbench_trigan.layers import LEAKY_SLOPE, RRDB, BasicBlock3d, PixelShuffle3d, conv3, kaiming_init
+from srbench.nn.blocks import RRDB
+from srbench.nn.layers import LEAKY_SLOPE, PixelShuffle3d, conv3, kaiming_init
+from srbench_trigan.layers import BasicBlock3d
 
 NATIVE_SCALE = (2, 2, 2)
 """The generator's fixed up-sampling factor per axis (the paper's isotropic ×2)."""

@@ -1,8 +1,6 @@
-"""Generic 3D building blocks: sub-pixel shuffle, ESRGAN's residual dense block and RRDB.
+"""3D layers: sub-pixel shuffle and unshuffle, the 3³ convolution, Kaiming initialisation.
 
-Tensors are ``(B, C, W, H, D)``. Nothing here knows about ESRGAN's training; the
-networks in :mod:`srbench_esrgan3d.networks` assemble these blocks. Every definition is
-standalone (torch only) so the blocks can move into the core unchanged.
+Tensors are ``(B, C, W, H, D)``.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ import torch
 from torch import nn
 
 LEAKY_SLOPE = 0.2
-"""Negative slope of ESRGAN's LeakyReLUs (generator and discriminator)."""
+"""Negative slope of ESRGAN's LeakyReLUs (generators and discriminators)."""
 
 
 def as_factors(factor: int | Sequence[int]) -> tuple[int, int, int]:
@@ -67,67 +65,29 @@ class PixelShuffle3d(nn.Module):
         return f"factor={self.factor}"
 
 
-def conv3x3x3(in_channels: int, out_channels: int, *, stride: int = 1, bias: bool = True) -> nn.Conv3d:
+def conv3(in_channels: int, out_channels: int, *, stride: int = 1, bias: bool = True) -> nn.Conv3d:
     """A 3×3×3 convolution with one voxel of zero padding (size divided by ``stride``)."""
     return nn.Conv3d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=bias)
-
-
-class ResidualDenseBlock3d(nn.Module):
-    """ESRGAN's residual dense block in 3D: five 3³ convs with dense connections, no norm.
-
-    Conv ``k`` (k = 1..4) reads the concatenation of the input and the ``k − 1`` earlier
-    outputs (``channels + (k − 1)·growth`` channels), writes ``growth`` channels and is
-    followed by LeakyReLU(0.2); conv 5 reads ``channels + 4·growth`` channels and writes
-    ``channels`` without activation. Output ``x + residual_scale · conv5(...)`` keeps the
-    shape ``(B, channels, W, H, D)``.
-    """
-
-    def __init__(self, channels: int, growth: int, *, residual_scale: float = 0.2) -> None:
-        super().__init__()
-        self.residual_scale = residual_scale
-        self.convs = nn.ModuleList(conv3x3x3(channels + k * growth, growth) for k in range(4))
-        self.fuse = conv3x3x3(channels + 4 * growth, channels)
-        self.act = nn.LeakyReLU(LEAKY_SLOPE)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = [x]
-        for conv in self.convs:
-            features.append(self.act(conv(torch.cat(features, dim=1))))
-        return x + self.residual_scale * self.fuse(torch.cat(features, dim=1))
-
-
-class RRDB3d(nn.Module):
-    """Residual-in-residual dense block: three :class:`ResidualDenseBlock3d` and a scaled skip.
-
-    ``(B, channels, W, H, D)`` → same shape: ``x + residual_scale · dense_blocks(x)``.
-    """
-
-    def __init__(self, channels: int, growth: int, *, residual_scale: float = 0.2) -> None:
-        super().__init__()
-        self.residual_scale = residual_scale
-        self.dense_blocks = nn.Sequential(
-            *(ResidualDenseBlock3d(channels, growth, residual_scale=residual_scale) for _ in range(3))
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.residual_scale * self.dense_blocks(x)
 
 
 def kaiming_init(module: nn.Module, *, negative_slope: float = 0.0, scale: float = 1.0) -> None:
     """Kaiming-normal (fan-in) weights for every conv/linear layer of ``module``, zero biases.
 
+    Affine batch/instance norm layers get unit scales and zero shifts.
+
     Args:
         negative_slope: slope of the LeakyReLU the layers feed (0 for ReLU).
         scale: multiplier applied to the initial weights (ESRGAN scales its generator's
-            initial weights by 0.1 so the deep residual trunk starts close to identity).
+            residual blocks by 0.1 so the deep trunk starts close to identity).
     """
     for layer in module.modules():
         if isinstance(layer, (nn.Conv3d, nn.Linear)):
             nn.init.kaiming_normal_(layer.weight, a=negative_slope, mode="fan_in", nonlinearity="leaky_relu")
-            with torch.no_grad():
-                layer.weight.mul_(scale)
+            if scale != 1.0:
+                with torch.no_grad():
+                    layer.weight.mul_(scale)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
-        elif isinstance(layer, nn.BatchNorm3d) and layer.affine:
+        elif isinstance(layer, (nn.BatchNorm3d, nn.InstanceNorm3d)) and layer.affine:
             nn.init.ones_(layer.weight)
             nn.init.zeros_(layer.bias)
