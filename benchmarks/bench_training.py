@@ -22,9 +22,11 @@ adversarial phase, not in an L1 warm-up), after ``--warmup`` untimed ones. Print
   its fraction of the reference, the peak resident memory, and how many cores other
   processes kept busy meanwhile (timings on a shared machine mean little without it).
 
-Variants (``--variants``): ``fp32`` (what the loop does), ``channels-last`` (modules in
-``torch.channels_last_3d``; conv outputs inherit it), ``bf16`` (the step under CPU bf16
-autocast) — to see what would pay, not what training uses.
+Variants (``--variants``): ``fp32`` (contiguous float32: the loop with
+``memory_format = "contiguous"``), ``channels-last`` (modules in
+``torch.channels_last_3d``, conv outputs inherit it: what the loop does on the CPU with
+the default ``memory_format = "auto"``), ``bf16`` (the step under CPU bf16 autocast; not
+used by the loop: it changes the numbers).
 
 Usage: ``python benchmarks/bench_training.py [--methods trigan,dcsrn] [--presets cpu,paper]
 [--iterations 5] [--paper-iterations 2] [--variants fp32,channels-last] [--lock /tmp/srbench-cpu.lock]``

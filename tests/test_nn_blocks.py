@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from srbench.nn.blocks import RRDB, DenseBlock
+from srbench.errors import InputError
 from srbench.nn.layers import PixelShuffle3d, kaiming_init, pixel_shuffle_3d, pixel_unshuffle_3d
+from srbench.nn.memory_format import apply_memory_format, memory_format_for
 
 
 @pytest.mark.parametrize("factor", [2, (2, 2, 1), (1, 3, 2)])
@@ -79,3 +81,20 @@ def test_kaiming_init_scales_weights_and_zeroes_biases():
     assert not plain[0].bias.any() and bool((plain[1].weight == 1).all())
     std = float(plain[0].weight.detach().std())
     assert 0.5 * (2 / 1.04 / (4 * 27)) ** 0.5 < std < 1.5 * (2 / 1.04 / (4 * 27)) ** 0.5
+
+
+def test_memory_format_auto_is_channels_last_on_cpu_only_and_converts_in_place():
+    assert memory_format_for("auto", device="cpu") is torch.channels_last_3d
+    assert memory_format_for("auto", device="cuda") is torch.contiguous_format
+    assert memory_format_for("contiguous", device="cpu") is torch.contiguous_format
+    with pytest.raises(InputError, match="option memory_format: 'nhwc' is not one of auto, channels-last"):
+        memory_format_for("nhwc", device="cpu")
+    net = torch.nn.Sequential(torch.nn.Conv3d(2, 4, 3), torch.nn.Conv3d(4, 1, 1))
+    weight = net[0].weight
+    optimiser = torch.optim.Adam(net.parameters())
+    apply_memory_format([net], torch.channels_last_3d)
+    assert net[0].weight is weight and weight.is_contiguous(memory_format=torch.channels_last_3d)
+    assert not weight.is_contiguous()
+    net(torch.rand(1, 2, 6, 6, 6)).sum().backward()
+    optimiser.step()  # the optimiser still holds the converted parameters
+    assert optimiser.state[weight]["exp_avg"].shape == weight.shape

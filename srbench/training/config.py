@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from srbench.errors import InputError, did_you_mean, unknown_name
+from srbench.nn.memory_format import MEMORY_FORMATS
 
 #: fields that may differ between a checkpoint's configuration and the one resuming it
 RESUMABLE_FIELDS = frozenset({"iterations", "checkpoint_every", "log_every"})
@@ -41,6 +42,9 @@ class TrainingConfig:
         checkpoint_every: write a resumable checkpoint every this many iterations.
         log_every: write a row of losses.csv every this many iterations.
         deviations: named deviations from the paper, shown in config.json and the README.
+        memory_format: layout of the networks' 5D weights and activations during training:
+            ``"auto"`` (channels-last 3D on the CPU, contiguous on GPUs),
+            ``"channels-last"`` or ``"contiguous"``; see :mod:`srbench.nn.memory_format`.
     """
 
     method: str = ""
@@ -56,6 +60,7 @@ class TrainingConfig:
     checkpoint_every: int = 500
     log_every: int = 1
     deviations: tuple[str, ...] = ()
+    memory_format: str = "auto"
 
     def validate(self) -> None:
         """Raise an InputError naming the first option whose value cannot work."""
@@ -63,6 +68,8 @@ class TrainingConfig:
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
+        if self.memory_format not in MEMORY_FORMATS:
+            raise InputError(f"option memory_format: {self.memory_format!r} is not one of {', '.join(MEMORY_FORMATS)}")
         if not 0.0 <= float(self.min_foreground) <= 1.0:
             raise InputError(f"option min_foreground: must be a fraction in [0, 1], got {self.min_foreground!r}")
         if len(self.scale) != 3 or any(int(s) < 1 for s in self.scale):

@@ -75,7 +75,12 @@ def broadcast_modules(modules: Mapping[str, torch.nn.Module], context: DistConte
     with torch.no_grad():
         for name in sorted(modules):
             for tensor in modules[name].state_dict().values():
-                dist.broadcast(tensor, src=0)
+                if tensor.is_contiguous():
+                    dist.broadcast(tensor, src=0)
+                else:  # e.g. channels-last 3D weights: send a dense copy, write it back
+                    dense = tensor.contiguous()
+                    dist.broadcast(dense, src=0)
+                    tensor.copy_(dense)
 
 
 def _average(tensors: list[torch.Tensor], world_size: int) -> None:

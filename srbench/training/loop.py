@@ -36,6 +36,7 @@ from srbench.errors import InputError
 from srbench.interfaces import PatchBatch, Volume
 from srbench.io.atomic import write_text_atomic
 from srbench.io.hashing import sha256_file
+from srbench.nn.memory_format import apply_memory_format, memory_format_for
 from srbench.training import distributed
 from srbench.training.checkpoint import (
     CHECKPOINT_FILE,
@@ -215,6 +216,7 @@ def _train(
     )
     torch.manual_seed(derive_seed(seed, "init"))
     algorithm = trainer.build(config, device=device, **resources)
+    apply_memory_format(algorithm.modules.values(), memory_format_for(config.memory_format, device=device))
     start = 0
     elapsed_before = 0.0
     wait_before = 0.0
