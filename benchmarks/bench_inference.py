@@ -17,7 +17,7 @@ paper-size volume runs the default against MONAI with the same layout (so only t
 patch orchestration differs); the smaller volume runs every variant.
 
 Usage: ``python benchmarks/bench_inference.py [--lr-size 104 150 160] [--variants-size 52 75 80]
-[--large] [--skip-full] [--skip-variants] [--lock /tmp/srbench-cpu.lock]``
+[--large] [--skip-full] [--skip-variants] [--lock LOCKFILE]``
 (requires the ``bench`` extra for MONAI and psutil, and the trigan plugin).
 """
 
@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from cpu_lock import held
-from machine_load import ForeignLoad
+from machine_load import ForeignLoad, format_cores
 from machine_reference import conv_reference
 
 PATCH, OVERLAP, BATCH = 32, 8, 4
@@ -144,7 +144,7 @@ def main() -> None:
     out_voxels_patch = (2 * PATCH) ** 3
     print(f"machine reference: conv3d 64->64 3^3 forward {reference['forward_gflops']:.1f} GFLOP/s, "
           f"forward+backward {reference['forward_backward_gflops']:.1f} GFLOP/s ({args.threads} threads; "
-          f"other processes used {_cores(load.cores)} cores meanwhile)")
+          f"other processes used {format_cores(load.cores)} cores meanwhile)")
     print(f"generator (paper preset): {flop_patch / out_voxels_patch / 1e3:.1f} kFLOP per output voxel of a patch; "
           f"patch {PATCH}^3 LR, overlap {OVERLAP}, batch {BATCH}, flat blending for both")
     full, small = tuple(args.lr_size), tuple(args.variants_size)
@@ -171,7 +171,7 @@ def main() -> None:
     print("| configuration | LR volume | wall (s) | GFLOP/s | of conv3d fwd | peak RSS (GiB) | max abs diff | vs | other load (cores) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for mode, size, wall, gflops, frac, rss, diff, base_mode, other in rows:
-        print(f"| {mode} | {size} | {wall:.1f} | {gflops:.1f} | {frac:.0%} | {rss:.2f} | {diff:.1e} | {base_mode} | {_cores(other)} |")
+        print(f"| {mode} | {size} | {wall:.1f} | {gflops:.1f} | {frac:.0%} | {rss:.2f} | {diff:.1e} | {base_mode} | {format_cores(other)} |")
     print()
     for size in dict.fromkeys(s for _, s in plan):
         for ours_mode, theirs_mode in ((DEFAULT, "monai-channels-last"), ("srbench-contiguous", "monai-contiguous")):
@@ -179,10 +179,6 @@ def main() -> None:
             if ours and theirs:
                 print(f"LR {size}: {theirs_mode} / {ours_mode} wall time = {theirs['wall_s'] / ours['wall_s']:.2f}x; "
                       f"peak RSS {ours['peak_rss_gib']:.2f} GiB vs {theirs['peak_rss_gib']:.2f} GiB")
-
-
-def _cores(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}"
 
 
 if __name__ == "__main__":

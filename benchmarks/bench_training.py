@@ -29,7 +29,7 @@ the default ``memory_format = "auto"``), ``bf16`` (the step under CPU bf16 autoc
 used by the loop: it changes the numbers).
 
 Usage: ``python benchmarks/bench_training.py [--methods trigan,dcsrn] [--presets cpu,paper]
-[--iterations 5] [--paper-iterations 2] [--variants fp32,channels-last] [--lock /tmp/srbench-cpu.lock]``
+[--iterations 5] [--paper-iterations 2] [--variants fp32,channels-last] [--lock LOCKFILE]``
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from pathlib import Path
 import torch
 
 from cpu_lock import held
-from machine_load import ForeignLoad
+from machine_load import ForeignLoad, format_cores
 from machine_reference import FlopCounter, conv_reference
 
 VARIANTS = ("fp32", "channels-last", "bf16")
@@ -185,7 +185,7 @@ def main() -> None:
         reference = conv_reference(threads=args.threads)
     ref = reference["forward_backward_gflops"]
     print(f"machine reference: conv3d 64->64 3^3 forward {reference['forward_gflops']:.1f} GFLOP/s, "
-          f"forward+backward {ref:.1f} GFLOP/s ({args.threads} threads; other processes used {_cores(load.cores)} cores meanwhile)")
+          f"forward+backward {ref:.1f} GFLOP/s ({args.threads} threads; other processes used {format_cores(load.cores)} cores meanwhile)")
     rows = []
     for method in wanted:
         for preset in [p for p in args.presets.split(",") if p]:
@@ -212,11 +212,7 @@ def main() -> None:
         print(f"| {method} | {preset} | {variant} | {r['batch']} × {r['patch']}³ | {r['timed']} ({r['first_timed']}) | "
               f"{r['s_per_it']:.2f} ({r['best_s_per_it']:.2f}) | {rate:.3f} | {voxels / 1e6:.2f} M | {r['wait_share']:.1%}{goal} | "
               f"{r['batch_build_s']:.3f} | {r['step_gflop']:.1f} | {gflops:.1f} | {gflops / ref:.0%} | "
-              f"{r['peak_rss_gib']:.2f} | {_cores(r['other_load'])} |")
-
-
-def _cores(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}"
+              f"{r['peak_rss_gib']:.2f} | {format_cores(r['other_load'])} |")
 
 
 if __name__ == "__main__":

@@ -49,3 +49,8 @@ class ForeignLoad:
         if busy0 is None or busy1 is None or elapsed <= 0:
             return
         self.cores = max(0.0, (busy1 - busy0) - (_own_seconds() - own0)) / elapsed
+
+
+def format_cores(value: float | None) -> str:
+    """``load.cores`` for a table cell: one decimal, or ``n/a`` off Linux."""
+    return "n/a" if value is None else f"{value:.1f}"

@@ -130,6 +130,19 @@ run_training(trainer=trainer, config=config, volumes=toy_volumes(), degradation=
 KILL_TOTAL = 30
 
 
+def start_training_until_first_checkpoint(run_dir: Path, total: int) -> subprocess.Popen:
+    """Start KILL_SCRIPT training in a child process; return once its first checkpoint exists
+    (or it has exited, or 120 s have passed)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(run_dir), str(total)], cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not (run_dir / "checkpoint.safetensors").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return process
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
     """The model of an uninterrupted KILL_TOTAL-iteration run (reference for the kill tests)."""
@@ -139,13 +152,7 @@ def uninterrupted(tmp_path_factory) -> Path:
 def test_sigkill_at_any_moment_leaves_a_resumable_run(tmp_path, uninterrupted):
     total, whole = KILL_TOTAL, uninterrupted
     run_dir = tmp_path / "killed"
-    process = subprocess.Popen(
-        [sys.executable, "-c", KILL_SCRIPT, str(run_dir), str(total)], cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while not (run_dir / "checkpoint.safetensors").exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
+    process = start_training_until_first_checkpoint(run_dir, total)
     time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -161,13 +168,7 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(tmp_path, uninterrupted):
 def test_ctrl_c_checkpoints_the_finished_iteration_and_resumes_exactly(tmp_path, uninterrupted):
     total, whole = KILL_TOTAL, uninterrupted
     run_dir = tmp_path / "interrupted"
-    process = subprocess.Popen(
-        [sys.executable, "-c", KILL_SCRIPT, str(run_dir), str(total)], cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while not (run_dir / "checkpoint.safetensors").exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
+    process = start_training_until_first_checkpoint(run_dir, total)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0

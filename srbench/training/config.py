@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from srbench.errors import InputError, did_you_mean, unknown_name
-from srbench.nn.memory_format import MEMORY_FORMATS
+from srbench.nn.memory_format import memory_format_for
 
 #: fields that may differ between a checkpoint's configuration and the one resuming it
 RESUMABLE_FIELDS = frozenset({"iterations", "checkpoint_every", "log_every"})
@@ -68,8 +68,7 @@ class TrainingConfig:
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
-        if self.memory_format not in MEMORY_FORMATS:
-            raise InputError(f"option memory_format: {self.memory_format!r} is not one of {', '.join(MEMORY_FORMATS)}")
+        memory_format_for(self.memory_format, device="cpu")  # an InputError for an unknown layout
         if not 0.0 <= float(self.min_foreground) <= 1.0:
             raise InputError(f"option min_foreground: must be a fraction in [0, 1], got {self.min_foreground!r}")
         if len(self.scale) != 3 or any(int(s) < 1 for s in self.scale):
