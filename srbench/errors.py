@@ -47,9 +47,25 @@ class ScaleNotSupported(SrbenchError):
     exit_code = 2
 
 
+def show(value: object) -> str:
+    """``value`` for a one-line message: a path or name as it is when printable, else
+    quoted with its control characters escaped (``'a\\nb'``), so a message stays one line."""
+    text = str(value)
+    if text.isprintable() and text.strip() == text and text:
+        return text
+    return repr(text)
+
+
+def one_line(message: str) -> str:
+    """``message`` with every line break and control character escaped."""
+    if message.isprintable():
+        return message
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
 def file_error(path: str | Path, problem: str) -> InputError:
-    """An :class:`InputError` whose message reads ``PATH: problem``."""
-    return InputError(f"{path}: {problem}")
+    """An :class:`InputError` whose message reads ``PATH: problem`` (path escaped by :func:`show`)."""
+    return InputError(f"{show(path)}: {problem}")
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
@@ -65,4 +81,9 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 
 def unknown_name(kind: str, name: str, choices: Iterable[str]) -> InputError:
     """The standard error for an unknown method, track, preset, metric... name."""
-    return InputError(f"unknown {kind} '{name}'{did_you_mean(name, choices)}")
+    return InputError(f"unknown {kind} {quoted(name)}{did_you_mean(str(name), choices)}")
+
+
+def quoted(value: object) -> str:
+    """``'value'`` with control characters escaped, for names inside messages."""
+    return repr(str(value)) if not str(value).isprintable() else f"'{value}'"

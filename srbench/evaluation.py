@@ -13,7 +13,7 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from typing import Any
 import torch
 
 from srbench.config import BenchmarkConfig, TrackSpec
-from srbench.data.pairs import degrade_volume
+from srbench.config.document import configure
+from srbench.data.pairs import degrade_volume, subject_seed
 from srbench.errors import InputError, ScaleNotSupported
 from srbench.interfaces import InferenceSettings, SubjectFile
 from srbench.io.hashing import sha256_file
@@ -55,10 +56,18 @@ class SubjectOutcome:
         return row
 
 
-def parse_shard(text: str | None) -> tuple[int, int]:
-    """``"i/n"`` (1-based ``i``) → ``(i - 1, n)``; ``None`` → ``(0, 1)``."""
+#: the SLURM job-array variables ``--shard auto`` reads
+SLURM_ARRAY_VARIABLES = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_STEP")
+
+
+def parse_shard(text: str | None, *, environ: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """``"i/n"`` (1-based ``i``) → ``(i - 1, n)``; ``None`` → ``(0, 1)``; ``"auto"`` → the
+    SLURM array task's shard (:func:`shard_from_slurm`, reading ``environ``, default
+    ``os.environ``)."""
     if text is None:
         return 0, 1
+    if text.strip().lower() == "auto":
+        return shard_from_slurm(os.environ if environ is None else environ)
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
@@ -66,6 +75,46 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     if not 1 <= i <= n:
         raise InputError(f"--shard {text!r}: need 1 <= i <= n")
     return i - 1, n
+
+
+def shard_from_slurm(environ: Mapping[str, str]) -> tuple[int, int]:
+    """The 0-based shard and shard count of a SLURM job-array task.
+
+    Shard ``(SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP`` of
+    ``SLURM_ARRAY_TASK_COUNT``; MIN defaults to 0 and STEP to 1 when unset, so
+    ``--array=0-7``, ``--array=1-8`` and ``--array=0-14:2`` all give shards 0..7 of 8.
+
+    Raises:
+        InputError: a variable is missing, not an integer, or inconsistent with the
+            others (e.g. an array given as a list ``--array=1,5,9``, whose ids are not
+            one evenly spaced range).
+    """
+    values: dict[str, int] = {}
+    for name in SLURM_ARRAY_VARIABLES:
+        raw = environ.get(name)
+        if raw is None or not raw.strip():
+            continue
+        try:
+            values[name] = int(raw)
+        except ValueError:
+            raise InputError(f"--shard auto: {name}={raw!r} is not an integer") from None
+    for name in SLURM_ARRAY_VARIABLES[:2]:
+        if name not in values:
+            raise InputError(
+                f"--shard auto: {name} is not set (not a SLURM job-array task; submit with sbatch --array, or give --shard i/n)"
+            )
+    task, count = values["SLURM_ARRAY_TASK_ID"], values["SLURM_ARRAY_TASK_COUNT"]
+    first, step = values.get("SLURM_ARRAY_TASK_MIN", 0), values.get("SLURM_ARRAY_TASK_STEP", 1)
+    described = f"SLURM_ARRAY_TASK_ID={task}, SLURM_ARRAY_TASK_COUNT={count}, SLURM_ARRAY_TASK_MIN={first}, SLURM_ARRAY_TASK_STEP={step}"
+    if count < 1 or step < 1:
+        raise InputError(f"--shard auto: inconsistent SLURM array ({described}): count and step must be at least 1")
+    offset, remainder = divmod(task - first, step)
+    if task < first or remainder or offset >= count:
+        raise InputError(
+            f"--shard auto: inconsistent SLURM array ({described}): the task id is not one of the {count} evenly spaced ids "
+            "from the minimum; use --array=A-B[:STEP] (not a list), or give --shard i/n"
+        )
+    return offset, count
 
 
 def shard_subjects(subjects: list[SubjectFile], *, shard: tuple[int, int]) -> list[SubjectFile]:
@@ -120,8 +169,9 @@ def evaluate_subject(job: TrackJob, subject: SubjectFile, *, pm: Any, predictors
     if not pending:
         return outcomes
     hr_raw = load_volume(subject.path)
-    degradation = pm.get("degradation", track.degradation)
-    hr, lr = degrade_volume(hr_raw, degradation=degradation, scale=track.scale)
+    degradation = configure(pm.get("degradation", track.degradation), track.degradation_options)
+    seed = subject_seed(track_seed=track.seed, subject=subject.subject)
+    hr, lr = degrade_volume(hr_raw, degradation=degradation, scale=track.scale, seed=seed)
     inputs = {str(subject.path): sha256_file(subject.path)}
     for run in pending:
         predictor = predictors[run.method]

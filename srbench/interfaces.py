@@ -239,6 +239,14 @@ class Degradation(Protocol):
     Attributes:
         name: the degradation's name (``paper-linear`` is the default).
         description: one line for leaderboards and ``srbench plugins``.
+
+    Optional extension: ``with_options(options: Mapping[str, Any]) -> Degradation``
+    returns a copy configured by a track's ``degradation_options`` table (TOML scalars,
+    e.g. ``{snr = 20}``) and raises :class:`srbench.errors.InputError` naming an unknown
+    option or a bad value. Configuration validates options with it before anything is
+    written; a degradation without it accepts no options. All randomness (noise) must
+    come from the ``generator`` argument, which evaluation seeds per subject from the
+    track's ``seed`` (:func:`srbench.data.pairs.subject_seed`).
     """
 
     name: str

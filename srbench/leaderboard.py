@@ -98,6 +98,10 @@ class TrackBoard:
     entries: list[Entry]
     subjects: list[str]
     srbench_versions: list[str]
+    #: the degradation's options as recorded in the runs' config (``{}``: none)
+    degradation_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: the track's noise seed as recorded in the runs' config (None: not recorded)
+    degradation_seed: int | None = None
 
     def best(self, metric: str) -> list[Entry]:
         """The entries with the best mean on ``metric`` (ties included)."""
@@ -193,12 +197,17 @@ def build_board(
     *,
     info: TrackRecord | None = None,
     directions: Mapping[str, bool] | None = None,
+    run_degradations: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> TrackBoard:
     """Summarise one track's rows (``ResultsStore.rows(track)``) and not-applicable marks.
 
+    ``run_degradations`` maps a run key to the ``degradation`` entry of its run config
+    (``{"name", "options", "seed"}``, see :func:`run_degradations`); runs without one
+    (stores written before options existed) count as having no options and no seed.
+
     Raises:
-        InputError: the rows mix degradations, scales or intensity conventions, or the
-            track has nothing stored.
+        InputError: the rows mix degradations (or degradation options or seeds), scales
+            or intensity conventions, or the track has nothing stored.
     """
     rows = rows[rows["track"] == track]
     marks = not_applicable[not_applicable["track"] == track]
@@ -209,6 +218,12 @@ def build_board(
          marks[["method", "degradation", "intensity_convention", "scale"]]]
     )
     degradation = _refuse_mixture(track, both, "degradation", "degradation")
+    both_keys = pd.concat([rows["run_key"], marks["run_key"]]).tolist()
+    setups = [_degradation_setup((run_degradations or {}).get(key)) for key in both_keys]
+    both = both.assign(degradation_options=[json.dumps(o, sort_keys=True) for o, _ in setups])
+    options = json.loads(_refuse_mixture(track, both, "degradation_options", "degradation option set"))
+    seeds = both.assign(degradation_seed=[seed for _, seed in setups]).dropna(subset=["degradation_seed"])
+    seed = int(float(_refuse_mixture(track, seeds, "degradation_seed", "degradation seed"))) if len(seeds) else None
     convention = _refuse_mixture(track, both, "intensity_convention", "intensity convention")
     scale = _scale_of(_refuse_mixture(track, both, "scale", "scale"))
 
@@ -248,9 +263,34 @@ def build_board(
         metrics=metrics, directions={m: bool(dirs[m]) for m in metrics}, entries=entries,
         subjects=sorted(rows["subject"].unique().tolist()),
         srbench_versions=sorted({str(v) for v in rows["srbench_version"].dropna().unique() if str(v)}),
+        degradation_options=options, degradation_seed=seed,
     )
     _summarise(board)
     return board
+
+
+def _degradation_setup(record: Mapping[str, Any] | None) -> tuple[dict[str, Any], int | None]:
+    """``(options, seed)`` of a run config's ``degradation`` entry (``({}, None)`` if absent)."""
+    if not isinstance(record, Mapping):
+        return {}, None
+    options = record.get("options") or {}
+    seed = record.get("seed")
+    return dict(options), (int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else None)
+
+
+def run_degradations(store: ResultsStore) -> dict[str, dict[str, Any]]:
+    """Run key → the ``degradation`` entry of its config (``{"name", "options", "seed"}``),
+    for the runs that recorded one."""
+    out: dict[str, dict[str, Any]] = {}
+    runs = store.runs()
+    for key, text in zip(runs["run_key"], runs["config"], strict=True):
+        try:
+            entry = json.loads(text).get("degradation") if text else None
+        except (ValueError, AttributeError):
+            entry = None
+        if isinstance(entry, dict):
+            out[str(key)] = entry
+    return out
 
 
 def _summarise(board: TrackBoard) -> None:
@@ -342,14 +382,34 @@ def _convention_text(name: str) -> str:
     return f"{name}: {description}" if description else name
 
 
-def _degradation_text(name: str) -> str:
+def _degradation_text(name: str, *, options: Mapping[str, Any] | None = None) -> str:
+    """``name — description``, the description of the degradation configured with ``options``."""
     try:
         from srbench.plugins import get_plugin_manager
 
-        description = getattr(get_plugin_manager().get("degradation", name), "description", "")
+        degradation = get_plugin_manager().get("degradation", name)
+        if options:
+            degradation = degradation.with_options(dict(options))
+        description = getattr(degradation, "description", "")
     except Exception:  # noqa: BLE001 - the store may name a degradation not installed here
         description = ""
     return f"{name} — {description}" if description else name
+
+
+def options_text(options: Mapping[str, Any]) -> str:
+    """``snr = 20, x = "a"`` (TOML-like), or ``none``."""
+    if not options:
+        return "none"
+    return ", ".join(f"{k} = {json.dumps(v)}" for k, v in sorted(options.items()))
+
+
+def degradation_setup_text(board: TrackBoard) -> str:
+    """The options and seed of a board's degradation, in one line."""
+    seed = (
+        f"seed {board.degradation_seed} (each subject's noise seed is sha256 of it and the subject id)"
+        if board.degradation_seed is not None else "seed not recorded"
+    )
+    return f"{options_text(board.degradation_options)}; {seed}"
 
 
 def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure: str | None = None) -> str:
@@ -361,8 +421,9 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
         f"- **Kind:** {info.kind if info else 'unknown'}",
         f"- **Test dataset:** {info.test if info else 'unknown'}"
         + (f" (models trained on {info.train})" if info and info.train else ""),
-        f"- **Degradation:** {_degradation_text(board.degradation)}",
         f"- **Scale:** ×{_scale_text(board.scale)}",
+        f"- **Degradation:** {_degradation_text(board.degradation, options=board.degradation_options)}",
+        f"- **Degradation options:** {degradation_setup_text(board)}",
         f"- **Intensity convention:** {_convention_text(board.intensity_convention)}",
         f"- **LPIPS planes:** {LPIPS_PLANES}",
         f"- **srbench version:** {srbench_version}"
@@ -449,7 +510,7 @@ def render_index(boards: Sequence[TrackBoard], *, today: str, srbench_version: s
             f"[{board.track}]({track_filename(board.track)})",
             board.info.kind if board.info else "unknown",
             board.info.test if board.info else "unknown",
-            board.degradation,
+            board.degradation + (f" ({options_text(board.degradation_options)})" if board.degradation_options else ""),
             f"×{_scale_text(board.scale)}",
             str(len(board.subjects)),
             str(len(board.entries)),
@@ -464,7 +525,122 @@ def render_index(boards: Sequence[TrackBoard], *, today: str, srbench_version: s
         _table(["Track", "Kind", "Test dataset", "Degradation", "Scale", "Subjects", "Methods", "Leader"], rows,
                ["l", "l", "l", "l", "l", "r", "r", "l"]),
     ]
+    drops = render_acquisition_drops(boards)
+    if drops:
+        lines += ["", drops.rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+# -- in-sample → acquisition tracks ----------------------------------------------------
+#: the metric columns of the drop table
+DROP_METRICS = ("psnr", "lpips")
+
+
+@dataclasses.dataclass(frozen=True)
+class AcquisitionDrop:
+    """One method's change from an in-sample track to a track testing the same subjects
+    with LR made another way (k-space truncation, noise...).
+
+    Attributes:
+        label: the method's leaderboard label (the same on both tracks).
+        reference: the in-sample track.
+        track: the acquisition track.
+        metric: the metric column.
+        reference_mean, mean: the means over the subjects both tracks have.
+        change: ``mean − reference_mean`` (mean of the paired per-subject differences).
+        n: the number of those subjects.
+    """
+
+    label: str
+    reference: str
+    track: str
+    metric: str
+    reference_mean: float
+    mean: float
+    change: float
+    n: int
+
+
+def acquisition_pairs(boards: Sequence[TrackBoard]) -> list[tuple[TrackBoard, TrackBoard]]:
+    """``(in-sample board, acquisition board)`` pairs: a non-in-sample track with the same
+    test dataset and scale as an in-sample track but another degradation or options."""
+    pairs = []
+    for reference in boards:
+        if not reference.info or reference.info.kind != "insample":
+            continue
+        for board in boards:
+            if board is reference or not board.info or board.info.kind == "insample":
+                continue
+            same_data = board.info.test == reference.info.test and tuple(board.scale) == tuple(reference.scale)
+            other_lr = (board.degradation, board.degradation_options) != (reference.degradation, reference.degradation_options)
+            if same_data and other_lr:
+                pairs.append((reference, board))
+    return pairs
+
+
+def acquisition_drops(boards: Sequence[TrackBoard], *, metrics: Sequence[str] = DROP_METRICS) -> list[AcquisitionDrop]:
+    """Per method (matched by label), in-sample track and acquisition track, the change of
+    each of ``metrics`` over the subjects both tracks have."""
+    drops = []
+    for reference, board in acquisition_pairs(boards):
+        before = {e.label: e for e in reference.entries if e.values}
+        for entry in board.entries:
+            base = before.get(entry.label)
+            if base is None:
+                continue
+            for metric in metrics:
+                if metric not in entry.values or metric not in base.values:
+                    continue
+                a, b = base.values[metric], entry.values[metric]
+                common = a.index.intersection(b.index)
+                if not len(common):
+                    continue
+                ref_mean, mean = float(a.loc[common].mean()), float(b.loc[common].mean())
+                drops.append(AcquisitionDrop(entry.label, reference.track, board.track, metric, ref_mean, mean,
+                                             float((b.loc[common] - a.loc[common]).mean()), int(len(common))))
+    return drops
+
+
+def _signed(x: float) -> str:
+    return format_value(x) if math.isnan(x) or math.isinf(x) or x < 0 else "+" + format_value(x)
+
+
+def render_acquisition_drops(boards: Sequence[TrackBoard]) -> str:
+    """Markdown: per in-sample track, a table with a row per method giving its in-sample
+    PSNR and LPIPS and their change on each acquisition track ('' when there is none)."""
+    drops = acquisition_drops(boards)
+    if not drops:
+        return ""
+    sections = [
+        "## Drop from in-sample to the acquisition tracks",
+        "",
+        "The same test subjects with the LR made another way than the box averages the models were trained "
+        "on (each track's file states how). Δ = acquisition − in-sample, the mean over the subjects both "
+        "tracks have: a negative Δ PSNR (dB) or a positive Δ LPIPS is a loss. A large loss means the method "
+        "relies on the box-average assumption.",
+    ]
+    for reference in dict.fromkeys(d.reference for d in drops):
+        mine = [d for d in drops if d.reference == reference]
+        tracks = list(dict.fromkeys(d.track for d in mine))
+        metrics = [m for m in DROP_METRICS if any(d.metric == m for d in mine)]
+        labels = list(dict.fromkeys(d.label for d in mine))
+        found = {(d.label, d.track, d.metric): d for d in mine}
+        headers = ["Method"]
+        for metric in metrics:
+            headers.append(f"{display_name(metric)} {reference}")
+            headers += [f"Δ {display_name(metric)} {track}" for track in tracks]
+        rows = []
+        for label in labels:
+            cells = [label]
+            for metric in metrics:
+                base = next((d for d in mine if d.label == label and d.metric == metric), None)
+                cells.append(format_value(base.reference_mean) if base else "—")
+                for track in tracks:
+                    drop = found.get((label, track, metric))
+                    cells.append(_signed(drop.change) if drop else "—")
+            rows.append(cells)
+        sections += ["", f"### From `{reference}`", "", _table(headers, rows, ["l"] + ["r"] * (len(headers) - 1))]
+    return "\n".join(sections) + "\n"
 
 
 # -- writing -------------------------------------------------------------------------
@@ -479,7 +655,9 @@ def build_boards(store: ResultsStore, *, directions: Mapping[str, bool] | None =
         raise file_error(store.path, "results store is empty (run 'srbench evaluate' first)")
     if directions is None:
         directions = metric_directions(order_metrics(rows["metric"].unique().tolist()))
-    boards = [build_board(t, rows, marks, info=infos.get(t), directions=directions) for t in tracks]
+    degradations = run_degradations(store)
+    boards = [build_board(t, rows, marks, info=infos.get(t), directions=directions, run_degradations=degradations)
+              for t in tracks]
     return sorted(boards, key=lambda b: (0 if b.info and b.info.kind == "insample" else 1, b.track))
 
 

@@ -1,12 +1,18 @@
-"""Finding a method's model and its trained weights."""
+"""Finding a method's model and its trained weights, and running it under the harness's checks."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from srbench.errors import InputError
-from srbench.interfaces import Predictor
+import numpy as np
+
+from srbench import grid
+from srbench.errors import InputError, PluginError, show
+from srbench.interfaces import InferenceSettings, Predictor, Scale, Volume
+
+#: largest distance (in mm, relative to the voxel size) between a model's output affine and the SR grid
+AFFINE_TOLERANCE = 1e-4
 
 
 def default_runs_root() -> Path:
@@ -15,8 +21,15 @@ def default_runs_root() -> Path:
 
 
 def resolve_checkpoint(model: Any, *, checkpoint: Path | None, track: str | None = None, runs_root: Path | None = None) -> Path | None:
-    """The checkpoint to load for ``model``: the given one, else the newest run's (for ``track``)."""
-    if checkpoint is not None or not getattr(model, "needs_checkpoint", False):
+    """The checkpoint to load for ``model``: the given one, else the newest run's (for ``track``).
+
+    A ``checkpoint`` given to a method that takes no weights (``trilinear``) is refused
+    rather than ignored.
+    """
+    needs = bool(getattr(model, "needs_checkpoint", False))
+    if checkpoint is not None and not needs:
+        raise InputError(f"--checkpoint: method '{model.name}' takes no trained weights; drop --checkpoint")
+    if checkpoint is not None or not needs:
         return checkpoint
     from srbench.training.runs import find_latest_model
 
@@ -27,7 +40,7 @@ def resolve_checkpoint(model: Any, *, checkpoint: Path | None, track: str | None
         where = f" on track '{track}'" if track else ""
         raise InputError(
             f"method '{model.name}' needs trained weights and no run{where} was found under "
-            f"{runs_root or default_runs_root()}/: run `srbench train {model.name}` or pass --checkpoint"
+            f"{show(runs_root or default_runs_root())}/: run `srbench train {model.name}` or pass --checkpoint"
         )
     return found
 
@@ -36,5 +49,48 @@ def load_predictor(model: Any, *, checkpoint: Path | None, device: str) -> Predi
     """``model.load`` with a check that it returned a predictor."""
     predictor = model.load(checkpoint=checkpoint, device=device)
     if not hasattr(predictor, "predict"):
-        raise InputError(f"model '{model.name}' returned {predictor!r} from load(), which has no predict()")
+        raise PluginError(f"model '{model.name}' returned {predictor!r} from load(), which has no predict()")
     return predictor
+
+
+def predict_checked(
+    predictor: Predictor,
+    lr: Volume,
+    *,
+    scale: Scale,
+    settings: InferenceSettings,
+    method: str,
+    checkpoint: Path | None,
+    subject: str,
+) -> Volume:
+    """Run ``predictor`` on ``lr`` and check what it returns; the harness owns the output grid.
+
+    The output must have the shape :func:`srbench.grid.sr_shape` and the affine
+    :func:`srbench.grid.sr_affine` of the LR volume (to :data:`AFFINE_TOLERANCE` of a voxel),
+    and only finite voxels. A model that disagrees is refused with one line naming the
+    method, its checkpoint and the subject, and nothing is written or scored.
+
+    Args:
+        lr: the ``(W, H, D)`` LR volume with its affine (mm).
+        scale: per-axis factor.
+        subject: the subject id or input file, for messages.
+    """
+    sr = predictor.predict(lr, scale=scale, settings=settings)
+    weights = f" (checkpoint {show(checkpoint)})" if checkpoint is not None else ""
+    who = f"method '{method}'{weights} on {show(subject)}"
+    if not isinstance(sr, Volume):
+        raise PluginError(f"{who}: predict() returned {type(sr).__name__}, expected a Volume")
+    expected_shape = grid.sr_shape(lr.shape, scale)
+    if tuple(sr.shape) != tuple(expected_shape):
+        raise PluginError(f"{who}: output shape {tuple(sr.shape)} is not the SR grid's {tuple(expected_shape)}")
+    expected_affine = grid.sr_affine(lr.affine, grid.effective_scale(lr.shape, scale))
+    affine = np.asarray(sr.affine, dtype=np.float64)
+    spacing = float(np.min(np.linalg.norm(expected_affine[:3, :3], axis=0)))
+    if affine.shape != (4, 4) or not np.isfinite(affine).all() or np.abs(affine - expected_affine).max() > AFFINE_TOLERANCE * spacing:
+        shift = np.abs(affine - expected_affine).max() if affine.shape == (4, 4) else float("nan")
+        raise PluginError(f"{who}: output affine is off the SR grid by up to {shift:.4g} mm (the harness sets the grid; see srbench.grid.sr_affine)")
+    finite = sr.data.isfinite()
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise InputError(f"{who}: output has {bad:,} NaN or infinite voxel(s) of {sr.data.numel():,}; are the weights broken?")
+    return sr

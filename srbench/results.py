@@ -256,6 +256,21 @@ class MergeReport:
     notes: list[str] = dataclasses.field(default_factory=list)
 
 
+def _wal_at_rest(path: Path) -> bool:
+    """True for a WAL-mode database with no ``-wal``/``-shm`` file beside it (no open writer)."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
+    sidecars = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+    return header[18:20] == b"\x02\x02" and not sidecars
+
+
+def _sqlite_message(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
+
+
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
@@ -274,7 +289,11 @@ class ResultsStore:
             was written by a newer srbench (schema version).
     """
 
-    def __init__(self, path: str | Path | None = None, *, must_exist: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, *, must_exist: bool = False, read_only: bool = False) -> None:
+        from srbench.io.paths import regular_file
+
+        self.read_only = read_only
+        must_exist = must_exist or read_only
         if path is None:
             self.path = DEFAULT_RESULTS_PATH
             if not must_exist and not self.path.parent.is_dir():
@@ -285,16 +304,22 @@ class ResultsStore:
             self.path = Path(path)
         if must_exist and not self.path.exists():
             raise file_error(self.path, "results store not found (run 'srbench evaluate' first, or pass --results PATH)")
-        if self.path.is_dir():
-            raise file_error(self.path, "is a directory, expected a results store file (.sqlite)")
+        if self.path.exists() or self.path.is_symlink():
+            regular_file(self.path, what="results store")
         ensure_parent_exists(self.path)
         try:
-            self._conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            if read_only:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                if _wal_at_rest(self.path):
+                    uri += "&immutable=1"  # no writer is active: read it without creating -wal/-shm files
+                self._conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            else:
+                self._conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as exc:
             raise file_error(self.path, f"cannot open the results store ({exc})") from None
         self._conn.row_factory = sqlite3.Row
         try:
-            self._retry(self._initialise)
+            self._retry(self._check_read_only if read_only else self._initialise)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise file_error(self.path, f"not an SQLite results store ({exc})") from None
@@ -314,15 +339,21 @@ class ResultsStore:
         self.close()
 
     def _retry(self, operation: Callable[[], T]) -> T:
-        """Run ``operation``, retrying with jittered back-off while the database is locked."""
+        """Run ``operation``, retrying with jittered back-off while the database is locked.
+
+        Any other SQLite error (a corrupt page, a full disk, a read-only file) becomes one
+        InputError naming the store; integrity errors are left to the caller.
+        """
         deadline = time.monotonic() + RETRY_DEADLINE_S
         delay = 0.05
         while True:
             try:
                 return operation()
-            except sqlite3.OperationalError as exc:
-                if not _is_locked(exc):
-                    raise
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.DatabaseError as exc:
+                if not isinstance(exc, sqlite3.OperationalError) or not _is_locked(exc):
+                    raise file_error(self.path, f"results store is unreadable or corrupt ({_sqlite_message(exc)})") from None
                 if time.monotonic() > deadline:
                     raise SrbenchRuntimeError(
                         f"{self.path}: results store stayed locked for {RETRY_DEADLINE_S:.0f} s ({exc}); "
@@ -349,6 +380,27 @@ class ResultsStore:
 
         return self._retry(attempt)
 
+    def _check_read_only(self) -> None:
+        """Opened read-only: the store must already be an srbench store; nothing is changed."""
+        conn = self._conn
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            raise file_error(self.path, "is not an srbench results store (no tables)")
+        if not set(_TABLES) <= tables:
+            raise file_error(self.path, f"SQLite file is not an srbench results store (tables: {', '.join(sorted(tables))})")
+        version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        if version is not None and version > SCHEMA_VERSION:
+            raise file_error(
+                self.path,
+                f"results store has schema version {version}, this srbench reads up to {SCHEMA_VERSION}; upgrade srbench-mri",
+            )
+        self._quick_check()
+
+    def _quick_check(self) -> None:
+        problems = [row[0] for row in self._conn.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise file_error(self.path, f"results store is corrupt ({' '.join(str(problems[0]).split())[:160]})")
+
     def _initialise(self) -> None:
         conn = self._conn
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -364,6 +416,8 @@ class ResultsStore:
                     f"results store has schema version {version}, this srbench reads up to {SCHEMA_VERSION}; "
                     "upgrade srbench-mri",
                 )
+        if tables:
+            self._quick_check()
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise file_error(self.path, f"cannot switch the results store to WAL mode (got '{mode}')")
@@ -611,7 +665,7 @@ def merge(sources: Sequence[str | Path], into: str | Path) -> MergeReport:
         return False
 
     for path in ordered:
-        with ResultsStore(path, must_exist=True) as store:
+        with ResultsStore(path, read_only=path != into) as store:
             for row in store._dump("runs"):
                 key, provenance = row["run_key"], (row["srbench_version"], row["plugin_versions"], row["git_commit"])
                 if ("runs", key) not in origin:

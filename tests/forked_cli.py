@@ -8,6 +8,9 @@ each request, forks a child that runs ``srbench/__main__.py`` exactly as
 and stderr files and exit status. An exception that escapes the command line prints its
 traceback to the child's stderr and exits 1, as the interpreter would.
 
+Each result carries the command's wall time and, from the fork server, the peak resident
+memory of its process (``os.wait4``), so that tests can check that a refusal is cheap.
+
 The server never runs a command itself (no torch thread pool exists before the fork).
 Anything printed while importing is kept in :attr:`ForkedCLI.import_stderr`, so tests
 can check that importing the command line is silent. With ``SRBENCH_TEST_PLAIN_SUBPROCESS=1``
@@ -22,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -30,25 +34,34 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclasses.dataclass(frozen=True)
 class CLIResult:
-    """What one command did: exit status, stdout and stderr (decoded as UTF-8)."""
+    """What one command did: exit status, stdout and stderr (decoded as UTF-8), its wall time
+    (seconds) and the peak resident memory of its process (KiB; ``None`` where unmeasured)."""
 
     argv: tuple[str, ...]
     returncode: int
     stdout: str
     stderr: str
+    wall_s: float = 0.0
+    max_rss_kb: int | None = None
 
 
 def _plain_run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float) -> CLIResult:
-    result = subprocess.run(
-        [sys.executable, "-m", "srbench", *argv],
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    return CLIResult(tuple(argv), result.returncode, result.stdout, result.stderr)
+    start = time.monotonic()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "srbench", *argv],
+            cwd=cwd,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        return CLIResult(tuple(argv), 124, out, err, time.monotonic() - start)
+    return CLIResult(tuple(argv), result.returncode, result.stdout, result.stderr, time.monotonic() - start)
 
 
 class ForkedCLI:
@@ -104,8 +117,11 @@ class ForkedCLI:
         reply = self._server.stdout.readline()
         if not reply:
             raise RuntimeError("the CLI fork server died")
-        code = json.loads(reply)["returncode"]
-        return CLIResult(tuple(argv), code, out.read_text(errors="replace"), err.read_text(errors="replace"))
+        answer = json.loads(reply)
+        return CLIResult(
+            tuple(argv), answer["returncode"], out.read_text(errors="replace"), err.read_text(errors="replace"),
+            answer["wall_s"], answer["max_rss_kb"],
+        )
 
 
 # -- server side ---------------------------------------------------------------------------
@@ -172,12 +188,21 @@ def _serve() -> None:
 
         signal.signal(signal.SIGALRM, _kill)
         signal.setitimer(signal.ITIMER_REAL, timeout)
-        _, status = os.waitpid(pid, 0)
+        start = time.monotonic()
+        while True:
+            try:
+                _, status, usage = os.wait4(pid, 0)
+                break
+            except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
+                continue
+        wall = time.monotonic() - start
         signal.setitimer(signal.ITIMER_REAL, 0)
         code = os.waitstatus_to_exitcode(status)
         if deadline_hit:
             code = 124
-        sys.stdout.write(json.dumps({"returncode": code}) + "\n")
+        # ru_maxrss of a forked child starts from the server's own resident size
+        reply = {"returncode": code, "wall_s": wall, "max_rss_kb": int(usage.ru_maxrss)}
+        sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
 
 

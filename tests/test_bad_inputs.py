@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class Case:
     """A command that must fail on a corpus entry.
 
     ``argv`` may use ``{bad}`` (the corpus folder), ``{out}`` (an empty folder of the case),
-    ``{method}`` (the learned method of the checkpoint cases) and ``{trainer}`` (an
+    ``{case}`` (a folder of the case filled by ``setup``), ``{method}`` (the learned method of the checkpoint cases) and ``{trainer}`` (an
     installed trainer). ``names`` must all
     appear in the error line and ``problem`` must match it (case-insensitive).
     """
@@ -60,6 +61,18 @@ class Case:
     needs: tuple[str, ...] = ()
     #: the command may print progress before it meets the bad input (evaluate reads volumes lazily)
     progress_ok: bool = False
+    #: files made in the case's own folder ``{case}`` before the run: ``copy:CORPUS_NAME>NAME``,
+    #: ``fifo:NAME``, ``mkdir:NAME``, ``symlink:NAME>TARGET``, ``hardlink:NAME>TARGET``
+    setup: tuple[str, ...] = ()
+    #: ``refuse``: exit ``status`` with one error line; ``refuse-or-contained``: that, or success
+    #: with every file written inside ``{out}`` (a name encoded instead of refused)
+    outcome: str = "refuse"
+    #: seconds before the command counts as hung (exit 124)
+    timeout: float = 120
+    #: the refusal must cost at most this much memory above a trivial refusal (MiB)
+    max_rss_mb: float | None = None
+    #: ... and finish within this many seconds
+    max_seconds: float | None = None
 
 
 def degrade(name: str, **kw) -> tuple[str, ...]:
@@ -203,6 +216,318 @@ CASES: list[Case] = [
 ]
 
 
+# ======================================================================================
+# The grown corpus (issue 12): headers, data types, geometry, TOML types, traversal,
+# aliasing, special files, checkpoint metadata, stores, permissions, non-finite values,
+# option misuse, control characters.
+# ======================================================================================
+DTYPE = r"data ?type|dtype|datatype"
+DIMS = r"\bdim|dimension|shape|header|\b\d+D\b"
+OFFSET = r"vox_offset|offset|truncat|header"
+SCALING = r"scl_|slope|intercept|inter\b|scal|NaN|infinite|\binf\b|non-finite"
+VOXEL_SIZE = r"pixdim|voxel size|spacing|affine|singular|degenerate|zero|NaN|infinite|\binf\b|non-finite|negative"
+QFORM = r"qform|affine|quatern|NaN|infinite|\binf\b|non-finite|singular"
+NON_FINITE = r"NaN|infinite|\binf\b|non-finite|overflow"
+SAME_FILE = r"same|alias|overwrite|input|itself"
+SPECIAL = r"regular file|fifo|pipe|device|special|directory|not a file"
+UNWRITABLE = r"not writable|cannot write|permission|read-only|not a directory|cannot create|unwritable"
+STORE_BAD = r"sqlite|store|database|corrupt|malformed|not an? "
+CKPT_META = r"config|metadata|checkpoint|field|key"
+TOML_TYPE = r"must be|expected|should be|invalid|not a"
+NOTHING = r"no subject|nothing|no (nifti|volume|image|file)|matches no|not a nifti|no .*nifti|empty"
+NAME_BAD = r"name|charact|invalid|not allowed|unsafe|path|separator|traversal"
+
+
+def _header_problem(name: str) -> str:
+    for prefix, problem in (
+        ("hdr_dtype", DTYPE), ("hdr_dim_huge", r"limit|truncat|too large|\bdim"), ("hdr_dim", DIMS),
+        ("hdr_voxoffset", OFFSET), ("hdr_slope", SCALING), ("hdr_inter", SCALING), ("hdr_pixdim", VOXEL_SIZE),
+        ("hdr_quatern", QFORM), ("hdr_qoffset", QFORM), ("hdr_sizeof", NOT_NIFTI + r"|header|sizeof"),
+        ("hdr_magic", NOT_NIFTI + r"|header|pair|\.img"),
+    ):
+        if name.startswith(prefix):
+            return problem
+    raise KeyError(name)
+
+
+HEADER_CASES = [
+    Case(
+        "header-" + name.replace("hdr_", "").replace(".nii.gz", "-gz").replace(".nii", "").replace("_", "-"),
+        degrade(name) if index % 2 else predict(name),
+        (name,), _header_problem(name),
+    )
+    for index, name in enumerate(make_bad_inputs.HEADER_CASES)
+]
+
+
+def leaderboard(store: str) -> tuple[str, ...]:
+    return ("leaderboard", "--results", store, "--out", "{out}/lb")
+
+
+def show(store: str) -> tuple[str, ...]:
+    return ("results", "show", "--results", store)
+
+
+def ev(config: str, *, track: str = "corpus", results: str = "{out}/results.sqlite", save: bool = False, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """``evaluate`` of trilinear on ``config`` (a corpus file unless it starts with '{')."""
+    path = config if config.startswith("{") or config.startswith("/") else f"{{bad}}/{config}"
+    return (
+        "evaluate", "--config", path, "--track", track, "--results", results,
+        "--save-predictions" if save else "--no-save-predictions", "--method", "trilinear", "--device", "cpu", *extra,
+    )
+
+
+STORE = "{out}/results.sqlite"
+#: an HR volume copied into the case folder (aliasing cases must never risk the shared corpus)
+HR_COPY = ("copy:good_hr.nii.gz>hr.nii.gz",)
+LR_COPY = ("copy:good_lr.nii.gz>lr.nii.gz",)
+
+GROWN_CASES: list[Case] = [
+    *HEADER_CASES,
+    Case("header-slope-overflow", degrade("hdr_slope_overflow.nii"), ("hdr_slope_overflow.nii",), NON_FINITE + "|" + SCALING),
+    Case("float64-beyond-float32", predict("float64_beyond_float32.nii.gz"), ("float64_beyond_float32.nii.gz",), NON_FINITE + r"|float32|range"),
+    # -- decompression bombs: refused from the header, fast and without the memory ---------
+    Case(
+        "bomb-refused-from-header", predict("bomb_lr.nii.gz"), ("bomb_lr.nii.gz",), r"limit|too large|voxels",
+        max_rss_mb=150, max_seconds=8,
+    ),
+    Case(
+        "bomb-header-only", degrade("bomb_header_only.nii.gz"), ("bomb_header_only.nii.gz",), r"limit|too large|voxels|truncat",
+        max_rss_mb=150, max_seconds=8,
+    ),
+    # -- TOML types and values --------------------------------------------------------------
+    *[
+        Case(f"toml-{cid}", ev(f"t_{stem}.toml"), (f"t_{stem}.toml", *keys), problem, output=STORE)
+        for cid, stem, keys, problem in (
+            ("datasets-int", "datasets_int", ("datasets",), TOML_TYPE + "|table"),
+            ("tracks-int", "tracks_int", ("tracks",), TOML_TYPE + "|table"),
+            ("dataset-is-string", "dataset_str", ("corpus-test",), TOML_TYPE + "|table"),
+            ("tracks-array", "track_list", ("tracks",), TOML_TYPE + "|table"),
+            ("test-array", "test_list", ("test",), TOML_TYPE + "|string|name"),
+            ("test-int", "test_int", ("test",), TOML_TYPE + "|string|name"),
+            ("test-table", "test_table", ("test",), TOML_TYPE + "|string|name"),
+            ("paths-int-list", "paths_int_list", ("paths",), TOML_TYPE + "|string"),
+            ("paths-int", "paths_int", ("paths",), TOML_TYPE + "|string|list|array"),
+            ("paths-nested", "paths_nested", ("paths",), TOML_TYPE + "|string"),
+            ("paths-empty", "paths_empty", ("paths",), TOML_TYPE + "|empty|" + NOTHING),
+            ("paths-nul", "paths_nul", ("paths",), r"NUL|null|\\x00|\\0|charact|invalid"),
+            ("select-a-b", "select_ab", ("select",), TOML_TYPE + "|integer|start:stop"),
+            ("select-int", "select_int", ("select",), TOML_TYPE + "|start:stop|string"),
+            ("select-three-parts", "select_three", ("select",), TOML_TYPE + "|start:stop"),
+            ("contrast-int", "contrast_int", ("contrast",), TOML_TYPE + "|string"),
+            ("anatomy-table", "anatomy_table", ("anatomy",), TOML_TYPE + "|string"),
+            ("root-int", "root_int", ("root",), TOML_TYPE + r"|config|data-root"),
+            ("bids-int", "bids_int", ("bids",), TOML_TYPE + "|string|folder"),
+            ("reader-unknown", "reader_unknown", ("niftii",), r"unknown.*(did you mean|choose from)"),
+            ("scale-string", "scale_str", ("scale",), r"scale"),
+            ("scale-zero", "scale_zero", ("scale",), r"scale"),
+            ("scale-negative", "scale_negative", ("scale",), r"scale"),
+            ("scale-bool", "scale_bool", ("scale",), r"scale"),
+            ("scale-two-axes", "scale_two_axes", ("scale",), r"scale"),
+            ("scale-nan", "scale_nan", ("scale",), r"scale"),
+            ("scale-inf", "scale_inf", ("scale",), r"scale"),
+            ("scale-beyond-64-bits", "scale_bigint", ("scale",), r"scale"),
+            ("scale-fraction-integer-degradation", "scale_fraction_linear", ("scale", "paper-linear"), r"integer"),
+            ("degradation-unknown", "degradation_unknown", ("paper-linaer",), r"unknown degradation.*did you mean 'paper-linear'"),
+            ("degradation-int", "degradation_int", ("degradation",), TOML_TYPE + "|string"),
+            ("kind-int", "kind_int", ("kind",), TOML_TYPE + "|insample|ood"),
+            ("description-int", "description_int", ("description",), TOML_TYPE + "|string"),
+            ("models-from-int", "models_from_int", ("models_from",), TOML_TYPE + "|string|track"),
+            ("track-named-empty", "track_empty_name", (), NAME_BAD + "|empty"),
+            ("dataset-named-dotdot", "dataset_dotdot", (), NAME_BAD),
+            ("not-utf8", "utf8_invalid", (), r"utf-?8|decode|encoding|cannot read"),
+        )
+    ],
+    Case("toml-paths-etc-passwd", ev("t_paths_etc_passwd.toml"), ("/etc/passwd",), NOTHING + "|" + NOT_NIFTI, output=STORE),
+    Case("toml-glob-only-non-nifti", ev("t_paths_text_only.toml"), ("t_paths_text_only.toml",), NOTHING + "|" + NOT_NIFTI, output=STORE),
+    Case("toml-path-is-directory", ev("t_paths_directory.toml"), ("text_only",), NOTHING + "|directory", output=STORE),
+    Case("evaluate-shard-with-nothing", ev("evaluable.toml", extra=("--shard", "2/2")), ("--shard",), NOTHING + "|shard", output=STORE),
+    # -- names that become paths: refused, or kept inside the results folder --------------------
+    Case("track-named-dotdot", ev("t_track_dotdot.toml", save=True), (), NAME_BAD, output=None, outcome="refuse-or-contained"),
+    Case("track-named-absolute", ev("t_track_absolute.toml", save=True), (), NAME_BAD, output=None, outcome="refuse-or-contained"),
+    Case("track-named-with-newline", ev("t_track_newline.toml", track="all", save=True), (), NAME_BAD, output=None, outcome="refuse-or-contained"),
+    Case("subject-named-dotdot", ev("t_subject_dotdot.toml", save=True), (), NAME_BAD + "|subject", output=None, outcome="refuse-or-contained"),
+    Case("subject-with-control-characters", ev("t_subject_control.toml", save=True), (), NAME_BAD + "|subject", output=None, outcome="refuse-or-contained"),
+    Case("method-named-dotdot", predict("good_lr.nii.gz", method="../trilinear"), ("../trilinear",), r"unknown model|" + NAME_BAD),
+    Case("method-named-dotdot-evaluate", ev("evaluable.toml", extra=("--method", "../../trilinear")), ("../../trilinear",), r"unknown|" + NAME_BAD, output=STORE),
+    # -- aliasing: an output that is one of the inputs -------------------------------------------
+    Case("degrade-output-is-input", ("degrade", "--input", "{case}/hr.nii.gz", "--output", "{case}/hr.nii.gz"), ("hr.nii.gz",), SAME_FILE, output=None, setup=HR_COPY),
+    Case(
+        "degrade-output-dotdot-is-input", ("degrade", "--input", "{case}/hr.nii.gz", "--output", "{case}/sub/../hr.nii.gz"),
+        ("hr.nii.gz",), SAME_FILE, output=None, setup=(*HR_COPY, "mkdir:sub"),
+    ),
+    Case(
+        "predict-output-dotdot-is-input", ("predict", "trilinear", "--input", "{case}/lr.nii.gz", "--output", "{case}/sub/../lr.nii.gz"),
+        ("lr.nii.gz",), SAME_FILE, output=None, setup=(*LR_COPY, "mkdir:sub"),
+    ),
+    Case(
+        "degrade-output-symlink-to-input", ("degrade", "--input", "{case}/hr.nii.gz", "--output", "{case}/link.nii.gz"),
+        ("link.nii.gz",), SAME_FILE, output=None, setup=(*HR_COPY, "symlink:link.nii.gz>hr.nii.gz"),
+    ),
+    Case(
+        "degrade-output-hardlink-to-input", ("degrade", "--input", "{case}/hr.nii.gz", "--output", "{case}/hard.nii.gz"),
+        ("hard.nii.gz",), SAME_FILE, output=None, setup=(*HR_COPY, "hardlink:hard.nii.gz>hr.nii.gz"),
+    ),
+    Case(
+        "degrade-input-symlink-to-output", ("degrade", "--input", "{case}/link.nii.gz", "--output", "{case}/hr.nii.gz"),
+        ("hr.nii.gz",), SAME_FILE, output=None, setup=(*HR_COPY, "symlink:link.nii.gz>hr.nii.gz"),
+    ),
+    Case(
+        "predict-output-is-checkpoint",
+        ("predict", "{method}", "--input", "{bad}/good_lr.nii.gz", "--checkpoint", "{case}/model.safetensors", "--output", "{case}/alias.nii.gz", "--device", "cpu"),
+        ("alias.nii.gz",), SAME_FILE + "|checkpoint", output=None,
+        setup=("copy:ckpt_valid.safetensors>model.safetensors", "symlink:alias.nii.gz>model.safetensors"),
+        needs=("checkpoint-method", "file:ckpt_valid.safetensors"),
+    ),
+    Case(
+        "evaluate-results-is-config", ev("{case}/datasets.toml", results="{case}/datasets.toml"),
+        ("datasets.toml",), SAME_FILE + "|config|not an? (sqlite|results)", output=None,
+        setup=("copy:evaluable.toml>datasets.toml", "copy:ev_hr.nii.gz>ev_hr.nii.gz"),
+    ),
+    Case(
+        "evaluate-results-is-a-volume", ev("{case}/datasets.toml", results="{case}/ev_hr.nii.gz"),
+        ("ev_hr.nii.gz",), SAME_FILE + "|not an? (sqlite|results)|store", output=None,
+        setup=("copy:evaluable.toml>datasets.toml", "copy:ev_hr.nii.gz>ev_hr.nii.gz"),
+    ),
+    Case(
+        "merge-into-its-source", ("results", "merge", "{case}/a.sqlite", "--into", "{case}/a.sqlite"),
+        ("a.sqlite",), SAME_FILE + "|into", output=None, setup=("copy:store_rollback.sqlite>a.sqlite",), needs=("file:store_rollback.sqlite",),
+    ),
+    Case(
+        "merge-into-symlink-to-source", ("results", "merge", "{case}/a.sqlite", "--into", "{case}/b.sqlite"),
+        ("b.sqlite",), SAME_FILE + "|into", output=None,
+        setup=("copy:store_rollback.sqlite>a.sqlite", "symlink:b.sqlite>a.sqlite"), needs=("file:store_rollback.sqlite",),
+    ),
+    Case(
+        "merge-into-config", ("results", "merge", "{case}/a.sqlite", "--into", "{case}/datasets.toml"),
+        ("datasets.toml",), STORE_BAD + "|config", output=None,
+        setup=("copy:store_rollback.sqlite>a.sqlite", "copy:evaluable.toml>datasets.toml"), needs=("file:store_rollback.sqlite",),
+    ),
+    # -- special files: never opened in a way that blocks -----------------------------------------
+    Case("fifo-as-input", ("degrade", "--input", "{case}/pipe.nii.gz", "--output", "{out}/out.nii.gz"), ("pipe.nii.gz",), SPECIAL, setup=("fifo:pipe.nii.gz",), timeout=30),
+    Case("fifo-as-output", ("degrade", "--input", "{bad}/good_hr.nii.gz", "--output", "{case}/pipe.nii.gz"), ("pipe.nii.gz",), SPECIAL, output=None, setup=("fifo:pipe.nii.gz",), timeout=30),
+    Case(
+        "fifo-as-checkpoint", ("predict", "{method}", "--input", "{bad}/good_lr.nii.gz", "--checkpoint", "{case}/pipe.safetensors", "--output", "{out}/out.nii.gz", "--device", "cpu"),
+        ("pipe.safetensors",), SPECIAL, setup=("fifo:pipe.safetensors",), timeout=30, needs=("checkpoint-method",),
+    ),
+    Case("fifo-as-config", ev("{case}/pipe.toml"), ("pipe.toml",), SPECIAL, output=STORE, setup=("fifo:pipe.toml",), timeout=30),
+    Case("fifo-as-store-leaderboard", leaderboard("{case}/pipe.sqlite"), ("pipe.sqlite",), SPECIAL, output="{out}/lb", setup=("fifo:pipe.sqlite",), timeout=30),
+    Case("fifo-as-store-show", show("{case}/pipe.sqlite"), ("pipe.sqlite",), SPECIAL, output=None, setup=("fifo:pipe.sqlite",), timeout=30),
+    Case("fifo-as-store-evaluate", ev("evaluable.toml", results="{case}/pipe.sqlite"), ("pipe.sqlite",), SPECIAL, output=None, setup=("fifo:pipe.sqlite",), timeout=30),
+    Case(
+        "fifo-in-dataset", ev("{case}/datasets.toml"), ("ev_hr.nii.gz",), SPECIAL, output=STORE,
+        setup=("fifo:ev_hr.nii.gz", "copy:evaluable.toml>datasets.toml"), timeout=30,
+    ),
+    Case("dev-zero-as-input", ("degrade", "--input", "/dev/zero", "--output", "{out}/out.nii.gz"), ("/dev/zero",), SPECIAL + "|" + NOT_NIFTI + r"|\.nii", timeout=30),
+    Case(
+        "dev-zero-as-checkpoint", ("predict", "{method}", "--input", "{bad}/good_lr.nii.gz", "--checkpoint", "/dev/zero", "--output", "{out}/out.nii.gz", "--device", "cpu"),
+        ("/dev/zero",), SPECIAL + "|safetensors", timeout=30, needs=("checkpoint-method",),
+    ),
+    Case("dev-zero-as-config", ev("/dev/zero"), ("/dev/zero",), SPECIAL, output=STORE, timeout=30),
+    Case("dev-zero-as-store", leaderboard("/dev/zero"), ("/dev/zero",), SPECIAL + "|" + STORE_BAD, output="{out}/lb", timeout=30),
+    Case("directory-as-store", leaderboard("{bad}/text_only"), ("text_only",), r"directory", output="{out}/lb"),
+    # -- checkpoints: metadata and weights are checked before anything is built -------------------
+    *[
+        Case(f"checkpoint-{stem.replace('_', '-')}", with_checkpoint(f"ckpt_{stem}.safetensors"), (f"ckpt_{stem}.safetensors", *keys), problem,
+             needs=("checkpoint-method", f"file:ckpt_{stem}.safetensors"))
+        for stem, keys, problem in (
+            ("nan_weights", (), NON_FINITE),
+            ("inf_weights", (), NON_FINITE),
+            ("no_config", ("config",), r"missing|no |config"),
+            ("config_not_json", ("config",), r"JSON|config"),
+            ("config_list", ("config",), TOML_TYPE + r"|object|table|mapping|dict"),
+            ("config_missing_key", (), r"missing|config|field|key"),
+            ("config_mistyped", (), TOML_TYPE + r"|integer|int"),
+            ("config_fraction", (), TOML_TYPE + r"|integer|int"),
+            ("config_negative", (), r"positive|negative|at least|>|must be|invalid"),
+            ("config_zero", (), r"positive|zero|at least|>|must be|invalid"),
+            ("config_huge", (), r"large|limit|at most|<|must be|invalid|too"),
+            ("iteration_negative", ("iteration",), r"negative|at least|>=|must be|invalid"),
+            ("iteration_huge", ("iteration",), r"large|limit|at most|range|must be|invalid|too"),
+            ("iteration_mistyped", ("iteration",), r"integer|must be|invalid|not a"),
+            ("no_method", ("method",), r"missing|no |method"),
+            ("no_format", (), r"not an srbench checkpoint|format"),
+            ("kind_unknown", ("weights",), r"kind"),
+            ("wrong_shape", (), r"shape|fit"),
+            ("missing_tensor", (), r"missing|fit"),
+            ("extra_tensor", (), r"unexpected|fit|extra"),
+            ("header_lies_size", (), r"safetensors|header|size|offset|truncat|corrupt|invalid"),
+            ("header_overlap", (), r"safetensors|header|overlap|offset|corrupt|invalid"),
+            ("header_huge_length", (), r"safetensors|header"),
+            ("metadata_not_strings", (), r"safetensors|header|metadata|corrupt|invalid"),
+            ("empty", (), r"safetensors|empty|0 bytes|truncat"),
+        )
+    ],
+    Case(
+        "evaluate-nan-weights-names-method-and-checkpoint",
+        ("evaluate", "--config", "{bad}/evaluable.toml", "--track", "corpus", "--results", STORE, "--no-save-predictions",
+         "--method", "{method}", "--checkpoint", "{bad}/ckpt_nan_weights.safetensors", "--device", "cpu"),
+        ("ckpt_nan_weights.safetensors",), NON_FINITE, output=STORE, needs=("checkpoint-method", "file:ckpt_nan_weights.safetensors"),
+    ),
+    # -- results stores ---------------------------------------------------------------------------
+    *[
+        Case(f"store-{stem.replace('_', '-')}-{verb}", argv(f"{{case}}/s.sqlite"), ("s.sqlite",), STORE_BAD, output=out,
+             setup=(f"copy:store_{stem}.sqlite>s.sqlite",), needs=(f"file:store_{stem}.sqlite",))
+        for stem in ("random", "corrupt_pages", "truncated", "foreign", "empty")
+        for verb, argv, out in (
+            ("leaderboard", leaderboard, "{out}/lb"),
+            ("show", show, None),
+            ("merge", lambda s: ("results", "merge", s, "--into", "{out}/merged.sqlite"), "{out}/merged.sqlite"),
+        )
+    ],
+    *[
+        Case(f"store-{stem.replace('_', '-')}-evaluate-into", ev("evaluable.toml", results="{case}/s.sqlite"), ("s.sqlite",), STORE_BAD, output=None,
+             setup=(f"copy:store_{stem}.sqlite>s.sqlite",), needs=(f"file:store_{stem}.sqlite",))
+        for stem in ("random", "corrupt_pages", "foreign")
+    ],
+    Case(
+        "store-merge-into-corrupt", ("results", "merge", "{bad}/store_rollback.sqlite", "--into", "{case}/s.sqlite"), ("s.sqlite",), STORE_BAD,
+        output=None, setup=("copy:store_corrupt_pages.sqlite>s.sqlite",), needs=("file:store_corrupt_pages.sqlite",),
+    ),
+    # -- unwritable destinations (root ignores chmod: a path under a file, or a read-only sysfs) ----
+    Case("output-under-a-file-degrade", degrade("good_hr.nii.gz", output="{bad}/good_lr.nii.gz/out.nii.gz"), ("good_lr.nii.gz",), UNWRITABLE + "|does not exist", output=None),
+    Case(
+        "output-under-a-file-predict", ("predict", "trilinear", "--input", "{bad}/good_lr.nii.gz", "--output", "{bad}/good_hr.nii.gz/out.nii.gz"),
+        ("good_hr.nii.gz",), UNWRITABLE + "|does not exist", output=None,
+    ),
+    Case("results-under-a-file", ev("evaluable.toml", results="{bad}/good.toml/results.sqlite"), ("good.toml",), UNWRITABLE + "|does not exist", output=None),
+    Case("leaderboard-out-is-a-file", ("leaderboard", "--results", "{bad}/store_rollback.sqlite", "--out", "{bad}/good.toml"), ("good.toml",), UNWRITABLE + "|directory|file", output=None, needs=("file:store_rollback.sqlite",)),
+    Case("leaderboard-out-under-a-file", ("leaderboard", "--results", "{bad}/store_rollback.sqlite", "--out", "{bad}/good.toml/lb"), ("good.toml",), UNWRITABLE + "|directory|file", output=None, needs=("file:store_rollback.sqlite",)),
+    Case("output-in-read-only-folder", degrade("good_hr.nii.gz", output="/sys/srbench-corpus-out.nii.gz"), ("/sys",), UNWRITABLE, output=None, needs=("unwritable-sys",)),
+    Case("results-in-read-only-folder", ev("evaluable.toml", results="/sys/srbench-corpus.sqlite"), ("/sys",), UNWRITABLE, output=None, needs=("unwritable-sys",)),
+    Case("merge-into-read-only-folder", ("results", "merge", "{bad}/store_rollback.sqlite", "--into", "/sys/srbench-corpus.sqlite"), ("/sys",), UNWRITABLE, output=None, needs=("unwritable-sys", "file:store_rollback.sqlite")),
+    Case("leaderboard-into-read-only-folder", ("leaderboard", "--results", "{bad}/store_rollback.sqlite", "--out", "/sys/srbench-corpus-lb"), ("/sys",), UNWRITABLE, output=None, needs=("unwritable-sys", "file:store_rollback.sqlite")),
+    # -- option misuse: every option applies or is refused -----------------------------------------
+    Case("checkpoint-for-trilinear", predict("good_lr.nii.gz", extra=("--checkpoint", "{bad}/ckpt_valid.safetensors")), ("--checkpoint", "trilinear"), r"checkpoint", needs=("file:ckpt_valid.safetensors",)),
+    Case("checkpoint-for-trilinear-evaluate", ev("evaluable.toml", extra=("--checkpoint", "{bad}/ckpt_valid.safetensors")), ("--checkpoint", "trilinear"), r"checkpoint", output=STORE, needs=("file:ckpt_valid.safetensors",)),
+    Case("disable-unknown-plugin", ("--disable-plugin", "nosuchplugin", *predict("good_lr.nii.gz")), ("nosuchplugin",), r"unknown plugin|no plugin|not .*plugin"),
+    Case("disable-misspelt-plugin", ("--disable-plugin", "trilinaer", *predict("good_lr.nii.gz")), ("trilinaer",), r"did you mean 'trilinear'"),
+    Case("disable-metrics-then-evaluate", ("--disable-plugin", "metrics", *ev("evaluable.toml")), ("metric",), r"metric", output=STORE),
+    Case("shard-zero", ev("evaluable.toml", extra=("--shard", "0/2")), ("--shard",), r"shard|1 <= i", output=STORE),
+    Case("shard-past-count", ev("evaluable.toml", extra=("--shard", "3/2")), ("--shard",), r"shard|1 <= i", output=STORE),
+    Case("shard-of-zero", ev("evaluable.toml", extra=("--shard", "1/0")), ("--shard",), r"shard|1 <= i", output=STORE),
+    Case("shard-not-numbers", ev("evaluable.toml", extra=("--shard", "a/b")), ("--shard",), r"i/n|shard", output=STORE),
+    Case("shard-three-parts", ev("evaluable.toml", extra=("--shard", "1/2/3")), ("--shard",), r"i/n|shard", output=STORE),
+    Case("unknown-method-evaluate-suggests", ev("evaluable.toml", extra=("--method", "trigann")), ("trigann",), r"did you mean|choose from", output=STORE),
+    Case("scale-infinite", predict("good_lr.nii.gz", extra=("--scale", "inf")), ("--scale",), r"invalid scale|scale"),
+    Case("scale-nan", predict("good_lr.nii.gz", extra=("--scale", "nan")), ("--scale",), r"invalid scale|scale"),
+    Case("scale-overflowing", predict("good_lr.nii.gz", extra=("--scale", "1e400")), ("--scale",), r"invalid scale|scale"),
+    Case("scale-below-one-degrade", degrade("good_hr.nii.gz", extra=("--scale", "0.5")), ("--scale",), r"scale"),
+    Case("patch-size-zero", predict("good_lr.nii.gz", extra=("--patch-size", "0")), ("--patch-size",), r"at least|invalid"),
+    Case("batch-size-zero", predict("good_lr.nii.gz", extra=("--batch-size", "0")), ("--batch-size",), r"at least|invalid"),
+    # -- names with newlines and control characters: one escaped line ----------------------------
+    Case("input-name-with-newline", degrade(make_bad_inputs.NASTY_NAMES[0]), ("nan_new", "line.nii.gz"), r"\bNaN\b"),
+    Case("input-name-with-escape-sequence", predict(make_bad_inputs.NASTY_NAMES[1]), ("nan_esc",), r"\bNaN\b"),
+    Case("missing-input-name-with-newline", degrade("no_such\nfile.nii.gz"), ("no_such", "file.nii.gz"), r"not found|does not exist|no such"),
+    Case("output-folder-name-with-newline", degrade("good_hr.nii.gz", output="{out}/no\nsuch/out.nii.gz"), ("such",), r"does not exist|not found|no such", output=None),
+    Case("config-name-with-newline", ev("no_such\nconfig.toml"), ("config.toml",), r"not found|does not exist", output=STORE),
+    Case("track-option-with-newline", ev("evaluable.toml", track="cor\npus"), ("pus",), r"unknown track", output=STORE),
+    Case("method-name-with-control-characters", predict("good_lr.nii.gz", method="tri\x1b[2Jlinear\n"), ("linear",), r"unknown model"),
+]
+
+CASES = [*CASES, *GROWN_CASES]
+
+
 # -- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def registered() -> dict[str, set[str]]:
@@ -242,21 +567,41 @@ def cli(tmp_path_factory) -> ForkedCLI:
         yield runner
 
 
-def _snapshot(folder: Path) -> dict[str, tuple[int, str]]:
-    """Every file under ``folder`` (readable or not) → (size, sha256)."""
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            try:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            except PermissionError:
-                digest = "unreadable"
-            out[str(path.relative_to(folder))] = (path.stat().st_size, digest)
+def _snapshot(folder: Path) -> dict[str, tuple]:
+    """Every entry under ``folder``, links not followed → (kind, size, sha256) for files,
+    its target for a link, its kind for a folder or a special file."""
+    out: dict[str, tuple] = {}
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        for name in [*dirs, *files]:
+            path = Path(root) / name
+            key = str(path.relative_to(folder))
+            if path.is_symlink():
+                out[key] = ("link", os.readlink(path))
+            elif path.is_dir():
+                out[key] = ("dir",)
+            elif path.is_file():
+                try:
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                except PermissionError:
+                    digest = "unreadable"
+                out[key] = ("file", path.stat().st_size, digest)
+            else:
+                out[key] = ("special", stat.S_IFMT(path.lstat().st_mode))
     return out
 
 
 def _error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip() and not PLUGIN_WARNING.match(line)]
+
+
+def _sys_is_unwritable() -> bool:
+    probe = Path("/sys/srbench-corpus-probe")
+    try:
+        probe.touch()
+    except OSError:
+        return True
+    probe.unlink()
+    return False
 
 
 def _skip_unmet(case: Case, *, trainer_name, checkpoint_method, missing: list[str]) -> None:
@@ -268,30 +613,68 @@ def _skip_unmet(case: Case, *, trainer_name, checkpoint_method, missing: list[st
         if need == "train" and trainer_name is None:
             pytest.skip(f"no trainer ({', '.join(CHECKPOINT_METHODS)}) is installed")
         if need.startswith("file:") and need[5:] in missing:
-            pytest.skip(f"{need[5:]} needs srbench.training.checkpoint")
+            pytest.skip(f"{need[5:]} could not be generated in this checkout")
+        if need == "unwritable-sys" and not _sys_is_unwritable():
+            pytest.skip("/sys is writable here: no read-only folder to write into")
+
+
+def _set_up(case: Case, folder: Path, corpus: Path) -> None:
+    """Make the files of ``case.setup`` in ``folder`` (see :class:`Case`)."""
+    for step in case.setup:
+        kind, _, spec = step.partition(":")
+        name, _, source = spec.partition(">")
+        target = folder / name
+        if kind == "copy":
+            (folder / (source or name)).write_bytes((corpus / name).read_bytes())
+        elif kind == "fifo":
+            os.mkfifo(target)
+        elif kind == "mkdir":
+            target.mkdir()
+        elif kind == "symlink":
+            target.symlink_to(source)
+        elif kind == "hardlink":
+            os.link(folder / source, target)
+        else:
+            raise ValueError(f"unknown setup step {step!r}")
+
+
+@pytest.fixture(scope="session")
+def baseline_rss_kb(cli, tmp_path_factory) -> int | None:
+    """Peak memory of a trivial refusal (a missing input), the reference of ``max_rss_mb``."""
+    work = tmp_path_factory.mktemp("baseline")
+    result = cli.run(["degrade", "--input", str(work / "missing.nii.gz"), "--output", str(work / "out.nii.gz")], cwd=work)
+    return result.max_rss_kb
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_is_refused_cleanly(case: Case, corpus, cli, trainer_name, checkpoint_method, tmp_path):
+def test_bad_input_is_refused_cleanly(case: Case, corpus, cli, trainer_name, checkpoint_method, baseline_rss_kb, tmp_path):
     folder, missing = corpus
     _skip_unmet(case, trainer_name=trainer_name, checkpoint_method=checkpoint_method, missing=missing)
     other = make_bad_inputs.other_method(checkpoint_method or "trigan")
     fill = {
-        "bad": str(folder), "out": str(tmp_path / "out"), "method": checkpoint_method or "trigan",
+        "bad": str(folder), "out": str(tmp_path / "out"), "case": str(tmp_path / "case"), "method": checkpoint_method or "trigan",
         "other": other, "trainer": trainer_name or "dcsrn",
     }
-    (tmp_path / "out").mkdir()
+    for sub in ("out", "work", "case"):
+        (tmp_path / sub).mkdir()
     work = tmp_path / "work"
-    work.mkdir()
+    _set_up(case, tmp_path / "case", folder)
     output = Path(case.output.format(**fill)) if case.output else None
     if case.existing_output:
         output.write_bytes(PROTECTED_BYTES)
-    before_out, before_corpus = _snapshot(tmp_path / "out"), _snapshot(folder)
+    before_tmp, before_corpus = _snapshot(tmp_path), _snapshot(folder)
 
-    result = cli.run([arg.format(**fill) for arg in case.argv], cwd=work, env=dict(case.env), timeout=300)
+    result = cli.run([arg.format(**fill) for arg in case.argv], cwd=work, env=dict(case.env), timeout=case.timeout)
 
-    command = "srbench " + " ".join(result.argv)
+    command = "srbench " + " ".join(repr(a) if CONTROL.search(a) else a for a in result.argv)
+    assert result.returncode != 124, f"{command} hung (killed after {case.timeout} s)"
     assert "Traceback" not in result.stderr, f"{command} printed a traceback:\n{result.stderr}"
+    if case.outcome == "refuse-or-contained" and result.returncode == 0:
+        _check_contained(command, tmp_path, before_tmp, folder, before_corpus)
+        return
     assert result.returncode == case.status, f"{command}: exit status {result.returncode}, expected {case.status}:\n{result.stderr}"
     lines = _error_lines(result.stderr)
     if case.progress_ok:
@@ -299,22 +682,38 @@ def test_bad_input_is_refused_cleanly(case: Case, corpus, cli, trainer_name, che
     assert len(lines) == 1, f"{command}: expected one error line on stderr, got {len(lines)}:\n{result.stderr}"
     line = lines[0]
     assert line.startswith("error: "), f"{command}: the line should start with 'error: ': {line}"
+    assert not CONTROL.search(line), f"{command}: the error line holds control characters (unescaped): {line!r}"
     for name in case.names:
         assert name.format(**fill) in line, f"{command}: the error does not name {name.format(**fill)!r}: {line}"
     assert re.search(case.problem, line, re.IGNORECASE), f"{command}: the error does not say /{case.problem}/: {line}"
     assert len(line) < 400, f"{command}: the error line is {len(line)} characters long"
+    if case.max_seconds is not None:
+        assert result.wall_s < case.max_seconds, f"{command} took {result.wall_s:.1f} s to refuse (limit {case.max_seconds} s)"
+    if case.max_rss_mb is not None and result.max_rss_kb is not None and baseline_rss_kb is not None:
+        extra_mb = (result.max_rss_kb - baseline_rss_kb) / 1024
+        assert extra_mb < case.max_rss_mb, f"{command} used {extra_mb:.0f} MiB more than a trivial refusal (limit {case.max_rss_mb})"
     # no partial output, nothing else touched
     if output is not None and not case.existing_output:
         assert not output.exists(), f"{command} left {output} behind"
-    after_out = _snapshot(tmp_path / "out")
+    after_tmp = _snapshot(tmp_path)
     if case.progress_ok:  # work had begun: the results store may exist
-        after_out = {k: v for k, v in after_out.items() if not k.startswith("results.sqlite")}
-    assert after_out == before_out, f"{command} changed the output folder: {sorted(after_out)}"
+        after_tmp = {k: v for k, v in after_tmp.items() if not k.startswith("out/results.sqlite")}
+    changed = sorted(k for k in set(before_tmp) | set(after_tmp) if before_tmp.get(k) != after_tmp.get(k))
+    assert not changed, f"{command} changed or left files: {changed}"
     assert _snapshot(folder) == before_corpus, f"{command} changed the corpus folder"
-    assert not any(work.iterdir()), f"{command} wrote into its working directory: {sorted(p.name for p in work.iterdir())}"
     assert not (folder / make_bad_inputs.MARKER).exists() and not (work / make_bad_inputs.MARKER).exists(), (
         f"{command} executed code from its input"
     )
+
+
+def _check_contained(command: str, tmp_path: Path, before_tmp: dict, corpus: Path, before_corpus: dict) -> None:
+    """A command that accepted a strange name wrote only inside ``out/`` and changed no input."""
+    after = _snapshot(tmp_path)
+    changed = sorted(k for k in set(before_tmp) | set(after) if before_tmp.get(k) != after.get(k))
+    outside = [k for k in changed if not k.startswith("out" + os.sep)]
+    assert not outside, f"{command} succeeded but wrote outside its results folder: {outside}"
+    assert _snapshot(corpus) == before_corpus, f"{command} succeeded but changed the corpus folder"
+    assert not (tmp_path.parent / "escaped").exists(), f"{command} wrote next to the case folder"
 
 
 # -- valid borderline inputs ------------------------------------------------------------------------
@@ -431,6 +830,97 @@ def existing_output_is_replaced_on_success(cli, folder: Path, tmp_path: Path, me
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lr.nii.gz"], "a temporary file was left behind"
 
 
+@valid
+def float64_voxels(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    _predict_matches_grid(cli, folder / "good_float64.nii.gz", tmp_path)
+
+
+@valid
+def uint8_voxels(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    _predict_matches_grid(cli, folder / "good_uint8.nii.gz", tmp_path)
+
+
+@valid
+def nifti2_file(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    _predict_matches_grid(cli, folder / "good_nifti2.nii.gz", tmp_path)
+
+
+def _finite_or_refused(cli: ForkedCLI, argv: list[str], *, source: Path, output: Path, cwd: Path) -> None:
+    """Values near the float32 limit: a finite output, or one exit-2 line naming ``source``."""
+    result = cli.run(argv, cwd=cwd)
+    assert "Traceback" not in result.stderr
+    if result.returncode == 0:
+        data = _load(output)[0]
+        assert np.isfinite(data).all(), f"srbench {' '.join(argv)} wrote {int((~np.isfinite(data)).sum())} non-finite voxels"
+        assert np.abs(data).max() > 1e38
+        return
+    lines = _error_lines(result.stderr)
+    assert result.returncode == 2 and len(lines) == 1 and source.name in lines[0], result.stderr
+    assert not output.exists()
+
+
+@valid
+def degrade_near_float32_max(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    """Block means of ±3e38 must not overflow to ±inf (or the volume is refused with the reason)."""
+    source, out = folder / "near_float32_max_hr.nii.gz", tmp_path / "lr.nii.gz"
+    _finite_or_refused(cli, ["degrade", "--input", str(source), "--output", str(out)], source=source, output=out, cwd=tmp_path)
+
+
+@valid
+def predict_near_float32_max(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    source, out = folder / "near_float32_max_lr.nii.gz", tmp_path / "sr.nii.gz"
+    _finite_or_refused(cli, ["predict", "trilinear", "--input", str(source), "--output", str(out)], source=source, output=out, cwd=tmp_path)
+
+
+def _journal_mode(path: Path) -> int:
+    """The file format write version in the SQLite header: 1 rollback journal, 2 WAL."""
+    return path.read_bytes()[18]
+
+
+def _read_only_commands_keep(cli: ForkedCLI, store: Path, tmp_path: Path) -> None:
+    before, mode = hashlib.sha256(store.read_bytes()).hexdigest(), _journal_mode(store)
+    siblings = sorted(p.name for p in store.parent.iterdir())
+    out = _run_ok(cli, ["leaderboard", "--results", str(store), "--out", str(tmp_path / "lb")], cwd=tmp_path)
+    assert "corpus" in (tmp_path / "lb" / "index.md").read_text(), out
+    result = cli.run(["results", "show", "--results", str(store)], cwd=tmp_path)
+    assert result.returncode == 0 and "psnr" in result.stdout, result.stderr
+    assert _journal_mode(store) == mode, "a read-only command changed the store's journal mode"
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == before, "a read-only command changed the store"
+    assert sorted(p.name for p in store.parent.iterdir()) == siblings, "a read-only command left files next to the store"
+
+
+@valid
+def read_only_commands_keep_a_rollback_store(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    """leaderboard and results show on a store in rollback-journal mode leave it byte-identical."""
+    if not (folder / "store_rollback.sqlite").exists():
+        pytest.skip("store_rollback.sqlite could not be generated")
+    (tmp_path / "store").mkdir()
+    store = tmp_path / "store" / "results.sqlite"
+    store.write_bytes((folder / "store_rollback.sqlite").read_bytes())
+    _read_only_commands_keep(cli, store, tmp_path)
+
+
+@valid
+def read_only_commands_keep_a_wal_store(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    if not (folder / "store_valid.sqlite").exists():
+        pytest.skip("store_valid.sqlite could not be generated")
+    (tmp_path / "store").mkdir()
+    store = tmp_path / "store" / "results.sqlite"
+    store.write_bytes((folder / "store_valid.sqlite").read_bytes())
+    _read_only_commands_keep(cli, store, tmp_path)
+
+
+@valid
+def checkpoint_predicts_finite(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    """The corpus' valid checkpoint (the base of every checkpoint variant) is accepted."""
+    if method is None or not (folder / "ckpt_valid.safetensors").exists():
+        pytest.skip("no learned method with a trainer is installed")
+    out = tmp_path / "sr.nii.gz"
+    argv = ["predict", method, "--checkpoint", str(folder / "ckpt_valid.safetensors"), "--input", str(folder / "tiny_lr.nii.gz"), "--output", str(out), "--device", "cpu"]
+    _run_ok(cli, argv, cwd=tmp_path)
+    assert np.isfinite(_load(out)[0]).all()
+
+
 def _write_untrained_model(method: str, path: Path) -> None:
     """A model checkpoint of ``method`` with freshly initialised weights (its cpu preset)."""
     import torch
@@ -454,25 +944,35 @@ def test_valid_borderline_input_succeeds(name, corpus, cli, registered, checkpoi
 
 
 # -- the harness itself ---------------------------------------------------------------------------
-def test_corpus_has_at_least_twenty_refusals():
-    assert len(CASES) >= 20
+def test_corpus_has_at_least_120_refusals():
+    assert len(CASES) >= 120
     assert len({c.id for c in CASES}) == len(CASES)
 
 
 #: corpus files used by the valid-input tests above
 VALID_FILES = (
     "constant.nii.gz", "odd_hr.nii.gz", "tiny_lr.nii.gz", "good_flipped.nii.gz",
-    "good_int16.nii.gz", "good_4d_singleton.nii.gz", "good_hr.nii.gz",
+    "good_int16.nii.gz", "good_4d_singleton.nii.gz", "good_hr.nii.gz", "good_float64.nii.gz",
+    "good_uint8.nii.gz", "good_nifti2.nii.gz", "near_float32_max_hr.nii.gz", "near_float32_max_lr.nii.gz",
+    "store_valid.sqlite", "ckpt_valid.safetensors",
 )
 
 
 def test_every_corpus_file_is_used(corpus):
-    """Each generated file is fed to at least one command (no dead corpus entries)."""
+    """Each generated file is fed to at least one command (no dead corpus entries), and each is documented."""
     folder, _ = corpus
-    used = " ".join(" ".join(c.argv) for c in CASES) + " " + " ".join(VALID_FILES)
+    used = " ".join(" ".join([*c.argv, *c.setup]) for c in CASES) + " " + " ".join(VALID_FILES)
     unused = [p.name for p in folder.iterdir() if p.name not in used and p.name != make_bad_inputs.MARKER]
     assert not unused, f"corpus files no case uses: {unused}"
-    assert set(make_bad_inputs.FILES) | set(make_bad_inputs.CHECKPOINT_FILES) >= {p.name for p in folder.iterdir()}
+    assert set(make_bad_inputs.all_files(folder)) >= {p.name for p in folder.iterdir()}
+
+
+def test_corpus_is_complete_here(corpus, checkpoint_method):
+    """With a learned method installed, every corpus file (checkpoints, stores) was generated."""
+    if checkpoint_method is None:
+        pytest.skip("no learned method is installed")
+    _, missing = corpus
+    assert not missing, f"files the generator could not write: {missing}"
 
 
 def test_importing_the_command_line_is_silent(cli):

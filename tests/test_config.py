@@ -47,12 +47,12 @@ def test_globs_subject_ids_and_track_selection(tmp_path, write_nifti):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (BASIC.replace("contrast", "contrst"), "unknown key 'contrst' in [datasets.a] (did you mean 'contrast'?)"),
-        (BASIC.replace('test = "a"', 'test = "b"'), "test = 'b' is not a declared dataset"),
+        (BASIC.replace("contrast", "contrst"), "[datasets.a] has an unknown key 'contrst' (did you mean 'contrast'?)"),
+        (BASIC.replace('test = "a"', 'test = "b"'), "[tracks.t] test: 'b' is not a declared dataset"),
         (BASIC + "[tracks", "malformed TOML"),
         (BASIC.replace('kind = "insample"', 'kind = "insampel"'), "did you mean 'insample'"),
         (BASIC.replace('train = "a"', 'train = "a"\nscale = "abc"'), "invalid scale"),
-        (BASIC + "\n[extra]\n", "unknown key 'extra' in the top level"),
+        (BASIC + "\n[extra]\n", "unknown top-level key 'extra'"),
     ],
 )
 def test_invalid_config_is_one_line_naming_the_file(tmp_path, text, message):

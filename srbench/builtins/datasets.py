@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from srbench import hookimpl
-from srbench.errors import InputError
+from srbench.errors import InputError, show
 from srbench.interfaces import SubjectFile
 
 NIFTI_RE = re.compile(r"\.nii(\.gz)?$")
@@ -46,6 +46,10 @@ class NiftiPathsReader:
     key: str = "paths"
     options: tuple[str, ...] = ()
 
+    def validate_table(self, table: Any) -> None:
+        """``paths`` is a string or a non-empty list of strings (a :class:`~srbench.config.schema.Table`)."""
+        table.strings("paths")
+
     def subjects(self, table: Mapping[str, Any], *, base: Path, dataset: str) -> list[SubjectFile]:
         patterns = table["paths"]
         if isinstance(patterns, str):
@@ -56,12 +60,15 @@ class NiftiPathsReader:
             matches = sorted(glob.glob(full.replace("{subject}", "*"), recursive=True))
             if not matches:
                 what = "file not found" if not glob.has_magic(pattern) and "{subject}" not in pattern else "pattern matches no file"
-                raise InputError(f"{full}: {what} (dataset '{dataset}')")
+                raise InputError(f"{show(full)}: {what} (dataset '{dataset}')")
             regex = _pattern_regex(full) if "{subject}" in pattern else None
-            for match in matches:
+            nifti = [match for match in matches if NIFTI_RE.search(Path(match).name)]
+            if not nifti:
+                raise InputError(
+                    f"{show(full)}: {len(matches)} file(s) matched but none is a NIfTI file (.nii or .nii.gz) (dataset '{dataset}')"
+                )
+            for match in nifti:
                 path = Path(match)
-                if not NIFTI_RE.search(path.name):
-                    continue
                 subject = subject_id_from_name(path)
                 if regex is not None and (m := regex.match(match)):
                     subject = m.group("subject")
@@ -100,6 +107,11 @@ class BidsReader:
     name: str = "bids"
     key: str = "bids"
     options: tuple[str, ...] = tuple(BIDS_FILTERS) + ("datatype",)
+
+    def validate_table(self, table: Any) -> None:
+        """``bids`` and every filter are strings (a :class:`~srbench.config.schema.Table`)."""
+        for key in (self.key, *self.options):
+            table.string(key)
 
     def subjects(self, table: Mapping[str, Any], *, base: Path, dataset: str) -> list[SubjectFile]:
         root = base / table["bids"]

@@ -14,7 +14,7 @@ import sys
 import click
 
 from srbench import __version__
-from srbench.errors import SrbenchError
+from srbench.errors import SrbenchError, one_line
 
 #: built-in command modules (``srbench.cli.<name>``), each exposing ``command``
 BUILTIN_COMMANDS = (
@@ -25,6 +25,7 @@ BUILTIN_COMMANDS = (
     "train",
     "leaderboard_cmd",
     "results_cmd",
+    "datasets_cmd",
     "new_plugin",
     "demo",
 )
@@ -94,19 +95,36 @@ def _add_plugin_commands(argv: list[str]) -> None:
     get_plugin_manager(disabled=_disabled_in_argv(argv)).add_commands(cli)
 
 
+def quiet_libraries() -> None:
+    """Keep library chatter off stderr, where a failure must be exactly one line.
+
+    Python warnings (numpy's RuntimeWarnings, deprecations) and nibabel's log messages
+    are silenced; ``SRBENCH_DEBUG=1`` keeps them.
+    """
+    if os.environ.get("SRBENCH_DEBUG"):
+        return
+    import logging
+    import warnings
+
+    warnings.simplefilter("ignore")
+    for name in ("nibabel", "nibabel.global", "torchio", "py.warnings"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``srbench`` script: one-line errors, no tracebacks."""
+    quiet_libraries()
     try:
         _add_plugin_commands(sys.argv[1:] if argv is None else list(argv))
         code = cli.main(args=argv, prog_name="srbench", standalone_mode=False)
     except SrbenchError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}".replace("\n", " "), err=True)
+        click.echo(f"error: {one_line(' '.join(exc.format_message().split(chr(10))))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -116,6 +134,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - last resort: one line, exit 1
         if os.environ.get("SRBENCH_DEBUG"):
             raise
-        click.echo(f"error: internal failure: {type(exc).__name__}: {exc} (set SRBENCH_DEBUG=1 for a traceback)", err=True)
+        click.echo(one_line(f"error: internal failure: {type(exc).__name__}: {exc} (set SRBENCH_DEBUG=1 for a traceback)"), err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

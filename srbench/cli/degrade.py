@@ -6,18 +6,20 @@ from pathlib import Path
 
 import click
 
+from srbench.builtins.degradations import DEFAULT_DEGRADATION
 from srbench.cli.common import plugin_manager
 from srbench.data.pairs import degrade_volume
 from srbench.grid import integer_scale, parse_scale
-from srbench.io.atomic import ensure_parent_exists
-from srbench.io.nifti import load_volume, save_volume
+from srbench.errors import file_error, show
+from srbench.io.nifti import NIFTI_SUFFIXES, check_finite_volume, load_volume, save_volume
+from srbench.io.paths import check_output_file
 
 
 @click.command("degrade")
 @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="HR NIfTI volume.")
 @click.option("--output", "output_path", required=True, type=click.Path(path_type=Path), help="LR NIfTI to write.")
 @click.option("--scale", default="2", show_default=True, help="Factor, one or per axis (e.g. 2 or 2,2,1).")
-@click.option("--degradation", default="paper-linear", show_default=True, help="Registered degradation name.")
+@click.option("--degradation", default=DEFAULT_DEGRADATION, show_default=True, help="Registered degradation name.")
 @click.option("--seed", default=0, show_default=True, help="Seed for degradations with noise.")
 @click.pass_context
 def command(ctx: click.Context, input_path: Path, output_path: Path, scale: str, degradation: str, seed: int) -> None:
@@ -28,11 +30,16 @@ def command(ctx: click.Context, input_path: Path, output_path: Path, scale: str,
     """
     factors = parse_scale(scale, source="--scale")
     integer_scale(factors, source="--scale")
-    ensure_parent_exists(output_path)
+    if seed < 0:
+        raise click.BadParameter("must be a non-negative integer", param_hint="--seed")
     chosen = plugin_manager(ctx).get("degradation", degradation)
+    check_output_file(output_path, inputs=[input_path])
+    if not output_path.name.endswith(NIFTI_SUFFIXES):
+        raise file_error(output_path, "output must be a NIfTI file name ending in .nii or .nii.gz")
     hr = load_volume(input_path)
     cropped, lr = degrade_volume(hr, degradation=chosen, scale=factors, seed=seed)
+    check_finite_volume(lr, what=f"{show(input_path)}: degradation '{degradation}' gave non-finite values")
     if cropped.shape != hr.shape:
-        click.echo(f"{input_path}: cropped {hr.shape} → {cropped.shape} to a multiple of the scale", err=True)
+        click.echo(f"{show(input_path)}: cropped {hr.shape} → {cropped.shape} to a multiple of the scale", err=True)
     save_volume(lr, output_path)
-    click.echo(f"wrote {output_path} {lr.shape} ({degradation}, scale {factors})", err=True)
+    click.echo(f"wrote {show(output_path)} {lr.shape} ({degradation}, scale {factors})", err=True)

@@ -35,7 +35,7 @@ from srbench.progress import progress_bar
 @click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True, help="How per-subject results are printed on stdout.")
 @click.option("--force", is_flag=True, help="Recompute and replace results already stored for the same run and subject.")
 @click.option("--jobs", default=1, show_default=True, help="Subjects evaluated in parallel worker processes.")
-@click.option("--shard", default=None, metavar="i/n", help="Evaluate only shard i of n of each track's subjects (merge stores with `srbench results merge`).")
+@click.option("--shard", default=None, metavar="i/n|auto", help="Evaluate only shard i of n of each track's subjects (merge stores with `srbench results merge`); auto: this SLURM array task's shard (SLURM_ARRAY_TASK_ID, _COUNT, _MIN).")
 @click.option("--save-predictions/--no-save-predictions", default=True, show_default=True, help="Keep the SR volumes of each track's first subject next to the store (for `leaderboard --figures`).")
 @click.option("--runs-root", type=click.Path(path_type=Path, file_okay=False), default=None, help="Where to look for trained runs (default: ./runs).")
 @config_option
@@ -104,7 +104,9 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
                 degradation=track.degradation,
                 intensity_convention=CONVENTION_NAME,
                 scale=track.scale,
-                config={"training": checkpoint_config(weights), "inference": inference_record(settings)},
+                config={"training": checkpoint_config(weights), "inference": inference_record(settings),
+                        "degradation": {"name": track.degradation, "options": dict(track.degradation_options),
+                                        "seed": track.seed}},
                 checkpoint=weights,
                 plugin_versions=pm.versions(),
             )

@@ -21,20 +21,39 @@ import click
     "--predictions", "predictions_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
     help="Where evaluate saved predictions (default: predictions/ beside the results store).",
 )
-def command(results_path: Path | None, out_dir: Path, figures: bool, predictions_dir: Path | None) -> None:
+@click.option(
+    "--html", "html_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Also write a static site there: index.html, a sortable page per track with per-subject rows, "
+    "provenance and figures, and the row export (rows.csv, rows.jsonl). Self-contained (no network).",
+)
+def command(results_path: Path | None, out_dir: Path, figures: bool, predictions_dir: Path | None, html_dir: Path | None) -> None:
     """Write the leaderboards: per track, mean ± std of every metric per method, the best in
     bold, bootstrap CIs and paired tests; print the index on stdout.
 
     Rows with different degradations, scales or intensity conventions are never put in
-    one table: evaluate them into separate stores (--results) instead.
+    one table: evaluate them into separate stores (--results) instead. With --html DIR the
+    same boards are also published as a static web site (figures: those drawn now with
+    --figures, else any already in the --out folder's figures/).
     """
-    from srbench.leaderboard import write_leaderboards
+    from srbench.leaderboard import track_filename, write_leaderboards
     from srbench.results import ResultsStore
 
-    with ResultsStore(results_path, must_exist=True) as store:
+    with ResultsStore(results_path, read_only=True) as store:
         written = write_leaderboards(store, out_dir, figures=figures, predictions_dir=predictions_dir)
+        site = None
+        if html_dir is not None:
+            from srbench.leaderboard_html import write_html_site
+
+            drawn = {
+                track: out_dir / "figures" / f"{Path(track_filename(track)).stem}.png" for track in written.tracks
+            }
+            drawn.update(written.figures)
+            site = write_html_site(store, html_dir, figures=drawn)
     for note in written.notes:
         click.echo(f"warning: {note}", err=True)
     click.echo(written.index_markdown, nl=False)
     for path in [*written.tracks.values(), *written.figures.values(), written.index]:
         click.echo(f"wrote {path}", err=True)
+    if site is not None:
+        for path in [*site.tracks.values(), *site.figures.values(), *site.exports, site.index]:
+            click.echo(f"wrote {path}", err=True)

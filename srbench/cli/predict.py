@@ -9,9 +9,10 @@ import click
 from srbench.cli.common import device_option, plugin_manager, resolve_device
 from srbench.grid import parse_scale
 from srbench.interfaces import InferenceSettings
-from srbench.io.atomic import ensure_parent_exists
-from srbench.io.nifti import load_volume, save_volume
-from srbench.models import load_predictor, resolve_checkpoint
+from srbench.errors import file_error, show
+from srbench.io.nifti import NIFTI_SUFFIXES, load_volume, save_volume
+from srbench.io.paths import check_output_file
+from srbench.models import load_predictor, predict_checked, resolve_checkpoint
 
 inference_options = [
     click.option("--patch-size", default=32, show_default=True, help="LR patch edge (voxels) for patch inference."),
@@ -54,13 +55,13 @@ def command(ctx, method, input_path, output_path, checkpoint, scale, patch_size,
     """
     factors = parse_scale(scale, source="--scale")
     settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device)
-    ensure_parent_exists(output_path)
     model = plugin_manager(ctx).get("model", method)
-    lr = load_volume(input_path)
-    from srbench.io.limits import check_volume_size
-
-    check_volume_size(lr.shape, factors, source=input_path)
-    predictor = load_predictor(model, checkpoint=resolve_checkpoint(model, checkpoint=checkpoint), device=settings.device)
-    sr = predictor.predict(lr, scale=factors, settings=settings)
+    weights = resolve_checkpoint(model, checkpoint=checkpoint)
+    check_output_file(output_path, inputs=[input_path, *([weights] if weights is not None else [])])
+    if not output_path.name.endswith(NIFTI_SUFFIXES):
+        raise file_error(output_path, "output must be a NIfTI file name ending in .nii or .nii.gz")
+    lr = load_volume(input_path, scale=factors)
+    predictor = load_predictor(model, checkpoint=weights, device=settings.device)
+    sr = predict_checked(predictor, lr, scale=factors, settings=settings, method=method, checkpoint=weights, subject=str(input_path))
     save_volume(sr, output_path)
-    click.echo(f"wrote {output_path} {sr.shape} ({method}, scale {factors})", err=True)
+    click.echo(f"wrote {show(output_path)} {sr.shape} ({method}, scale {factors})", err=True)

@@ -51,7 +51,7 @@ def show_command(results_path: Path | None, track: str | None, output_format: st
     """Print every stored value (one row per run × track × subject × metric) on stdout."""
     from srbench.results import ResultsStore
 
-    with ResultsStore(results_path, must_exist=True) as store:
+    with ResultsStore(results_path, read_only=True) as store:
         rows = store.rows(track)
     if output_format == "csv":
         click.echo(rows.to_csv(index=False), nl=False)

@@ -2,15 +2,34 @@
 
 All of them produce the LR grid of :func:`srbench.grid.lr_affine`: an LR voxel's centre
 is the mean of the centres of the HR voxels it covers.
+
+Precision: every degradation computes in ``float64`` and returns the input's dtype, with
+values clipped to that dtype's finite range, so no input of finite values (even near
+float32's ±3.4e38) gives ``inf`` or NaN. Clipping can only act where the exact result
+lies outside the output dtype's range (k-space ringing or noise on inputs near it).
+
+Options: a track's ``degradation_options`` table reaches a degradation through
+``with_options(options)``, which returns a configured copy or raises
+:class:`~srbench.errors.InputError` naming the bad option.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from srbench.errors import InputError, did_you_mean
+
+#: the HR foreground used to state an SNR: voxels strictly above this fraction ...
+FOREGROUND_FRACTION = 0.1
+#: ... of this percentile of the HR volume (linear interpolation, numpy's default)
+FOREGROUND_PERCENTILE = 99.9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,43 +38,135 @@ class PaperLinear:
 
     This is trilinear down-sampling with the antialiasing of box averaging; on the grid
     convention it is exact (each LR value is the mean over the HR voxels it covers).
+    The mean is taken in float64 (a block of float32 values near ±3e38 cannot overflow);
+    for float32 inputs the result equals float32 box averaging to float32 rounding.
+    Options: none.
     """
 
     name: str = "paper-linear"
     description: str = "mean of each scale-sized HR block (the paper's linear down-sampling)"
 
+    def with_options(self, options: Mapping[str, Any]) -> PaperLinear:
+        """This degradation takes no options: ``{}`` returns it, anything else raises InputError."""
+        _check_option_names(self.name, options, allowed=())
+        return self
+
     def degrade(self, hr: torch.Tensor, *, scale: tuple[int, int, int], generator: torch.Generator | None = None) -> torch.Tensor:
-        return F.avg_pool3d(hr, kernel_size=scale, stride=scale)
+        return _to_dtype(F.avg_pool3d(hr.to(torch.float64), kernel_size=scale, stride=scale), hr.dtype)
 
 
 @dataclasses.dataclass(frozen=True)
 class KSpaceTruncation:
-    """Keep the central ``1/s`` of k-space per axis (DCSRN's degradation), on the LR grid.
+    """Keep the central ``1/s`` of k-space per axis (DCSRN's degradation), on the LR grid;
+    optionally add Rician noise at a stated SNR.
 
-    The HR spectrum is cropped to the LR size; a phase ramp shifts the result by
-    ``(s − 1)/2`` HR voxels so LR voxel centres match the grid convention. Intensities
-    are rescaled by the voxel-count ratio so the mean is preserved.
+    For an HR axis of ``n`` voxels and an LR axis of ``m = n/s``, the kept frequencies are
+    the integers ``k`` with ``−⌊m/2⌋ ≤ k ≤ ⌈m/2⌉ − 1`` (the FFT-order spectrum of an
+    ``m``-voxel acquisition). Each kept HR coefficient ``X[k]`` is multiplied by the phase
+    ramp ``exp(2πi·k·(s − 1)/(2n))`` (a shift of ``(s − 1)/2`` HR voxels, so LR voxel
+    centres follow the grid convention), inverse-transformed on the ``m``-point grid and
+    multiplied by ``M/N`` (LR over HR voxel count); the LR volume is the real part. So
+    every LR voxel is the band-limited (sinc) interpolation of the HR volume at the LR
+    voxel centre, without noise.
+
+    Properties (exact up to float64 rounding; tested in tests/test_degradation_physics.py):
+
+    - **Mean**: ``mean(lr) = mean(hr)`` (the DC coefficient is kept, and ``M/N``
+      undoes the change of FFT normalisation).
+    - **Energy** (Parseval): before the real part is taken, the complex LR image ``z``
+      has ``mean(|z|²) = Σ_kept |X[k]|² / N²``, which is the mean square of the HR volume
+      low-passed to the kept band; ``mean(lr²) ≤ mean(|z|²)``, with equality when every
+      LR axis has an odd size (the kept band is then conjugate-symmetric and ``z`` is
+      real). Hence ``mean(lr²) ≤ mean(hr²)``, with equality iff the HR volume is
+      band-limited to the kept band.
+
+    Noise (``snr`` set): ``lr = |s + σ·(n₁ + i·n₂)|`` with ``s`` the noise-free LR volume
+    above and ``n₁, n₂`` independent standard normal draws per LR voxel (from the
+    ``generator``); white complex Gaussian noise in image space is white complex Gaussian
+    noise in the acquired k-space, so this is a magnitude reconstruction of a noisy
+    acquisition and every LR voxel is Rician with ``ν = |s|`` and scale ``σ`` (Rayleigh
+    where ``s = 0``). ``σ = mean(HR foreground) / snr``, where the HR foreground is every
+    voxel of the HR item strictly above ``FOREGROUND_FRACTION`` (0.1) × its
+    ``FOREGROUND_PERCENTILE`` (99.9th) percentile; computed per batch item.
+
+    Attributes:
+        snr: ``None`` (no noise) or the SNR, a positive number (option ``snr``).
     """
 
     name: str = "kspace"
     description: str = "central k-space crop (sinc interpolation), grid-aligned"
+    snr: float | None = None
+
+    def with_options(self, options: Mapping[str, Any]) -> KSpaceTruncation:
+        """Options: ``snr`` (positive number): add Rician noise at that SNR."""
+        _check_option_names(self.name, options, allowed=("snr",))
+        if "snr" not in options:
+            return self
+        snr = _positive_number(self.name, "snr", options["snr"])
+        return dataclasses.replace(
+            self,
+            snr=snr,
+            description=f"{self.description}, then Rician noise: magnitude of complex Gaussian noise, "
+            f"SNR {snr:g} = mean HR foreground (> {FOREGROUND_FRACTION:g} × its {FOREGROUND_PERCENTILE:g}th percentile) / σ",
+        )
 
     def degrade(self, hr: torch.Tensor, *, scale: tuple[int, int, int], generator: torch.Generator | None = None) -> torch.Tensor:
-        dims = (-3, -2, -1)
-        spectrum = torch.fft.fftshift(torch.fft.fftn(hr.to(torch.float64), dim=dims), dim=dims)
-        out_shape = [n // s for n, s in zip(hr.shape[-3:], scale, strict=True)]
-        for axis, (n, m, s) in enumerate(zip(hr.shape[-3:], out_shape, scale, strict=True)):
-            start = n // 2 - m // 2
-            spectrum = spectrum.narrow(axis - 3, start, m)
-            freq = torch.arange(m, dtype=torch.float64) - m // 2
-            shift = (s - 1) / 2.0
-            ramp = torch.exp(2j * math.pi * freq * shift / n)
-            view = [1] * spectrum.dim()
-            view[axis - 3] = m
-            spectrum = spectrum * ramp.reshape(view)
-        lr = torch.fft.ifftn(torch.fft.ifftshift(spectrum, dim=dims), dim=dims).real
-        ratio = math.prod(out_shape) / math.prod(hr.shape[-3:])
-        return (lr * ratio).to(hr.dtype)
+        signal = kspace_crop(hr.to(torch.float64), scale=scale).real
+        if self.snr is not None:
+            sigma = foreground_mean(hr) / self.snr
+            signal = rician(signal, sigma=sigma, generator=generator)
+        return _to_dtype(signal, hr.dtype)
+
+
+def kspace_crop(hr: torch.Tensor, *, scale: tuple[int, int, int]) -> torch.Tensor:
+    """The complex LR image ``z`` of :class:`KSpaceTruncation` (before the real part).
+
+    Args:
+        hr: ``(B, C, W, H, D)`` real tensor, each spatial size divisible by its scale.
+        scale: integer factors ``(sx, sy, sz)``.
+
+    Returns:
+        ``(B, C, W/sx, H/sy, D/sz)`` complex128 tensor.
+    """
+    dims = (-3, -2, -1)
+    spectrum = torch.fft.fftshift(torch.fft.fftn(hr.to(torch.float64), dim=dims), dim=dims)
+    out_shape = [n // s for n, s in zip(hr.shape[-3:], scale, strict=True)]
+    for axis, (n, m, s) in enumerate(zip(hr.shape[-3:], out_shape, scale, strict=True)):
+        start = n // 2 - m // 2
+        spectrum = spectrum.narrow(axis - 3, start, m)
+        freq = torch.arange(m, dtype=torch.float64, device=hr.device) - m // 2
+        shift = (s - 1) / 2.0
+        ramp = torch.exp(2j * math.pi * freq * shift / n)
+        view = [1] * spectrum.dim()
+        view[axis - 3] = m
+        spectrum = spectrum * ramp.reshape(view)
+    lr = torch.fft.ifftn(torch.fft.ifftshift(spectrum, dim=dims), dim=dims)
+    return lr * (math.prod(out_shape) / math.prod(hr.shape[-3:]))
+
+
+def foreground_mean(hr: torch.Tensor) -> torch.Tensor:
+    """Mean of each batch item's HR foreground, shaped ``(B, C, 1, 1, 1)`` (float64).
+
+    Foreground: voxels strictly above ``FOREGROUND_FRACTION`` × the item's
+    ``FOREGROUND_PERCENTILE`` percentile. An item with no such voxel (a constant or
+    non-positive volume) uses the mean of its absolute values.
+    """
+    flat = hr.detach().to(torch.float64).reshape(hr.shape[0] * hr.shape[1], -1).cpu().numpy()
+    means = []
+    for values in flat:
+        threshold = FOREGROUND_FRACTION * np.percentile(values, FOREGROUND_PERCENTILE)
+        foreground = values[values > threshold]
+        means.append(float(foreground.mean()) if foreground.size else float(np.abs(values).mean()))
+    return torch.tensor(means, dtype=torch.float64, device=hr.device).reshape(hr.shape[0], hr.shape[1], 1, 1, 1)
+
+
+def rician(signal: torch.Tensor, *, sigma: torch.Tensor | float, generator: torch.Generator | None) -> torch.Tensor:
+    """``|signal + σ·(n₁ + i·n₂)|`` with ``n₁, n₂`` standard normal (float64), drawn from
+    ``generator`` (a generator seeded 0 when None), real part first."""
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    real = torch.randn(signal.shape, generator=generator, dtype=torch.float64).to(signal.device)
+    imag = torch.randn(signal.shape, generator=generator, dtype=torch.float64).to(signal.device)
+    return torch.hypot(signal + sigma * real, sigma * imag)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,37 +174,82 @@ class BlurNoise:
     """Gaussian blur (FWHM = scale voxels) then block sampling, plus Gaussian noise.
 
     Args:
-        noise: noise standard deviation as a fraction of the patch's 99th percentile.
+        noise: noise standard deviation as a fraction of the patch's 99th percentile
+            (option ``noise``, a number ≥ 0).
     """
 
     name: str = "blur-noise"
     description: str = "Gaussian blur (FWHM = scale), block average, 1% Gaussian noise"
     noise: float = 0.01
 
+    def with_options(self, options: Mapping[str, Any]) -> BlurNoise:
+        """Options: ``noise`` (number ≥ 0): standard deviation as a fraction of the 99th percentile."""
+        _check_option_names(self.name, options, allowed=("noise",))
+        if "noise" not in options:
+            return self
+        noise = _number(self.name, "noise", options["noise"], minimum=0.0)
+        return dataclasses.replace(
+            self, noise=noise,
+            description=f"Gaussian blur (FWHM = scale), block average, {100 * noise:g}% Gaussian noise",
+        )
+
     def degrade(self, hr: torch.Tensor, *, scale: tuple[int, int, int], generator: torch.Generator | None = None) -> torch.Tensor:
-        x = hr
+        x = hr.to(torch.float64)
         for axis, s in enumerate(scale):
             if s <= 1:
                 continue
             sigma = s / (2 * math.sqrt(2 * math.log(2)))
             radius = max(1, int(math.ceil(3 * sigma)))
-            t = torch.arange(-radius, radius + 1, dtype=hr.dtype)
+            t = torch.arange(-radius, radius + 1, dtype=torch.float64, device=hr.device)
             kernel = torch.exp(-0.5 * (t / sigma) ** 2)
             kernel = kernel / kernel.sum()
             x = _convolve_axis(x, kernel, axis=axis)
         lr = F.avg_pool3d(x, kernel_size=scale, stride=scale)
-        level = torch.quantile(hr.reshape(hr.shape[0], -1).float(), 0.99, dim=1).reshape(-1, *[1] * (hr.dim() - 1))
-        noise = torch.randn(lr.shape, generator=generator, dtype=lr.dtype)
-        return lr + self.noise * level.to(lr.dtype) * noise
+        flat = hr.detach().to(torch.float64).reshape(hr.shape[0], -1).cpu().numpy()
+        level = torch.tensor(np.percentile(flat, 99, axis=1), dtype=torch.float64, device=hr.device)
+        noise = torch.randn(lr.shape, generator=generator, dtype=torch.float64).to(hr.device)
+        return _to_dtype(lr + self.noise * level.reshape(-1, *[1] * (hr.dim() - 1)) * noise, hr.dtype)
 
 
 def _convolve_axis(x: torch.Tensor, kernel: torch.Tensor, *, axis: int) -> torch.Tensor:
     """Convolve ``(B, C, W, H, D)`` along spatial ``axis`` (0..2) with reflect padding."""
-    b, c = x.shape[:2]
     moved = x.movedim(axis + 2, -1)
     shape = moved.shape
     flat = moved.reshape(-1, 1, shape[-1])
     r = kernel.numel() // 2
     mode = "reflect" if shape[-1] > r else "replicate"
-    flat = F.conv1d(F.pad(flat, (r, r), mode=mode), kernel.reshape(1, 1, -1))
+    flat = F.conv1d(F.pad(flat, (r, r), mode=mode), kernel.reshape(1, 1, -1).to(flat.dtype))
     return flat.reshape(shape).movedim(-1, axis + 2)
+
+
+def _to_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` (float64) as ``dtype``, clipped to its finite range for narrower float dtypes."""
+    if dtype.is_floating_point and dtype != torch.float64:
+        limit = torch.finfo(dtype).max
+        x = x.clamp(-limit, limit)
+    return x.to(dtype)
+
+
+# -- option checking -----------------------------------------------------------------
+def _check_option_names(name: str, options: Mapping[str, Any], *, allowed: tuple[str, ...]) -> None:
+    if not isinstance(options, Mapping):
+        raise InputError(f"degradation '{name}': degradation_options must be a table, got {type(options).__name__}")
+    for key in options:
+        if not allowed:
+            raise InputError(f"degradation '{name}' takes no options, got '{key}'")
+        if key not in allowed:
+            raise InputError(f"degradation '{name}': unknown option '{key}'{did_you_mean(str(key), allowed)}")
+
+
+def _number(name: str, option: str, value: Any, *, minimum: float) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= minimum
+    if not ok:
+        raise InputError(f"degradation '{name}': {option} must be a finite number ≥ {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _positive_number(name: str, option: str, value: Any) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    if not ok:
+        raise InputError(f"degradation '{name}': {option} must be a positive number, got {value!r}")
+    return float(value)

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 
 from srbench import grid
 from srbench.errors import InputError
 from srbench.interfaces import Degradation, Scale, Volume
+
+
+def subject_seed(*, track_seed: int, subject: str) -> int:
+    """The noise seed of one subject of a track: the same on every machine and process.
+
+    The first 8 bytes (big-endian) of ``sha256("srbench-subject-seed:<track_seed>:<subject>")``
+    (UTF-8), with the top bit cleared: an int in ``[0, 2**63)``. Every method evaluated on
+    the subject sees the same noisy LR, and two subjects get independent noise.
+    """
+    if isinstance(track_seed, bool) or not isinstance(track_seed, int) or track_seed < 0:
+        raise InputError(f"track seed must be an integer ≥ 0, got {track_seed!r}")
+    digest = hashlib.sha256(f"srbench-subject-seed:{track_seed}:{subject}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
 
 
 def crop_to_scale(hr: Volume, scale: tuple[int, int, int]) -> Volume:

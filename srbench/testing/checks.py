@@ -5,8 +5,9 @@ A :class:`Check` is one property of one kind of registration (``model``, ``train
 ``metric``, ``dataset reader``, ``degradation``) or of a ``plugin`` as a whole; a
 :class:`Case` applies a check to one registered object. :func:`collect_cases` lists the
 cases of the plugins a caller selects, :func:`run_case` runs one and returns an
-:class:`Outcome`. Checks marked ``quick=False`` (the two-iteration training run with a
-resume) are left out of ``srbench plugins --check`` unless ``--full`` is given.
+:class:`Outcome`. Checks marked ``quick=False`` (three one-iteration training runs that
+compare seeds end to end) are left out of ``srbench plugins --check`` unless ``--full``
+is given; the short two-iteration run with a resume is part of the quick set.
 """
 
 from __future__ import annotations
@@ -59,12 +60,16 @@ CHECKS: tuple[Check, ...] = (
     Check("model", "predict-output", model_checks.predict_output),
     Check("model", "lr-only", model_checks.lr_only),
     Check("model", "determinism", model_checks.determinism),
+    Check("model", "input-dependence", model_checks.input_dependence),
     Check("model", "checkpoint-roundtrip", model_checks.checkpoint_roundtrip),
+    Check("model", "pickle-refusal", model_checks.pickle_refusal),
     Check("trainer", "registration", trainer_checks.registration),
     Check("trainer", "presets", trainer_checks.presets),
     Check("trainer", "step", trainer_checks.step),
+    Check("trainer", "seed", trainer_checks.seed),
     Check("trainer", "state-roundtrip", trainer_checks.state_roundtrip),
-    Check("trainer", "train-resume", trainer_checks.train_resume, quick=False),
+    Check("trainer", "train-resume", trainer_checks.train_resume),
+    Check("trainer", "train-seed", trainer_checks.train_seed, quick=False),
     Check("metric", "registration", metric_checks.registration),
     Check("metric", "columns", metric_checks.columns),
     Check("metric", "symmetry", metric_checks.symmetry),

@@ -205,3 +205,89 @@ def checkpoint_roundtrip(model: Any, ctx: CheckContext) -> None:
         f"model '{model.name}': load() accepted a checkpoint written by another method; refuse it with an "
         "InputError (srbench.training.checkpoint.load_checkpoint(path, method=NAME) does)"
     )
+
+
+#: an LR voxel well inside the input-dependence volume, whose value the check lowers
+_PROBE_SHAPE = (12, 12, 12)
+_PROBE_VOXEL = (6, 5, 7)
+#: SR voxels around the probe's SR location that count as "near" (3 SR voxels = 1.5 LR voxels)
+_NEAR_RADIUS = 3.0
+
+
+def input_dependence(model: Any, ctx: CheckContext) -> None:
+    """The output is a function of the input: two different LR volumes predict different
+    volumes, and lowering one LR voxel changes the SR volume near that voxel's SR location
+    (at least a tenth of the largest change lies within 3 SR voxels of it)."""
+    predictor = shared_predictor(ctx, model)
+    first = lr_volume(_PROBE_SHAPE, seed=0)
+    second = lr_volume(_PROBE_SHAPE, seed=1)
+    out_first = _predict(predictor, first, REQUIRED_SCALE, model.name).data.to(torch.float64)
+    out_second = _predict(predictor, second, REQUIRED_SCALE, model.name).data.to(torch.float64)
+    spread = float(out_first.max() - out_first.min()) or 1.0
+    require(float((out_first - out_second).abs().max()) > 1e-6 * spread,
+            f"model '{model.name}': two different LR volumes predict the same SR volume; the output must be "
+            "computed from the LR input (it looks like a function of the weights only)")
+    # lower one voxel half-way to the volume's minimum: the minimum and the upper percentiles used
+    # by intensity normalisation stay the same, so the change is local in the input
+    probed = first.data.clone()
+    value = float(probed[_PROBE_VOXEL])
+    probed[_PROBE_VOXEL] = (value + float(probed.min())) / 2
+    out_probed = _predict(predictor, Volume(data=probed, affine=first.affine.copy(), source=first.source),
+                          REQUIRED_SCALE, model.name).data.to(torch.float64)
+    change = (out_probed - out_first).abs()
+    largest = float(change.max())
+    require(largest > 1e-6 * spread,
+            f"model '{model.name}': changing LR voxel {_PROBE_VOXEL} (from {value:.1f} to {float(probed[_PROBE_VOXEL]):.1f}) "
+            "does not change the SR volume at all")
+    factor = [n_out / n_in for n_out, n_in in zip(out_first.shape, _PROBE_SHAPE, strict=True)]
+    centre = [(i + 0.5) * f - 0.5 for i, f in zip(_PROBE_VOXEL, factor, strict=True)]
+    axes = [torch.arange(n, dtype=torch.float64) for n in out_first.shape]
+    grids = torch.meshgrid(*axes, indexing="ij")
+    distance = torch.sqrt(sum((g - c) ** 2 for g, c in zip(grids, centre, strict=True)))
+    near = float(change[distance <= _NEAR_RADIUS].max())
+    where = [int(i) for i in torch.nonzero(change == change.max())[0]]
+    require(near >= 0.1 * largest,
+            f"model '{model.name}': changing LR voxel {_PROBE_VOXEL} changes the SR volume most at {tuple(where)}, "
+            f"far from its SR location {tuple(round(c, 1) for c in centre)} (largest change within "
+            f"{_NEAR_RADIUS:g} SR voxels: {near:.3g}, anywhere: {largest:.3g}); the output must follow the input's geometry")
+
+
+class _Marker:
+    """Pickles to a call that creates the file ``path`` when the pickle is executed."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return (open, (self.path, "w"))
+
+
+def pickle_refusal(model: Any, ctx: CheckContext) -> None:
+    """``load()`` refuses a pickle file with an InputError and executes none of it: a
+    ``torch.save`` file whose payload would create a marker file when unpickled is given
+    as ``evil.pt`` and as ``evil.safetensors``; the marker must not appear."""
+    if not model.needs_checkpoint:
+        raise CheckSkipped(f"model '{model.name}' has no weights (needs_checkpoint is False)")
+    directory = ctx.scratch("pickle", model.name)
+    marker = directory / "executed.marker"
+    for name in ("evil.pt", "evil.safetensors"):
+        evil = directory / name
+        torch.save({"state_dict": _Marker(str(marker))}, evil)
+        error = ""
+        try:
+            model.load(checkpoint=evil, device=ctx.device)
+        except InputError:
+            refused = True
+        except Exception as exc:  # noqa: BLE001 - reported below, after the marker check
+            refused = False
+            error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
+        else:
+            refused = False
+            error = "it returned a predictor"
+        require(not marker.exists(),
+                f"model '{model.name}': load(checkpoint='{name}') executed the pickle's code (a marker file appeared); "
+                "never torch.load(weights_only=False) or pickle.load a file you are given: load safetensors "
+                "(srbench.training.checkpoint.load_checkpoint does)")
+        require(refused,
+                f"model '{model.name}': load(checkpoint='{name}') with a pickle file did not refuse it with an "
+                f"InputError ({error})")

@@ -2,9 +2,10 @@
 
 They build the trainer's algorithm from its ``cpu`` preset shrunk to one small patch
 (:func:`srbench.testing.context.tiny_config`) and drive it through the core's patch
-source, checkpoint format and training loop, as ``srbench train`` does. The quick checks
-call ``build(config, device=...)`` without a trainer's optional ``prepare`` stage; only
-``train-resume`` goes through :func:`~srbench.training.loop.run_training`, which runs it.
+source, checkpoint format and training loop, as ``srbench train`` does. Most quick checks
+call ``build(config, device=...)`` without a trainer's optional ``prepare`` stage;
+``train-resume`` (quick) and ``train-seed`` (``--full``) go through
+:func:`~srbench.training.loop.run_training`, which runs it.
 """
 
 from __future__ import annotations
@@ -215,3 +216,50 @@ def train_resume(trainer: Any, ctx: CheckContext) -> None:
     require(tuple(out.shape) == (16, 16, 16) and bool(torch.isfinite(out.data).all()),
             f"trainer '{trainer.name}': the trained model.safetensors predicts shape {tuple(out.shape)} "
             "or non-finite voxels for an 8³ LR volume")
+
+
+def _seeded_build(trainer: Any, config: Any, ctx: CheckContext) -> Any:
+    """build() after seeding torch the way :func:`~srbench.training.loop.run_training` does."""
+    from srbench.training.seeding import derive_seed
+
+    torch.manual_seed(derive_seed(int(config.seed), "init"))
+    return trainer.build(config, device=ctx.device)
+
+
+def seed(trainer: Any, ctx: CheckContext) -> None:
+    """``config.seed`` decides the initial weights: building twice with seed 0 gives bitwise
+    equal weights (no os.urandom, time or global state), and seed 1 gives different ones (no
+    hard-coded torch.manual_seed)."""
+    states = {}
+    for label, value in (("first", 0), ("again", 0), ("other", 1)):
+        states[label] = _states(_seeded_build(trainer, tiny_config(trainer, seed=value), ctx))
+    differing = _differences(states["first"], states["again"])
+    require(not differing,
+            f"trainer '{trainer.name}': two builds with seed 0 give different initial weights ({', '.join(differing[:3])}"
+            f"{'...' if len(differing) > 3 else ''}); draw every random number from torch's seeded generators "
+            "(no os.urandom, time or unseeded sources)")
+    require(bool(_differences(states["first"], states["other"])),
+            f"trainer '{trainer.name}': builds with seeds 0 and 1 give the same initial weights; the run's seed "
+            "(config.seed) must decide them; do not call torch.manual_seed with a fixed number")
+
+
+def train_seed(trainer: Any, ctx: CheckContext) -> None:
+    """Through srbench.training.loop.run_training: two one-iteration runs with seed 0 write
+    bitwise equal weights, and a run with seed 1 different ones."""
+    from srbench.training.checkpoint import load_checkpoint
+    from srbench.training.loop import run_training
+
+    degradation = ctx.pm.get("degradation", "paper-linear")
+    weights = {}
+    for label, value in (("first", 0), ("again", 0), ("other", 1)):
+        config = tiny_config(trainer, iterations=1, seed=value)
+        path = run_training(trainer=trainer, config=config, volumes=training_volumes(config), degradation=degradation,
+                            run_dir=ctx.scratch("seed-runs", f"{trainer.name}-{label}"), resume=False, progress=False)
+        weights[label] = load_checkpoint(path, method=trainer.name).tensors
+    differing = _differences(weights["first"], weights["again"])
+    require(not differing,
+            f"trainer '{trainer.name}': two runs with seed 0 train different weights ({', '.join(differing[:3])}); "
+            "all randomness must come from the seeded generators the loop provides")
+    require(bool(_differences(weights["first"], weights["other"])),
+            f"trainer '{trainer.name}': runs with seeds 0 and 1 train the same weights; config.seed is ignored "
+            "(a hard-coded torch.manual_seed?)")

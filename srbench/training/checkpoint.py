@@ -161,10 +161,9 @@ def save_checkpoint(
 # -- reading ---------------------------------------------------------------------------
 def _check_container(path: Path) -> None:
     """Refuse anything that is not a complete safetensors file, before parsing tensors."""
-    if not path.exists():
-        raise file_error(path, "checkpoint not found")
-    if path.is_dir():
-        raise file_error(path, "is a directory, expected a .safetensors checkpoint file")
+    from srbench.io.paths import regular_file
+
+    regular_file(path, what="checkpoint")
     size = path.stat().st_size
     try:
         with open(path, "rb") as handle:
@@ -242,25 +241,33 @@ def load_checkpoint(path: str | Path, *, method: str | None) -> Checkpoint:
         raise InputError(f"checkpoint {path} was trained by method '{stored_method}', not '{method}'")
     kind = metadata.get("kind", "")
     if kind not in KINDS:
-        raise file_error(path, f"checkpoint has unknown kind '{kind}' (expected one of {', '.join(KINDS)})")
-    try:
-        iteration = int(metadata.get("iteration", "0"))
-    except ValueError:
-        raise file_error(path, f"checkpoint metadata 'iteration' is not an integer: {metadata.get('iteration')!r}") from None
+        raise file_error(path, f"checkpoint has unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+    raw_iteration = metadata.get("iteration", "0")
+    if not raw_iteration.isdigit() or len(raw_iteration) > 12:
+        raise file_error(path, f"checkpoint metadata 'iteration' is not a non-negative integer: {raw_iteration!r}")
+    config = _json_field(path, metadata, "config", {})
+    optimizers = _json_field(path, metadata, "optimizers", {})
+    extra = _json_field(path, metadata, "extra", {})
+    for key, value in (("config", config), ("optimizers", optimizers), ("extra", extra)):
+        if not isinstance(value, dict):
+            raise file_error(path, f"checkpoint metadata '{key}' must be a JSON object, got {type(value).__name__}")
     try:
         tensors = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, RuntimeError) as exc:
-        raise file_error(path, f"checkpoint tensors are unreadable ({str(exc).splitlines()[0][:120]})") from None
+    except (SafetensorError, OSError, RuntimeError, ValueError, TypeError) as exc:
+        raise file_error(path, f"checkpoint tensors are unreadable ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") from None
+    for key, tensor in tensors.items():
+        if key.startswith("module/") and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise file_error(path, f"checkpoint weight '{key}' holds NaN or infinite values")
     return Checkpoint(
         path=path,
         method=stored_method,
         kind=kind,
-        config=_json_field(path, metadata, "config", {}),
-        iteration=iteration,
+        config=config,
+        iteration=int(raw_iteration),
         version=metadata.get("srbench.version", "unknown"),
         tensors=tensors,
-        optimizers=_json_field(path, metadata, "optimizers", {}),
-        extra=_json_field(path, metadata, "extra", {}),
+        optimizers=optimizers,
+        extra=extra,
     )
 
 
@@ -334,10 +341,71 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
             if (path / name).is_file():
                 return path / name
         raise file_error(path, f"run directory has no {MODEL_FILE} or {CHECKPOINT_FILE}")
-    return path
+    from srbench.io.paths import regular_file
+
+    return regular_file(path, what="checkpoint")
 
 
 # -- inference side of learned methods -------------------------------------------------
+def stored_scale(ckpt: Checkpoint) -> tuple[int, int, int]:
+    """The integer per-axis ``scale`` of a checkpoint's stored configuration ((2, 2, 2) when absent)."""
+    value = ckpt.config.get("scale", (2, 2, 2))
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 3
+        or not all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 16 for s in value)
+    ):
+        raise file_error(ckpt.path, f"stored configuration 'scale' must be three integers from 1 to 16, got {value!r}")
+    return (value[0], value[1], value[2])
+
+
+def build_from_checkpoint(
+    ckpt: Checkpoint, build_network: Callable[[dict[str, Any]], torch.nn.Module], *, module_key: str
+) -> torch.nn.Module:
+    """The network a checkpoint's stored configuration describes, with the checkpoint's weights.
+
+    The stored configuration is untrusted: the network is first built on the ``meta``
+    device (no memory), and its parameter names and shapes must match the tensors in
+    the file before it is built for real, so a mistyped, negative or huge field is one
+    InputError naming the file instead of a crash or a huge allocation.
+    """
+    config = dict(ckpt.config)
+    try:
+        with torch.device("meta"):
+            probe = build_network(dict(config))
+    except InputError as exc:
+        raise file_error(ckpt.path, f"stored configuration is invalid ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - plugin code fed untrusted values
+        raise file_error(ckpt.path, f"stored configuration cannot build the network ({type(exc).__name__}: {_short_text(exc)})") from None
+    if not isinstance(probe, torch.nn.Module):
+        raise file_error(ckpt.path, f"stored configuration built {type(probe).__name__}, not a network")
+    _check_fits(ckpt, module_key, probe)
+    network = build_network(dict(config))
+    _load_module(ckpt, module_key, network)
+    return network
+
+
+def _short_text(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] if text else type(exc).__name__
+
+
+def _check_fits(ckpt: Checkpoint, name: str, module: torch.nn.Module) -> None:
+    """Compare names and shapes of ``module``'s state with the checkpoint's, without loading."""
+    state = ckpt.module_state(name)
+    expected = {key: tuple(value.shape) for key, value in module.state_dict().items()}
+    found = {key: tuple(value.shape) for key, value in state.items()}
+    if expected != found:
+        missing = sorted(set(expected) - set(found))
+        unexpected = sorted(set(found) - set(expected))
+        mismatched = sorted(f"{k} {found[k]} vs {expected[k]}" for k in set(found) & set(expected) if found[k] != expected[k])
+        parts = [
+            f"{label} {', '.join(items[:3])}{'...' if len(items) > 3 else ''}"
+            for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched))
+            if items
+        ]
+        raise file_error(ckpt.path, f"weights of module '{name}' do not fit the stored configuration ({'; '.join(parts)})")
+
 @dataclasses.dataclass(frozen=True)
 class CheckpointModel:
     """An :class:`~srbench.interfaces.SRModel` for a learned method with a fixed-scale network.
@@ -367,10 +435,9 @@ class CheckpointModel:
                 f"method {self.name} needs trained weights: run `srbench train {self.name}` or pass --checkpoint"
             )
         ckpt = load_checkpoint(resolve_checkpoint_path(checkpoint), method=self.name)
-        network = self.build_network(dict(ckpt.config))
-        _load_module(ckpt, self.module_key, network)
+        network = build_from_checkpoint(ckpt, self.build_network, module_key=self.module_key)
         network.eval()
-        scale = self.native_scale or tuple(int(s) for s in ckpt.config.get("scale", (2, 2, 2)))
+        scale = self.native_scale or stored_scale(ckpt)
         from srbench.inference import NetworkPredictor
 
         return NetworkPredictor(network, native_scale=tuple(scale), device=device)

@@ -213,10 +213,20 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 def config_from_dict(config_class: type, data: Mapping[str, Any]) -> Any:
-    """Rebuild a configuration from :func:`config_to_dict` output (unknown keys are an error)."""
+    """Rebuild a configuration from :func:`config_to_dict` output and validate it.
+
+    Stored configurations (checkpoints) are untrusted: unknown keys, mistyped values and
+    values ``validate()`` refuses are InputErrors.
+    """
+    if not isinstance(data, Mapping):
+        raise InputError(f"stored configuration of {config_class.__name__} must be a JSON object, got {type(data).__name__}")
     values: dict[str, Any] = {}
     _apply(config_class, values, data, source=f"stored configuration of {config_class.__name__}")
-    return config_class(**values)
+    config = config_class(**values)
+    validate = getattr(config, "validate", None)
+    if validate is not None:
+        validate()
+    return config
 
 
 def resume_conflicts(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:

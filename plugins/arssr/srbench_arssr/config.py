@@ -10,6 +10,14 @@ from typing import Any, Literal
 from srbench.errors import InputError
 from srbench.training.config import TrainingConfig
 
+#: How this implementation reads the ArSSR paper (stored as ``readings`` in every run's config.json).
+READINGS: tuple[str, ...] = (
+    "cell-centred-coordinates: SR voxel i is queried at LR index (i + 0.5)/s - 0.5 and the output lies on "
+    "srbench.grid.sr_affine (the authors' code copies the LR origin, a shift of (s - 1)/2 SR voxels)",
+    "global-coordinates-per-input: the paper's normalised coordinate spans the training patch in training "
+    "and the whole LR volume at inference, as the authors' test code does",
+)
+
 
 @dataclasses.dataclass
 class ArSSRConfig(TrainingConfig):
@@ -35,6 +43,7 @@ class ArSSRConfig(TrainingConfig):
         samples: HR voxels sampled per patch (paper: 8000).
         learning_rate: Adam step size (paper: 1e-4).
         betas: Adam's (β1, β2).
+        readings: how the ArSSR paper is read (recorded in config.json).
     """
 
     encoder: Literal["rdn", "rescnn", "srresnet"] = "rdn"
@@ -51,6 +60,7 @@ class ArSSRConfig(TrainingConfig):
     samples: int = 8000
     learning_rate: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
+    readings: tuple[str, ...] = READINGS
 
     def validate(self) -> None:
         super().validate()
@@ -73,6 +83,11 @@ class ArSSRConfig(TrainingConfig):
             raise InputError(f"option learning_rate: must be positive, got {self.learning_rate!r}")
 
 
+def _rate(value: float) -> str:
+    """A learning rate as ``1e-4``."""
+    return f"{float(value):.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+
 COMMON_DEVIATIONS = (
     "training LR made by exact area averaging of the HR crop to lr_patch³ (equal to paper-linear at integer "
     "scales); the authors' code used cubic-spline zoom (scipy order 3)",
@@ -82,47 +97,66 @@ COMMON_DEVIATIONS = (
     "no learning-rate halving every 200 epochs (the authors' code); constant Adam step",
 )
 
-PAPER_DEVIATIONS = (
-    *COMMON_DEVIATIONS,
-    "training length: the authors count 2,500 epochs of their own patch set; the reference paper's "
-    "60,000 iterations are used (batch 15 as in the authors' code)",
-)
 
-CPU_DEVIATIONS = (
-    *COMMON_DEVIATIONS,
-    "global residual: the decoder predicts a correction to the trilinear value at the query point "
-    "(last layer zero-initialised, no final ReLU)",
-    "local coordinates: the decoder sees the offset from the nearest LR voxel centre (sub-voxel phase) "
-    "instead of the patch-normalised position",
-    "small ResCNN encoder (32 channels, 2 groups of 6 convolutions), 64 feature channels, decoder width 128, "
-    "batch 8, 2000 samples per patch, 2000 iterations, learning rate 5e-4 (CPU budget)",
-)
+def _paper_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
+    return (
+        *COMMON_DEVIATIONS,
+        f"training length: the authors count 2,500 epochs of their own patch set; the reference paper's "
+        f"{values['iterations']:,} iterations are used (batch {values['batch_size']} as in the authors' code), "
+        f"on every {values['patch_size']}^3 window of the stride-{values['patch_stride']} grid",
+    )
+
+
+def _cpu_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
+    return (
+        *COMMON_DEVIATIONS,
+        "global residual: the decoder predicts a correction to the trilinear value at the query point "
+        "(last layer zero-initialised, no final ReLU)",
+        "local coordinates: the decoder sees the offset from the nearest LR voxel centre (sub-voxel phase) "
+        "instead of the patch-normalised position",
+        f"small ResCNN encoder ({values['encoder_channels']} channels, {values['encoder_depth']} groups of 6 "
+        f"convolutions), {values['feature_dim']} feature channels, decoder width {values['decoder_width']}, "
+        f"batch {values['batch_size']}, {values['samples']:,} samples per patch, {values['iterations']:,} "
+        f"iterations, learning rate {_rate(values['learning_rate'])} (CPU budget)",
+        f"HR patches with less than {float(values['min_foreground']):.0%} foreground are dropped (the paper "
+        "preset keeps every window)",
+    )
+
+
+_PAPER: dict[str, Any] = {
+    "iterations": 60000,
+    "batch_size": 15,
+    "patch_size": 40,
+    "patch_stride": 16,
+    "min_foreground": 0.0,
+    "checkpoint_every": 1000,
+    "encoder": "rdn",
+}
+
+_CPU: dict[str, Any] = {
+    "iterations": 2000,
+    "batch_size": 8,
+    "patch_size": 40,
+    "patch_stride": 16,
+    "min_foreground": 0.1,
+    "checkpoint_every": 200,
+    "encoder": "rescnn",
+    "feature_dim": 64,
+    "encoder_channels": 32,
+    "encoder_depth": 2,
+    "decoder_width": 128,
+    "coordinates": "local",
+    "residual": True,
+    "samples": 2000,
+    "learning_rate": 5e-4,
+}
+
+PAPER_DEVIATIONS = _paper_deviations(_PAPER)
+CPU_DEVIATIONS = _cpu_deviations(_CPU)
 
 PRESETS: Mapping[str, Mapping[str, Any]] = {
-    "paper": {
-        "iterations": 60000,
-        "batch_size": 15,
-        "patch_size": 40,
-        "patch_stride": 16,
-        "checkpoint_every": 1000,
-        "encoder": "rdn",
-        "deviations": PAPER_DEVIATIONS,
-    },
-    "cpu": {
-        "iterations": 2000,
-        "batch_size": 8,
-        "patch_size": 40,
-        "patch_stride": 16,
-        "checkpoint_every": 200,
-        "encoder": "rescnn",
-        "feature_dim": 64,
-        "encoder_channels": 32,
-        "encoder_depth": 2,
-        "decoder_width": 128,
-        "coordinates": "local",
-        "residual": True,
-        "samples": 2000,
-        "learning_rate": 5e-4,
-        "deviations": CPU_DEVIATIONS,
-    },
+    "paper": {**_PAPER, "deviations": PAPER_DEVIATIONS},
+    "cpu": {**_CPU, "deviations": CPU_DEVIATIONS},
 }
+"""Preset name → field overrides of :class:`ArSSRConfig`; the deviation strings are rendered
+from the preset's fields (``tests/test_arssr_records.py`` re-derives them)."""

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from srbench.errors import InputError
 from srbench.interfaces import PatchBatch
-from srbench.training.checkpoint import load_checkpoint, resolve_checkpoint_path, restore_modules
+from srbench.training.checkpoint import build_from_checkpoint, load_checkpoint, resolve_checkpoint_path
 from srbench.training.config import config_from_dict
 
 from srbench_arssr.config import PRESETS, ArSSRConfig
@@ -155,6 +155,5 @@ class ArSSRModel:
         if checkpoint is None:
             raise InputError(f"method {self.name} needs trained weights: run `srbench train {self.name}` or pass --checkpoint")
         ckpt = load_checkpoint(resolve_checkpoint_path(checkpoint), method=self.name)
-        network = build_network(dict(ckpt.config))
-        restore_modules(ckpt, {MODULE: network})
+        network = build_from_checkpoint(ckpt, build_network, module_key=MODULE)
         return ArSSRPredictor(network, device=device)

@@ -22,6 +22,17 @@ from srbench.training.config import TrainingConfig
 from srbench_esrgan3d.networks import discriminator_output_size
 
 
+#: How this implementation reads the places where ESRGAN and the three-player GAN paper leave
+#: a choice open (stored as ``readings`` in every run's config.json; see the README).
+READINGS: tuple[str, ...] = (
+    "ragan-summed: L_D^Ra and L_G^Ra are the sums of their real and fake terms, as in the ESRGAN "
+    "paper's equations; ESRGAN's released code averages the two terms (half the weight of L_G^Ra)",
+    "vgg54-after-bn: the perceptual features are conv5_4 after its batch norm, before its ReLU",
+    "gan-phase-restarts-adam: the GAN phase starts the generator with a fresh Adam state, as "
+    "ESRGAN's second training does",
+)
+
+
 @dataclasses.dataclass
 class Esrgan3dConfig(TrainingConfig):
     """ESRGAN-3D options (sizes in voxels, learning rates for Adam).
@@ -52,6 +63,7 @@ class Esrgan3dConfig(TrainingConfig):
         perceptual_weight: weight of L_percep (ESRGAN: 1).
         gan_weight: weight of L_G^Ra (ESRGAN: 0.005).
         pixel_weight: weight of the L1 loss in the GAN phase (ESRGAN: 0.01).
+        readings: how open points of ESRGAN and the paper are read (recorded in config.json).
     """
 
     channels: int = 64
@@ -77,6 +89,7 @@ class Esrgan3dConfig(TrainingConfig):
     perceptual_weight: float = 1.0
     gan_weight: float = 0.005
     pixel_weight: float = 0.01
+    readings: tuple[str, ...] = READINGS
 
     def validate(self) -> None:
         super().validate()
@@ -104,55 +117,119 @@ class Esrgan3dConfig(TrainingConfig):
             raise InputError(f"option patch_size: the VGG-19 pools 4 times, so it must be a multiple of 16, got {self.patch_size}")
 
 
-PAPER_DEVIATIONS: tuple[str, ...] = (
-    "generator trunk of 3 RRDBs instead of ESRGAN's 23 (the three-player GAN's generator size; "
-    "the paper does not state the ESRGAN-3D size)",
+def _count(value: float) -> str:
+    return f"{int(value):,}"
+
+
+def _rate(value: float) -> str:
+    """A learning rate as ``1e-4``."""
+    return f"{float(value):.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+
+def _fraction(value: float) -> str:
+    return f"{float(value):.0%}"
+
+
+def _schedule(values: dict[str, Any]) -> tuple[int, int]:
+    """(warm-up, GAN) iterations of a preset, as :mod:`srbench_esrgan3d.schedule` splits them."""
+    iterations = int(values["iterations"])
+    warmup = int(round(float(values["warmup_fraction"]) * iterations))
+    return warmup, iterations - warmup
+
+
+def _trunk(values: dict[str, Any]) -> str:
+    blocks = int(values["blocks"])
+    return (
+        f"generator trunk of {blocks} RRDB{'s' if blocks != 1 else ''} instead of ESRGAN's 23 (the three-player "
+        "GAN's generator has 3; the paper does not state the ESRGAN-3D size)"
+    )
+
+
+_VGG_TASK = (
     "3D VGG-19 pre-trained on the track's training volumes by grading how degraded a patch is "
     "(HR blended with the trilinear up-sampling of its LR version at several levels), not on "
-    "ImageNet classification",
-    "same total budget as the three-player GAN (60,000 iterations, batch 4, 64^3 patches): "
-    "20,000 L1 warm-up + 40,000 GAN iterations, ESRGAN's learning-rate milestones scaled to them",
+    "ImageNet classification"
 )
 
-CPU_DEVIATIONS: tuple[str, ...] = PAPER_DEVIATIONS[:2] + (
-    "global residual: the generator predicts the correction to trilinear interpolation",
-    "small widths: 1 RRDB, 16 channels, growth 8; VGG-19 width 4; discriminator width 8 with 3 stages",
-    "32^3 HR patches, batch 4, stride 8; 60 VGG + 240 warm-up + 60 GAN iterations to fit 15 minutes on 2 CPU cores",
-)
+
+def _paper_deviations(values: dict[str, Any]) -> tuple[str, ...]:
+    warmup, gan = _schedule(values)
+    return (
+        _trunk(values),
+        _VGG_TASK,
+        f"same total budget as the three-player GAN ({_count(values['iterations'])} iterations, batch "
+        f"{values['batch_size']}, {values['patch_size']}^3 patches): {_count(warmup)} L1 warm-up + "
+        f"{_count(gan)} GAN iterations (ESRGAN's proportion of warm-up, "
+        f"{_fraction(values['warmup_fraction'])}), ESRGAN's learning-rate milestones scaled to them",
+        f"VGG stage of {_count(values['vgg_iterations'])} iterations (Adam lr {_rate(values['vgg_lr'])}); "
+        "the authors' pre-training length is not stated",
+    )
+
+
+def _cpu_deviations(values: dict[str, Any]) -> tuple[str, ...]:
+    warmup, gan = _schedule(values)
+    return (
+        _trunk(values),
+        _VGG_TASK,
+        "global residual: the generator predicts the correction to trilinear interpolation",
+        f"small widths: {values['blocks']} RRDB, {values['channels']} channels, growth {values['growth']}; "
+        f"VGG-19 width {values['vgg_width']}; discriminator width {values['d_channels']} with "
+        f"{values['d_stages']} stages and a hidden linear width of {values['d_hidden']} (ESRGAN: 100)",
+        f"{values['patch_size']}^3 HR patches, batch {values['batch_size']}, stride {values['patch_stride']}, "
+        f"keeping patches with at least {_fraction(values['min_foreground'])} foreground (the paper keeps "
+        f"every window); {_count(values['vgg_iterations'])} VGG + {_count(warmup)} warm-up + {_count(gan)} GAN "
+        f"iterations (warm-up fraction {values['warmup_fraction']:g} instead of ESRGAN's 0.25) to fit "
+        "15 minutes on 2 CPU cores",
+        f"higher learning rates for the short stages: VGG stage {_rate(values['vgg_lr'])} (paper preset 1e-4), "
+        f"L1 warm-up {_rate(values['warmup_lr'])} (ESRGAN: 2e-4); the GAN phase keeps ESRGAN's {_rate(values['lr'])}",
+    )
+
+
+_PAPER: dict[str, Any] = {
+    "iterations": 60000,
+    "warmup_fraction": 0.25,
+    "vgg_iterations": 20000,
+    "vgg_lr": 1e-4,
+    "batch_size": 4,
+    "patch_size": 64,
+    "patch_stride": 16,
+    "min_foreground": 0.0,
+    "blocks": 3,
+    "checkpoint_every": 1000,
+    "log_every": 10,
+}
+
+_CPU: dict[str, Any] = {
+    "iterations": 300,
+    "warmup_fraction": 0.8,
+    "vgg_iterations": 60,
+    "batch_size": 4,
+    "patch_size": 32,
+    "patch_stride": 8,
+    "min_foreground": 0.1,
+    "channels": 16,
+    "growth": 8,
+    "blocks": 1,
+    "global_residual": True,
+    "d_channels": 8,
+    "d_stages": 3,
+    "d_hidden": 32,
+    "vgg_width": 4,
+    "vgg_lr": 1e-3,
+    "warmup_lr": 1e-3,
+    "lr": 1e-4,
+    "checkpoint_every": 50,
+    "log_every": 5,
+}
+
+PAPER_DEVIATIONS: tuple[str, ...] = _paper_deviations(_PAPER)
+CPU_DEVIATIONS: tuple[str, ...] = _cpu_deviations(_CPU)
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {
-        "iterations": 60000,
-        "warmup_fraction": 0.25,
-        "vgg_iterations": 20000,
-        "batch_size": 4,
-        "patch_size": 64,
-        "patch_stride": 16,
-        "checkpoint_every": 1000,
-        "log_every": 10,
-        "deviations": PAPER_DEVIATIONS,
-    },
-    "cpu": {
-        "iterations": 300,
-        "warmup_fraction": 0.8,
-        "vgg_iterations": 60,
-        "batch_size": 4,
-        "patch_size": 32,
-        "patch_stride": 8,
-        "channels": 16,
-        "growth": 8,
-        "blocks": 1,
-        "global_residual": True,
-        "d_channels": 8,
-        "d_stages": 3,
-        "d_hidden": 32,
-        "vgg_width": 4,
-        "vgg_lr": 1e-3,
-        "warmup_lr": 1e-3,
-        "lr": 1e-4,
-        "checkpoint_every": 50,
-        "log_every": 5,
-        "deviations": CPU_DEVIATIONS,
-    },
+    "paper": {**_PAPER, "deviations": PAPER_DEVIATIONS},
+    "cpu": {**_CPU, "deviations": CPU_DEVIATIONS},
 }
-"""Preset name → field overrides of :class:`Esrgan3dConfig`."""
+"""Preset name → field overrides of :class:`Esrgan3dConfig`.
+
+The deviation strings are rendered from the preset's own fields (``tests/test_esrgan3d_records.py``
+re-derives them from the resolved configuration and the schedule, so they cannot drift)."""

@@ -20,6 +20,12 @@ PAPER_READINGS: tuple[str, ...] = (
     "critic-pooled-logit: the critic ends in global average pooling + linear, one logit per patch",
     "fe-medicalnet-resnet10: FE stages 3-4 are dilated (stride 1), batch norm uses batch statistics",
     "batch-size-4: the paper gives none; the authors' config uses 4",
+    "fe-step-before-g-step: each iteration updates FE first, then G with the FE just updated, then D "
+    "(the order of the paper's loss list)",
+    "fe-joint-hr-sr-batch: HR and SR patches go through FE as one batch of 2B, so they share batch-norm statistics",
+    "patch-grid-2720: 64^3 windows at stride 16 with zero padding at the end give 10 x 16 x 17 = 2,720 windows "
+    "on a 208 x 300 x 320 volume, not the paper's 2,160 patches per subject; the stated grid is followed and "
+    "every window is kept (min_foreground 0)",
 )
 
 
@@ -137,6 +143,27 @@ _AUTHORS_CODE: dict[str, Any] = {
     ),
 }
 
+def _cpu_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ``cpu`` preset's named deviations, rendered from its fields."""
+    iterations = int(values["iterations"])
+    warmup = int(float(values["l1_warmup_fraction"]) * iterations)
+    patch = int(values["patch_size"])
+    d = "-".join(str(c) for c in values["d_channels"])
+    fe = "-".join(str(c) for c in values["fe_channels"])
+    return (
+        f"small-widths: generator nf={values['nf']} gc={values['gc']}, critic widths {d} "
+        f"({len(values['d_channels'])} stages), FE widths {fe}",
+        f"hr-patch-{patch}: {patch}³ HR / {patch // 2}³ LR patches, keeping those with at least "
+        f"{float(values['min_foreground']):.0%} foreground",
+        "global-residual: generator output is added to trilinear up-sampling; its last conv starts at zero",
+        f"l1-warmup: the first {float(values['l1_warmup_fraction']):.0%} of the iterations ({warmup} of "
+        f"{iterations}) train G alone on L_pix with Adam lr {float(values['warmup_lr']):.0e} "
+        "(ESRGAN-style pre-training)".replace("e-0", "e-"),
+        f"short-run: {iterations} iterations instead of 60000; the three-player phase and its noise annealing "
+        f"are the last {iterations - warmup}",
+    )
+
+
 _CPU: dict[str, Any] = {
     "iterations": 850,
     "batch_size": 4,
@@ -157,15 +184,8 @@ _CPU: dict[str, Any] = {
     "global_residual": True,
     "l1_warmup_fraction": 0.7,
     "warmup_lr": 1e-3,
-    "deviations": (
-        "small-widths: generator nf=16 gc=8, critic widths 8-16-32 (3 stages), FE widths 8-16-32-64",
-        "hr-patch-32: 32³ HR / 16³ LR patches, keeping those with at least 30% foreground",
-        "global-residual: generator output is added to trilinear up-sampling; its last conv starts at zero",
-        "l1-warmup: the first 70% of the iterations (595 of 850) train G alone on L_pix with Adam lr 1e-3 "
-        "(ESRGAN-style pre-training)",
-        "short-run: 850 iterations instead of 60000; the three-player phase and its noise annealing are the last 255",
-    ),
 }
+_CPU["deviations"] = _cpu_deviations(_CPU)
 
 PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {

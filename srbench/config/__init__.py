@@ -14,18 +14,19 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from srbench.errors import InputError, did_you_mean, file_error, unknown_name
-from srbench.grid import parse_scale
+from srbench.builtins.degradations import DEFAULT_DEGRADATION
+from srbench.errors import InputError, file_error, show, unknown_name
 from srbench.interfaces import Scale, SubjectFile
 
+if TYPE_CHECKING:
+    from srbench.plugins import PluginManager
+
 DATA_ROOT_ENV = "SRBENCH_DATA_ROOT"
-TOP_LEVEL_KEYS = ("datasets", "tracks")
-DATASET_KEYS = ("paths", "bids", "reader", "root", "contrast", "anatomy", "select", "description")
-TRACK_KEYS = ("test", "train", "kind", "degradation", "scale", "description", "models_from")
 TRACK_KINDS = ("insample", "ood")
-DEFAULT_DEGRADATION = "paper-linear"
+#: the largest datasets.toml read (a configuration, not data)
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 class DataUnavailable(InputError):
@@ -65,6 +66,10 @@ class TrackSpec:
     scale: Scale = (2.0, 2.0, 2.0)
     description: str = ""
     models_from: str | None = None
+    #: options of the degradation (``degradation_options = {snr = 20}``), validated by it
+    degradation_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: seed of the degradation's noise (each subject's seed is derived from it)
+    seed: int = 0
 
     def training_track(self, config: BenchmarkConfig) -> str:
         """The track whose trained models this track evaluates: its own when it trains,
@@ -104,7 +109,7 @@ class BenchmarkConfig:
             raise unknown_name("dataset", name, self.datasets)
         return self.datasets[name]
 
-    def subjects(self, dataset_name: str, pm: Any) -> list[SubjectFile]:
+    def subjects(self, dataset_name: str, pm: PluginManager) -> list[SubjectFile]:
         """The dataset's subjects, sorted by id (after ``select``).
 
         Raises:
@@ -120,16 +125,18 @@ class BenchmarkConfig:
                 raise DataUnavailable(f"dataset '{spec.name}' needs its data: set {DATA_ROOT_ENV} to the folder holding it")
             base = Path(root)
             if not base.is_dir():
-                raise DataUnavailable(f"{base}: {DATA_ROOT_ENV} is not a directory (dataset '{spec.name}')")
+                raise DataUnavailable(f"{show(base)}: {DATA_ROOT_ENV} is not a directory (dataset '{spec.name}')")
         subjects = self._read(spec, base, pm)
+        if not subjects:
+            raise file_error(self.path, f"dataset '{spec.name}' has no subject (no NIfTI file found)")
         if spec.select:
             start, _, stop = spec.select.partition(":")
             subjects = subjects[int(start) if start else None : int(stop) if stop else None]
             if not subjects:
-                raise InputError(f"{self.path}: dataset '{spec.name}' select = \"{spec.select}\" leaves no subject")
+                raise file_error(self.path, f"dataset '{spec.name}' select = \"{spec.select}\" leaves no subject")
         return subjects
 
-    def _read(self, spec: DatasetSpec, base: Path, pm: Any) -> list[SubjectFile]:
+    def _read(self, spec: DatasetSpec, base: Path, pm: PluginManager) -> list[SubjectFile]:
         readers = {r.name: r for r in pm.all("dataset reader")}
         if "reader" in spec.table:
             chosen = [pm.get("dataset reader", spec.table["reader"])]
@@ -137,7 +144,7 @@ class BenchmarkConfig:
             chosen = [r for r in readers.values() if r.key in spec.table]
         if not chosen:
             keys = sorted(r.key for r in readers.values())
-            raise InputError(f"{self.path}: dataset '{spec.name}' needs one of the keys {', '.join(keys)}")
+            raise file_error(self.path, f"dataset '{spec.name}' needs one of the keys {', '.join(keys)}")
         problems: list[InputError] = []
         for reader in chosen:  # several layouts declared: the first one present wins
             try:
@@ -159,92 +166,32 @@ def default_config_path() -> Path:
     return Path(str(resources.files("srbench.demo") / "datasets.toml"))
 
 
-def load_config(path: Path | str | None = None) -> BenchmarkConfig:
-    """Read and validate a datasets.toml (see module docstring for the lookup order)."""
+def load_config(path: Path | str | None = None, *, pm: PluginManager | None = None) -> BenchmarkConfig:
+    """Read and validate a datasets.toml (see module docstring for the lookup order).
+
+    Everything is checked here, before a command creates or writes anything: the types
+    of every key, dataset and track names (they become file names), readers, degradation
+    names and options, scales. ``pm`` is the plugin manager that supplies readers and
+    degradations (default: the process-wide one).
+    """
+    from srbench.io.paths import regular_file
+
     path = Path(path) if path is not None else default_config_path()
-    if not path.exists():
-        raise file_error(path, "configuration file not found")
-    if path.is_dir():
-        raise file_error(path, "is a directory, expected a datasets.toml file")
+    regular_file(path, what="configuration (datasets.toml)")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise file_error(path, f"configuration is larger than {MAX_CONFIG_BYTES // 2**20} MiB; is it a datasets.toml?")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise file_error(path, f"malformed TOML: {exc}") from None
-    except (UnicodeDecodeError, OSError) as exc:
-        raise file_error(path, f"cannot read configuration: {exc}") from None
-    from srbench.plugins import get_plugin_manager
+    except UnicodeDecodeError:
+        raise file_error(path, "configuration is not UTF-8 text") from None
+    except OSError as exc:
+        raise file_error(path, f"cannot read configuration ({exc.strerror or exc})") from None
+    if pm is None:
+        from srbench.plugins import get_plugin_manager
 
-    reader_keys = tuple(opt for r in get_plugin_manager().all("dataset reader") for opt in (r.key, *r.options))
-    return parse_config(raw, path=path.resolve(), extra_dataset_keys=reader_keys)
+        pm = get_plugin_manager()
+    from srbench.config.document import parse_document
 
-
-def _check_keys(path: Path, where: str, table: Any, allowed: tuple[str, ...]) -> None:
-    if not isinstance(table, dict):
-        raise file_error(path, f"{where} must be a table")
-    for key in table:
-        if key not in allowed:
-            raise file_error(path, f"unknown key '{key}' in {where}{did_you_mean(key, allowed)}")
-
-
-def parse_config(raw: Mapping[str, Any], *, path: Path, extra_dataset_keys: tuple[str, ...] = ()) -> BenchmarkConfig:
-    """Validate a parsed TOML document into a :class:`BenchmarkConfig`."""
-    _check_keys(path, "the top level", raw, TOP_LEVEL_KEYS)
-    from srbench.builtins.datasets import BIDS_FILTERS
-
-    dataset_keys = DATASET_KEYS + tuple(BIDS_FILTERS) + ("datatype",) + extra_dataset_keys
-    datasets: dict[str, DatasetSpec] = {}
-    for name, table in raw.get("datasets", {}).items():
-        _check_keys(path, f"[datasets.{name}]", table, dataset_keys)
-        for required in ("contrast", "anatomy"):
-            if required not in table:
-                raise file_error(path, f"[datasets.{name}] is missing '{required}'")
-        reader_keys = {"paths", "bids", "reader", *extra_dataset_keys}
-        if not reader_keys & set(table):
-            raise file_error(path, f"[datasets.{name}] needs 'paths' (files or globs) or 'bids' (a BIDS folder)")
-        root = table.get("root", "config")
-        if root not in ("config", "data-root"):
-            raise file_error(path, f"[datasets.{name}] root must be \"config\" or \"data-root\", got {root!r}")
-        select = table.get("select")
-        if select is not None and (not isinstance(select, str) or ":" not in select):
-            raise file_error(path, f"[datasets.{name}] select must be a \"start:stop\" string, got {select!r}")
-        datasets[name] = DatasetSpec(
-            name=name,
-            table=table,
-            contrast=str(table["contrast"]),
-            anatomy=str(table["anatomy"]),
-            uses_data_root=root == "data-root",
-            select=select,
-        )
-    tracks: dict[str, TrackSpec] = {}
-    for name, table in raw.get("tracks", {}).items():
-        _check_keys(path, f"[tracks.{name}]", table, TRACK_KEYS)
-        if "test" not in table:
-            raise file_error(path, f"[tracks.{name}] is missing 'test' (a dataset name)")
-        for role in ("test", "train"):
-            if role in table and table[role] not in datasets:
-                raise file_error(path, f"[tracks.{name}] {role} = '{table[role]}' is not a declared dataset{did_you_mean(str(table[role]), datasets)}")
-        kind = table.get("kind", "insample" if "train" in table else "ood")
-        if kind not in TRACK_KINDS:
-            raise file_error(path, f"[tracks.{name}] kind must be one of {', '.join(TRACK_KINDS)}, got '{kind}'{did_you_mean(str(kind), TRACK_KINDS)}")
-        if name in ("all", "ood"):
-            raise file_error(path, f"[tracks.{name}]: '{name}' is reserved for selecting several tracks")
-        try:
-            scale = parse_scale(table.get("scale", 2), source=f"[tracks.{name}] scale")
-        except InputError as exc:
-            raise file_error(path, str(exc)) from None
-        tracks[name] = TrackSpec(
-            name=name,
-            kind=kind,
-            test=table["test"],
-            train=table.get("train"),
-            degradation=table.get("degradation", DEFAULT_DEGRADATION),
-            scale=scale,
-            description=table.get("description", ""),
-            models_from=table.get("models_from"),
-        )
-    for track in tracks.values():
-        if track.models_from is not None and track.models_from not in tracks:
-            raise file_error(path, f"[tracks.{track.name}] models_from = '{track.models_from}' is not a declared track{did_you_mean(track.models_from, tracks)}")
-    if not tracks:
-        raise file_error(path, "declares no [tracks.NAME]")
-    return BenchmarkConfig(path=path, datasets=datasets, tracks=tracks)
+    return parse_document(raw, path=path.resolve(), pm=pm)
