@@ -13,7 +13,7 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,11 @@ import torch
 from srbench.config import BenchmarkConfig, TrackSpec
 from srbench.config.document import configure
 from srbench.data.pairs import degrade_volume, subject_seed
-from srbench.errors import InputError, ScaleNotSupported
+from srbench.errors import InputError, PluginError, ScaleNotSupported
 from srbench.interfaces import InferenceSettings, SubjectFile
 from srbench.io.hashing import sha256_file
 from srbench.io.nifti import load_volume, save_volume
-from srbench.models import load_predictor, resolve_checkpoint
+from srbench.models import load_predictor, predict_checked, resolve_checkpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,13 +176,16 @@ def evaluate_subject(job: TrackJob, subject: SubjectFile, *, pm: Any, predictors
     for run in pending:
         predictor = predictors[run.method]
         try:
-            sr = predictor.predict(lr, scale=track.scale, settings=job.settings)
+            sr = predict_checked(
+                predictor, lr, scale=track.scale, settings=job.settings, method=run.method,
+                checkpoint=run.checkpoint, subject=f"subject '{subject.subject}' ({subject.path})",
+            )
         except ScaleNotSupported as exc:
             store.mark_not_applicable(run.run_key, method=run.method, track=track.name, reason=str(exc))
             outcomes.append(SubjectOutcome(run.method, track.name, subject.subject, "not-applicable", {}, str(exc)))
             continue
         if tuple(sr.shape) != tuple(hr.shape):
-            raise InputError(f"method '{run.method}' returned shape {sr.shape} for {subject.path}, expected {hr.shape}")
+            raise PluginError(f"method '{run.method}' returned shape {sr.shape} for {subject.path}, expected {hr.shape}")
         values = compute_metrics(pm, sr=sr.data, hr=hr.data, affine=hr.affine)
         store.add_subject(run.run_key, track=track.name, subject=subject.subject, values=values, inputs=inputs, force=job.force)
         if job.predictions_dir is not None and subject.subject == job.figure_subject:
@@ -233,10 +236,18 @@ def run_track(
     store: Any,
     jobs: int = 1,
     on_subject: Callable[[list[SubjectOutcome]], None] = lambda outcomes: None,
+    loaded: Mapping[tuple[str, Path | None], Any] | None = None,
 ) -> Iterator[SubjectOutcome]:
-    """Evaluate ``subjects`` of one track, in this process or ``jobs`` worker processes."""
+    """Evaluate ``subjects`` of one track, in this process or ``jobs`` worker processes.
+
+    ``loaded`` holds predictors already loaded by ``(method, checkpoint)`` (from
+    :func:`plan_evaluation`); the others are loaded here, once per process.
+    """
     if jobs <= 1 or len(subjects) <= 1:
-        predictors = _load_predictors(job, pm)
+        if loaded is not None and all((run.method, run.checkpoint) in loaded for run in job.runs):
+            predictors = {run.method: loaded[(run.method, run.checkpoint)] for run in job.runs}
+        else:
+            predictors = _load_predictors(job, pm)
         for subject in subjects:
             outcomes = evaluate_subject(job, subject, pm=pm, predictors=predictors, store=store)
             on_subject(outcomes)
@@ -292,3 +303,111 @@ def finite_or_none(value: float) -> float | str:
 def resolve_method_checkpoint(model: Any, *, checkpoint: Path | None, track: TrackSpec, config: BenchmarkConfig, runs_root: Path | None) -> Path | None:
     """The weights evaluated for ``model`` on ``track`` (the models trained on its training track)."""
     return resolve_checkpoint(model, checkpoint=checkpoint, track=track.training_track(config), runs_root=runs_root)
+
+
+@dataclasses.dataclass
+class TrackPlan:
+    """One track of an evaluation, with every input found and checked.
+
+    Attributes:
+        track: the track.
+        subjects: its test subjects (after sharding), each a regular NIfTI file.
+        methods: ``(model, checkpoint)`` pairs to evaluate on it (checkpoint None for
+            methods without weights).
+    """
+
+    track: TrackSpec
+    subjects: list[SubjectFile]
+    methods: list[tuple[Any, Path | None]]
+
+
+@dataclasses.dataclass
+class EvaluationPlan:
+    """Everything ``srbench evaluate`` will do, decided and validated before anything is written.
+
+    Attributes:
+        tracks: the tracks with work to do.
+        notes: one line per track or method skipped and why (shown on stderr).
+        predictors: loaded predictors by ``(method, checkpoint)``; loading them is how a
+            checkpoint is checked (readable, safetensors, of this method, finite, fitting).
+    """
+
+    tracks: list[TrackPlan]
+    notes: list[str]
+    predictors: dict[tuple[str, Path | None], Any]
+
+    def inputs(self) -> list[Path]:
+        """Every file the evaluation reads (subject volumes and checkpoints)."""
+        files = [subject.path for plan in self.tracks for subject in plan.subjects]
+        files += [weights for plan in self.tracks for _, weights in plan.methods if weights is not None]
+        return files
+
+
+def plan_evaluation(
+    *,
+    config: BenchmarkConfig,
+    pm: Any,
+    track_name: str,
+    methods: Sequence[str],
+    checkpoint: Path | None,
+    runs_root: Path | None,
+    shard: tuple[int, int],
+    device: str,
+) -> EvaluationPlan:
+    """Find and check every input of an evaluation; raise an InputError when anything is wrong.
+
+    Checks, in order: a metric is enabled; every method name is registered (with a
+    did-you-mean); ``checkpoint`` goes with exactly one method that takes weights; each
+    selected track's subjects exist (tracks whose data root is unset are skipped unless
+    named explicitly); each method's weights are found and load; and there is something
+    to evaluate at all.
+    """
+    from srbench.config import DataUnavailable
+
+    if not pm.all("metric"):
+        raise InputError("no metric is enabled (all metric plugins are disabled): nothing could be scored")
+    if checkpoint is not None and len(methods) != 1:
+        raise InputError("--checkpoint needs exactly one --method")
+    explicit = bool(methods)
+    models = [pm.get("model", name) for name in (methods or pm.names("model"))]
+    tracks = config.select_tracks(track_name)
+    notes: list[str] = []
+    plans: list[TrackPlan] = []
+    predictors: dict[tuple[str, Path | None], Any] = {}
+    for track in tracks:
+        try:
+            subjects = config.subjects(track.test, pm)
+        except DataUnavailable as exc:
+            if track_name == track.name:
+                raise
+            notes.append(f"skipping track '{track.name}': {exc}")
+            continue
+        from srbench.io.paths import regular_file
+
+        for subject in subjects:
+            regular_file(subject.path, what="NIfTI volume")
+        subjects = shard_subjects(subjects, shard=shard)
+        if not subjects:
+            notes.append(f"track '{track.name}': no subject in shard {shard[0] + 1}/{shard[1]}")
+            continue
+        chosen: list[tuple[Any, Path | None]] = []
+        for model in models:
+            try:
+                weights = resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root)
+            except InputError as exc:
+                if explicit:
+                    raise
+                notes.append(f"skipping method '{model.name}' on track '{track.name}': {exc}")
+                continue
+            key = (model.name, weights)
+            if key not in predictors:
+                predictors[key] = load_predictor(model, checkpoint=weights, device=device)
+            chosen.append((model, weights))
+        if not chosen:
+            notes.append(f"track '{track.name}': no method to evaluate")
+            continue
+        plans.append(TrackPlan(track=track, subjects=subjects, methods=chosen))
+    if not plans:
+        detail = "; ".join(notes) if notes else "no track selected"
+        raise InputError(f"nothing to evaluate for --track {track_name} ({detail})")
+    return EvaluationPlan(tracks=plans, notes=notes, predictors=predictors)

@@ -26,6 +26,7 @@ import numpy as np
 from srbench.errors import InputError, file_error
 from srbench.interfaces import Volume
 from srbench.io.atomic import atomic_path
+from srbench.io.paths import path_component
 
 #: dots per inch of the PNG; with the inch sizes below every size is a whole number of pixels
 DPI = 100
@@ -39,7 +40,7 @@ PAD_IN = 0.05
 PLANES = ("sagittal", "coronal", "axial")
 BASELINE_METHOD = "trilinear"
 #: file stem of the saved HR reference beside the predictions
-REFERENCE_NAME = "hr"
+REFERENCE_NAME = "_hr"  # never a path_component() of a method name
 #: fraction of each axis of the field of view covered by the zoomed crop (a quarter of a plane's area)
 CROP_FRACTION = 0.5
 #: largest shape difference (voxels per axis) between an SR volume and its HR reference
@@ -77,13 +78,17 @@ def default_predictions_dir(store_path: str | Path) -> Path:
 
 
 def prediction_path(root: str | Path, *, track: str, method: str, subject: str) -> Path:
-    """``ROOT/<track>/<subject>/<method>.nii.gz``: where evaluate saves a method's SR volume."""
-    return Path(root) / track / subject / f"{method}.nii.gz"
+    """``ROOT/<track>/<subject>/<method>.nii.gz``: where evaluate saves a method's SR volume.
+
+    Each name is one path component (:func:`srbench.io.paths.path_component`), so no
+    name can lead outside ``ROOT``.
+    """
+    return Path(root) / path_component(track) / path_component(subject) / f"{path_component(method)}.nii.gz"
 
 
 def reference_path(root: str | Path, *, track: str, subject: str) -> Path:
     """``ROOT/<track>/<subject>/hr.nii.gz``: the HR reference (as compared, odd sizes cropped)."""
-    return Path(root) / track / subject / f"{REFERENCE_NAME}.nii.gz"
+    return Path(root) / path_component(track) / path_component(subject) / f"{REFERENCE_NAME}.nii.gz"
 
 
 def figure_layout(n_methods: int) -> tuple[int, int]:

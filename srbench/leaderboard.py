@@ -601,8 +601,13 @@ def acquisition_drops(boards: Sequence[TrackBoard], *, metrics: Sequence[str] = 
     return drops
 
 
-def _signed(x: float) -> str:
-    return format_value(x) if math.isnan(x) or math.isinf(x) or x < 0 else "+" + format_value(x)
+def _signed(x: float, *, like: float) -> str:
+    """``x`` with its sign, with the decimals :func:`format_value` gives ``like`` (the
+    in-sample value), so a column of changes lines up with its reference."""
+    if math.isnan(x) or math.isinf(x):
+        return format_value(x)
+    decimals = 3 if math.isfinite(like) and abs(like) >= 1 else 4
+    return f"{x:+.{decimals}f}"
 
 
 def render_acquisition_drops(boards: Sequence[TrackBoard]) -> str:
@@ -637,7 +642,7 @@ def render_acquisition_drops(boards: Sequence[TrackBoard]) -> str:
                 cells.append(format_value(base.reference_mean) if base else "—")
                 for track in tracks:
                     drop = found.get((label, track, metric))
-                    cells.append(_signed(drop.change) if drop else "—")
+                    cells.append(_signed(drop.change, like=drop.reference_mean) if drop else "—")
             rows.append(cells)
         sections += ["", f"### From `{reference}`", "", _table(headers, rows, ["l"] + ["r"] * (len(headers) - 1))]
     return "\n".join(sections) + "\n"

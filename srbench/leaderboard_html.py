@@ -66,7 +66,7 @@ dl.meta dt{font-weight:600}dl.meta dd{margin:0}
 table{border-collapse:collapse;margin:.4rem 0 1rem;font-variant-numeric:tabular-nums}
 th,td{border:1px solid var(--line);padding:.3rem .55rem;text-align:right;vertical-align:top}
 th{background:var(--head);white-space:nowrap}
-td.l,th.l{text-align:left}
+td{white-space:nowrap}td.l,th.l{text-align:left;white-space:normal}
 table.sortable th{cursor:pointer;user-select:none}
 table.sortable th::after{content:" \\21C5";color:#9aa5b1;font-size:.8em}
 table.sortable th[aria-sort=ascending]::after{content:" \\25B2";color:var(--fg)}

@@ -23,7 +23,8 @@ from typing import Any
 import pluggy
 
 from srbench import hookspecs
-from srbench.errors import PluginError, did_you_mean, unknown_name
+from srbench.errors import InputError, PluginError, did_you_mean, quoted, unknown_name
+from srbench.io.paths import is_safe_name
 
 ENTRY_POINT_GROUP = "srbench"
 CORE_DISTRIBUTION = "srbench-mri"
@@ -170,6 +171,15 @@ class PluginManager:
         for kind, objects in staged.items():
             registry = self.registries[kind]
             for obj in objects:
+                if not is_safe_name(obj.name):
+                    self.hooks.unregister(module)
+                    info.module = None
+                    self._problem(
+                        info,
+                        f"registers a {kind} named {obj.name!r}, which cannot be used in file names "
+                        "(letters, digits, '.', '_', '+', '-'; starting with a letter or digit)",
+                    )
+                    return
                 if obj.name in registry:
                     other = registry[obj.name].plugin
                     raise PluginError(
@@ -227,6 +237,17 @@ class PluginManager:
         return staged
 
     # -- lookup ----------------------------------------------------------------------
+    def check_disabled(self, names: Iterable[str]) -> None:
+        """Raise an InputError for a name in ``names`` that matches no installed plugin
+        (entry-point or distribution name), with a did-you-mean."""
+        known = {canonical_name(n) for info in self.plugins for n in (info.name, info.distribution)}
+        for name in names:
+            if canonical_name(name) not in known:
+                raise InputError(
+                    f"--disable-plugin {quoted(name)}: no installed plugin or distribution has that name"
+                    f"{did_you_mean(canonical_name(name), known)}"
+                )
+
     def names(self, kind: str) -> list[str]:
         """Sorted names registered under ``kind`` (``model``, ``trainer``, ``metric``...)."""
         return sorted(self.registries[kind])

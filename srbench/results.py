@@ -353,7 +353,7 @@ class ResultsStore:
                 raise
             except sqlite3.DatabaseError as exc:
                 if not isinstance(exc, sqlite3.OperationalError) or not _is_locked(exc):
-                    raise file_error(self.path, f"results store is unreadable or corrupt ({_sqlite_message(exc)})") from None
+                    raise file_error(self.path, f"not an SQLite results store, or a corrupt one ({_sqlite_message(exc)})") from None
                 if time.monotonic() > deadline:
                     raise SrbenchRuntimeError(
                         f"{self.path}: results store stayed locked for {RETRY_DEADLINE_S:.0f} s ({exc}); "
@@ -638,12 +638,13 @@ def merge(sources: Sequence[str | Path], into: str | Path) -> MergeReport:
     paths = [Path(s) for s in sources]
     if not paths:
         raise InputError("results merge: give at least one store to merge")
+    from srbench.io.paths import check_output_file, regular_file, same_file
+
     for path in paths:
-        if not path.is_file():
-            raise file_error(path, "results store not found")
-        if path.resolve() == into.resolve():
+        regular_file(path, what="results store")
+        if same_file(path, into):
             raise file_error(into, "--into must not also be one of the stores being merged")
-    ensure_parent_exists(into)
+    check_output_file(into, what="merged store")
 
     origin: dict[tuple, tuple[Any, Path]] = {}
     plans: dict[str, list[tuple]] = {t: [] for t in ("runs", "tracks", "inputs", "results", "not_applicable")}

@@ -146,7 +146,7 @@ def test_each_track_degrades_as_declared_and_records_it(evaluated, bench):
 def test_the_noisy_lr_is_the_same_in_another_process(evaluated, bench, cli, tmp_path):
     store = copy_store(evaluated[0], tmp_path / "again.sqlite")
     run_ok(cli, "evaluate", "--config", str(bench / "datasets.toml"), "--track", "acquisition-noise", "--method",
-           "trilinear", "--results", str(store), "--force", "--no-save-predictions", "--jobs", "2", cwd=tmp_path)
+           "trilinear", "--results", str(store), "--force", "--no-save-predictions", cwd=tmp_path)
     assert stored_values(store, "acquisition-noise") == stored_values(evaluated[0], "acquisition-noise")
 
 
@@ -248,3 +248,29 @@ def test_the_vendored_flair_volume_matches_the_t1w_grid_and_is_licensed():
     digest = hashlib.sha256((DEMO_DATA / "stroke_FLAIR.nii.gz").read_bytes()).hexdigest()
     assert f"sha256 {digest[:8]}…{digest[-6:]}" in licences
     assert "Copyright (c) 2020 Chris Rorden" in licences and "MIT notice" in licences
+
+
+def test_only_tracks_testing_the_insample_subjects_with_another_lr_get_a_drop_column(tmp_path):
+    from srbench.leaderboard import write_leaderboards
+    from srbench.results import TrackRecord
+
+    store = ResultsStore(tmp_path / "r.sqlite")
+    tracks = {  # track → (kind, test dataset, degradation, options, PSNR of s1 and s2)
+        "insample": ("insample", "t1", "paper-linear", {}, (30.0, 32.0)),
+        "kspace": ("ood", "t1", "kspace", {}, (29.0, 30.0)),
+        "noisy": ("ood", "t1", "kspace", {"snr": 10}, (25.5, 27.0)),
+        "contrast": ("ood", "t2", "paper-linear", {}, (20.0, 21.0)),  # other subjects
+        "again": ("ood", "t1", "paper-linear", {}, (30.0, 32.0)),  # the same LR
+    }
+    for track, (kind, test, name, options, psnr) in tracks.items():
+        store.register_track(TrackRecord(track, kind, test, "train" if kind == "insample" else None))
+        record = RunRecord(method="m", degradation=name, intensity_convention="hr-minmax-01", scale=(2, 2, 2),
+                           config={"degradation": {"name": name, "options": options, "seed": 0}})
+        key = store.register_run(record)
+        for subject, value in zip(("s1", "s2"), psnr, strict=True):
+            store.add_subject(key, track, subject, {"psnr": value, "lpips": value / 100}, {})
+    index = write_leaderboards(store, tmp_path / "out", today="2025-01-01").index.read_text()
+    header, row = table_rows(index, "### From `insample`")
+    assert header == ["Method", "PSNR insample", "Δ PSNR kspace", "Δ PSNR noisy",
+                      "LPIPS insample", "Δ LPIPS kspace", "Δ LPIPS noisy"]
+    assert row == ["m", "31.000", "-1.500", "-4.750", "0.3100", "-0.0150", "-0.0475"]

@@ -49,6 +49,7 @@ def test_plugins_check_catches_the_variant(site, tmp_path, variant):
     assert not list(tmp_path.rglob("*.marker"))  # the pickle variant's payload never ran in the working folder
 
 
+@pytest.mark.slow
 def test_generated_conformance_tests_catch_every_variant(site, tmp_path):
     template = string.Template(files("srbench.scaffold").joinpath("templates", "test_conformance.py.tmpl").read_text())
     variants = [None, *sorted(broken_variants.VARIANTS)]

@@ -51,7 +51,7 @@ def test_globs_subject_ids_and_track_selection(tmp_path, write_nifti):
         (BASIC.replace('test = "a"', 'test = "b"'), "[tracks.t] test: 'b' is not a declared dataset"),
         (BASIC + "[tracks", "malformed TOML"),
         (BASIC.replace('kind = "insample"', 'kind = "insampel"'), "did you mean 'insample'"),
-        (BASIC.replace('train = "a"', 'train = "a"\nscale = "abc"'), "invalid scale"),
+        (BASIC.replace('train = "a"', 'train = "a"\nscale = "abc"'), "[tracks.t] scale: expected an integer factor"),
         (BASIC + "\n[extra]\n", "unknown top-level key 'extra'"),
     ],
 )

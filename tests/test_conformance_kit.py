@@ -389,3 +389,74 @@ def test_case_ids_and_selection():
         checks.select_plugins(pm, ["trilinaer"])
     assert all(c.check.quick for c in cases)
     assert {c.check.name for c in checks.collect_cases(pm, checks.select_plugins(pm, ["trilinear"]))} >= {"predict-grid"}
+
+
+# -- blind spots closed: input dependence, seeds, pickles -------------------------------
+class WeightsOnlyPredictor(TrilinearPredictor):
+    """Returns the same volume for every input of a shape (a function of its weights)."""
+
+    def predict(self, lr, *, scale, settings):
+        out = super().predict(lr, scale=scale, settings=settings)
+        return out.with_data(torch.ones_like(out.data))
+
+
+class FarAwayPredictor(TrilinearPredictor):
+    """Answers a change of the input 8 SR voxels away."""
+
+    def predict(self, lr, *, scale, settings):
+        out = super().predict(lr, scale=scale, settings=settings)
+        return out.with_data(torch.roll(out.data, shifts=8, dims=0).contiguous())
+
+
+@pytest.mark.parametrize(("predictor", "message"), [
+    (WeightsOnlyPredictor(), "two different LR volumes predict the same SR volume"),
+    (FarAwayPredictor(), "far from its SR location"),
+])
+def test_input_dependence_catches_inputless_and_displaced_outputs(ctx, predictor, message):
+    model = dataclasses.replace(TinyModel(), name="inputless", needs_checkpoint=False)
+    object.__setattr__(model, "load", lambda **kw: predictor)
+    with pytest.raises(CheckFailed, match=message):
+        model_checks.input_dependence(model, ctx)
+    model_checks.input_dependence(Trilinear(), ctx)
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedingTrainer(TinyTrainer):
+    seeding: str = ""
+
+    def build(self, config, *, device="cpu"):
+        import os
+
+        if self.seeding == "fixed":
+            torch.manual_seed(1234)
+        elif self.seeding == "urandom":
+            torch.manual_seed(int.from_bytes(os.urandom(4), "little"))
+        return Algorithm("")
+
+
+@pytest.mark.parametrize(("seeding", "message"), [
+    ("fixed", "builds with seeds 0 and 1 give the same initial weights"),
+    ("urandom", "two builds with seed 0 give different initial weights"),
+])
+def test_seed_checks_catch_ignored_and_unseeded_seeds(tmp_path, seeding, message):
+    trainer = SeedingTrainer(seeding=seeding)
+    ctx = CheckContext(pm=Registry(model=[TinyModel()], trainer=[trainer]), workdir=tmp_path)
+    with pytest.raises(CheckFailed, match=message):
+        trainer_checks.seed(trainer, ctx)
+    with pytest.raises(CheckFailed, match="seed"):
+        trainer_checks.train_seed(trainer, ctx)
+    trainer_checks.seed(SeedingTrainer(), ctx)
+    trainer_checks.train_seed(SeedingTrainer(), ctx)
+
+
+def test_pickle_refusal_catches_a_load_that_unpickles(tmp_path):
+    @dataclasses.dataclass(frozen=True)
+    class UnpicklingModel(TinyModel):
+        def load(self, *, checkpoint=None, device="cpu"):
+            torch.load(checkpoint, weights_only=False)
+            return super().load(checkpoint=checkpoint, device=device)
+
+    ctx = CheckContext(pm=Registry(model=[TinyModel()], trainer=[TinyTrainer()]), workdir=tmp_path)
+    model_checks.pickle_refusal(TinyModel(), ctx)
+    with pytest.raises(CheckFailed, match="executed the pickle's code"):
+        model_checks.pickle_refusal(UnpicklingModel(), ctx)

@@ -86,3 +86,18 @@ def test_every_check_is_documented():
 
 def test_the_readme_links_to_the_guide():
     assert "docs/plugins.md" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_training_option_has_a_unit_and_a_description_in_the_guide():
+    import dataclasses
+
+    from srbench.training.config import TrainingConfig
+
+    names = [f.name for f in dataclasses.fields(TrainingConfig)]
+    assert set(docgen.CONFIG_UNITS) == set(names), "give every TrainingConfig field a unit in docgen.CONFIG_UNITS"
+    table = docgen.config_table()
+    for name in names:
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{name}` |"))
+        unit, meaning = [cell.strip() for cell in row.split(" | ")[3:5]]
+        assert unit and meaning.rstrip(" |"), f"{name}: unit or description missing (TrainingConfig docstring)"
+    assert table in GUIDE.read_text(encoding="utf-8")

@@ -276,7 +276,7 @@ def _column_order(driver, table_id: str) -> list[str]:
     )
 
 
-def test_site_in_headless_chromium(site, browser, tmp_path):
+def test_site_in_headless_chromium(site, browser, tmp_path, capsys):
     from selenium.webdriver.common.by import By
 
     browser.get(site.index.resolve().as_uri())
@@ -319,7 +319,8 @@ def test_site_in_headless_chromium(site, browser, tmp_path):
     kept = REPO / "results" / "screenshots" / "leaderboard.png"
     kept.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(screenshot, kept)
-    print(f"screenshot: {screenshot} (copy: {kept})")
+    with capsys.disabled():  # shown in the test run's output, not only on failure
+        print(f"\nscreenshot: {screenshot} (copy: {kept})")
 
 
 def test_ci_never_skips_the_browser_test():

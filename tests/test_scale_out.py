@@ -67,7 +67,7 @@ def test_shard_auto_refuses_missing_or_inconsistent_variables(env, words):
     assert "\n" not in str(info.value) and "--shard auto" in str(info.value)
 
 
-def test_shard_auto_outside_an_array_exits_2_with_one_line(srbench_cli, tmp_path):
+def test_shard_auto_outside_an_array_exits_2_with_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SRBENCH_"))}
     result = subprocess.run(
         [sys.executable, "-m", "srbench", "evaluate", "--track", "insample", "--method", "trilinear", "--shard", "auto",

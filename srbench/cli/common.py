@@ -31,7 +31,6 @@ def resolve_device(device: str) -> str:
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    # Added by engineer "perf" (issue 7): one clear line instead of a driver error deep in torch.
     if device == "cuda" and not torch.cuda.is_available():
         from srbench.errors import InputError
 
@@ -43,4 +42,6 @@ def plugin_manager(ctx: click.Context) -> PluginManager:
     """The plugin manager, honouring ``--disable-plugin`` given to the group."""
     root = ctx.find_root()
     disabled = tuple((root.obj or {}).get("disabled_plugins", ()))
-    return get_plugin_manager(disabled=disabled)
+    pm = get_plugin_manager(disabled=disabled)
+    pm.check_disabled(disabled)
+    return pm

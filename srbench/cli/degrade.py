@@ -8,6 +8,7 @@ import click
 
 from srbench.builtins.degradations import DEFAULT_DEGRADATION
 from srbench.cli.common import plugin_manager
+from srbench.config.document import configure
 from srbench.data.pairs import degrade_volume
 from srbench.grid import integer_scale, parse_scale
 from srbench.errors import file_error, show
@@ -20,9 +21,10 @@ from srbench.io.paths import check_output_file
 @click.option("--output", "output_path", required=True, type=click.Path(path_type=Path), help="LR NIfTI to write.")
 @click.option("--scale", default="2", show_default=True, help="Factor, one or per axis (e.g. 2 or 2,2,1).")
 @click.option("--degradation", default=DEFAULT_DEGRADATION, show_default=True, help="Registered degradation name.")
-@click.option("--seed", default=0, show_default=True, help="Seed for degradations with noise.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Degradation option, e.g. --option snr=20 for kspace; repeatable.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the degradation's noise (only for degradations that add noise).")
 @click.pass_context
-def command(ctx: click.Context, input_path: Path, output_path: Path, scale: str, degradation: str, seed: int) -> None:
+def command(ctx: click.Context, input_path: Path, output_path: Path, scale: str, degradation: str, options: tuple[str, ...], seed: int) -> None:
     """Degrade an HR volume to LR (odd sizes: trailing slices are cropped first).
 
     The LR affine follows the grid convention: each LR voxel centre is the mean of the
@@ -32,7 +34,9 @@ def command(ctx: click.Context, input_path: Path, output_path: Path, scale: str,
     integer_scale(factors, source="--scale")
     if seed < 0:
         raise click.BadParameter("must be a non-negative integer", param_hint="--seed")
-    chosen = plugin_manager(ctx).get("degradation", degradation)
+    chosen = configure(plugin_manager(ctx).get("degradation", degradation), parse_options(options))
+    if ctx.get_parameter_source("seed") is not click.core.ParameterSource.DEFAULT and not getattr(chosen, "uses_seed", True):
+        raise click.BadParameter(f"degradation '{degradation}' adds no noise, so a seed changes nothing", param_hint="--seed")
     check_output_file(output_path, inputs=[input_path])
     if not output_path.name.endswith(NIFTI_SUFFIXES):
         raise file_error(output_path, "output must be a NIfTI file name ending in .nii or .nii.gz")
@@ -43,3 +47,18 @@ def command(ctx: click.Context, input_path: Path, output_path: Path, scale: str,
         click.echo(f"{show(input_path)}: cropped {hr.shape} → {cropped.shape} to a multiple of the scale", err=True)
     save_volume(lr, output_path)
     click.echo(f"wrote {show(output_path)} {lr.shape} ({degradation}, scale {factors})", err=True)
+
+
+def parse_options(items: tuple[str, ...]) -> dict[str, object]:
+    """``("snr=20", "name=x")`` → ``{"snr": 20.0, "name": "x"}`` (numbers parsed, the rest kept as text)."""
+    options: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE, e.g. snr=20", param_hint="--option")
+        text = value.strip()
+        try:
+            options[key.strip()] = int(text) if text.lstrip("+-").isdigit() else float(text)
+        except ValueError:
+            options[key.strip()] = {"true": True, "false": False}.get(text.lower(), text)
+    return options

@@ -11,8 +11,7 @@ import click
 
 from srbench.cli.common import config_option, device_option, plugin_manager, resolve_device
 from srbench.cli.predict import inference_settings, with_inference_options
-from srbench.config import DataUnavailable, load_config
-from srbench.errors import InputError
+from srbench.config import load_config
 from srbench.evaluation import (
     MethodRun,
     TrackJob,
@@ -20,10 +19,10 @@ from srbench.evaluation import (
     finite_or_none,
     metric_columns,
     parse_shard,
-    resolve_method_checkpoint,
+    plan_evaluation,
     run_track,
-    shard_subjects,
 )
+from srbench.io.paths import check_output_file, check_writable_dir, ensure_dir
 from srbench.progress import progress_bar
 
 
@@ -55,43 +54,26 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
 
     if jobs < 1:
         raise click.BadParameter("must be at least 1", param_hint="--jobs")
-    if checkpoint is not None and len(methods) != 1:
-        raise InputError("--checkpoint needs exactly one --method")
     pm = plugin_manager(ctx)
-    config = load_config(config_path)
-    tracks = config.select_tracks(track_name)
+    config = load_config(config_path, pm=pm)
     settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=resolve_device(device))
     shard_spec = parse_shard(shard)
-    explicit_methods = bool(methods)
-    method_names = list(methods) if methods else pm.names("model")
-    models = [pm.get("model", name) for name in method_names]
-    track_subjects = []
-    for track in tracks:  # find every input before anything is written
-        try:
-            subjects = config.subjects(track.test, pm)
-        except DataUnavailable as exc:
-            if track_name == track.name:
-                raise
-            click.echo(f"skipping track '{track.name}': {exc}", err=True)
-            continue
-        subjects = shard_subjects(subjects, shard=shard_spec)
-        if not subjects:
-            click.echo(f"track '{track.name}': no subject in shard {shard}", err=True)
-            continue
-        resolved = []
-        for model in models:
-            try:
-                weights = resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root)
-            except InputError as exc:
-                if explicit_methods:
-                    raise
-                click.echo(f"skipping method '{model.name}' on track '{track.name}': {exc}", err=True)
-                continue
-            resolved.append((model, weights))
-        track_subjects.append((track, subjects, resolved))
-    store = ResultsStore(results_path)
+    plan = plan_evaluation(
+        config=config, pm=pm, track_name=track_name, methods=methods, checkpoint=checkpoint,
+        runs_root=runs_root, shard=shard_spec, device=settings.device,
+    )
+    for note in plan.notes:
+        click.echo(note, err=True)
     store_path = results_path or DEFAULT_RESULTS_PATH
+    reads = [config.path, *plan.inputs()]
+    if store_path.parent == DEFAULT_RESULTS_PATH.parent and results_path is None:
+        ensure_dir(store_path.parent, what="results folder")
+    check_output_file(store_path, inputs=reads, what="results store")
     predictions_dir = default_predictions_dir(store_path) if save_predictions else None
+    if predictions_dir is not None and predictions_dir.exists():
+        check_writable_dir(predictions_dir, what="predictions folder")
+    track_subjects = [(p.track, p.subjects, p.methods) for p in plan.tracks]
+    store = ResultsStore(results_path)
     columns = metric_columns(pm)
     printer = RowPrinter(output_format=output_format, columns=columns)
     disabled = tuple((ctx.find_root().obj or {}).get("disabled_plugins", ()))
@@ -127,7 +109,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
         )
         label = f"{track.name}: {len(subjects)} subject(s) × {len(runs)} method(s)"
         with progress_bar(label, total=len(subjects)) as advance:
-            for outcome in run_track(job, subjects, pm=pm, store=store, jobs=jobs, on_subject=lambda _: advance()):
+            for outcome in run_track(job, subjects, pm=pm, store=store, jobs=jobs, on_subject=lambda _: advance(), loaded=plan.predictors):
                 printer.add(outcome)
                 if outcome.status == "not-applicable" and outcome.detail:
                     click.echo(f"{outcome.method} on {outcome.track}: not applicable ({outcome.detail})", err=True)

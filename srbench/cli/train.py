@@ -18,7 +18,7 @@ def parse_assignments(values: tuple[str, ...]) -> dict[str, str]:
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. --set lr=2e-4")
+            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. --set min_foreground=0.2")
         result[key.strip()] = value.strip()
     return result
 
@@ -44,7 +44,7 @@ def default_preset(trainer) -> str:
 @click.option("--patch-size", type=int, default=None, help="Override the HR patch edge (voxels).")
 @click.option("--seed", type=int, default=None, help="Override the seed.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Override any configuration field, e.g. --set lr=2e-4; repeatable.")
+              help="Override any configuration field (see the examples); repeatable.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
 @device_option
 @click.pass_context
@@ -57,8 +57,17 @@ def command(ctx, method, preset, track, config_path, run_dir, resume, iterations
     (resumable) and finally model.safetensors, whose path is printed on stdout.
     Interrupt with Ctrl-C and continue later with --resume; multi-process training:
       torchrun --nproc-per-node 2 -m srbench train METHOD ...
+
+    \b
+    Examples (valid for every method: they set fields all configurations share):
+      srbench train METHOD --preset cpu
+      srbench train METHOD --iterations 2 --run-dir runs/smoke
+      srbench train METHOD --set min_foreground=0.2 --set patch_stride=8 --seed 1
+    A method's own fields (learning rates, widths...) are in its README; a KEY that
+    --set does not know lists them; docs/plugins.md lists the shared ones with units.
     """
     from srbench.config import load_config
+    from srbench.config.document import configure
     from srbench.io.nifti import load_volume
     from srbench.training.config import resolve_config
     from srbench.training.loop import check_run_dir, run_training
@@ -74,7 +83,7 @@ def command(ctx, method, preset, track, config_path, run_dir, resume, iterations
         if value is not None:
             overrides[key] = value
 
-    cfg = load_config(config_path)
+    cfg = load_config(config_path, pm=pm)
     tracks = cfg.select_tracks(track)
     if len(tracks) != 1:
         raise InputError(f"--track {track}: selects {len(tracks)} tracks; training needs exactly one (a track name)")
@@ -87,7 +96,7 @@ def command(ctx, method, preset, track, config_path, run_dir, resume, iterations
         )
     overrides["scale"] = integer_scale(spec.scale, source=f"track '{spec.name}' scale")
     config = resolve_config(trainer, preset=preset, overrides=overrides, track=spec.name)
-    degradation = pm.get("degradation", spec.degradation)
+    degradation = configure(pm.get("degradation", spec.degradation), spec.degradation_options)
     run_dir = run_dir or default_run_dir(method, preset, spec.name)
     check_run_dir(run_dir, resume=resume, config=config)
 

@@ -137,13 +137,14 @@ def _track(table: Table, *, name: str, path: Path, datasets: Mapping[str, Datase
     if kind == "insample" and roles["train"] is None:
         raise table.error_here("is kind \"insample\" but has no 'train' dataset")
     scale_value = table.data.get("scale", 2)
+    wanted = "an integer factor from 1 to 16 or a list of 3 of them"
+    if isinstance(scale_value, (str, bool)):
+        raise table.expected("scale", wanted, scale_value)
     try:
         scale = parse_scale(scale_value, source="scale")
         integer_scale(scale, source="scale")
-    except InputError as exc:
-        raise table.error("scale", f"{str(exc).removeprefix('scale: ')}; got {describe(scale_value)}") from None
-    if isinstance(scale_value, (str, bool)):
-        raise table.expected("scale", "a number or a list of 3 numbers", scale_value)
+    except InputError:
+        raise table.expected("scale", f"{wanted} (degradations work on whole blocks of HR voxels)", scale_value) from None
     degradation = table.string("degradation", default=DEFAULT_DEGRADATION)
     options = table.scalars("degradation_options")
     seed = table.integer("seed", default=0, minimum=0)

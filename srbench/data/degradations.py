@@ -45,6 +45,8 @@ class PaperLinear:
 
     name: str = "paper-linear"
     description: str = "mean of each scale-sized HR block (the paper's linear down-sampling)"
+    #: deterministic: a seed changes nothing
+    uses_seed: bool = False
 
     def with_options(self, options: Mapping[str, Any]) -> PaperLinear:
         """This degradation takes no options: ``{}`` returns it, anything else raises InputError."""
@@ -96,6 +98,11 @@ class KSpaceTruncation:
     name: str = "kspace"
     description: str = "central k-space crop (sinc interpolation), grid-aligned"
     snr: float | None = None
+
+    @property
+    def uses_seed(self) -> bool:
+        """True when noise is added (the seed then decides it)."""
+        return self.snr is not None
 
     def with_options(self, options: Mapping[str, Any]) -> KSpaceTruncation:
         """Options: ``snr`` (positive number): add Rician noise at that SNR."""
@@ -181,6 +188,11 @@ class BlurNoise:
     name: str = "blur-noise"
     description: str = "Gaussian blur (FWHM = scale), block average, 1% Gaussian noise"
     noise: float = 0.01
+
+    @property
+    def uses_seed(self) -> bool:
+        """True when noise is added (the seed then decides it)."""
+        return self.noise > 0
 
     def with_options(self, options: Mapping[str, Any]) -> BlurNoise:
         """Options: ``noise`` (number ≥ 0): standard deviation as a fraction of the 99th percentile."""

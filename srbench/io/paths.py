@@ -182,3 +182,30 @@ def inside(path: str | Path, root: str | Path) -> bool:
     real_root = os.path.realpath(root)
     real = os.path.realpath(path)
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def check_creatable_dir(directory: str | Path, *, what: str = "output folder") -> Path:
+    """``directory`` when it exists and is writable, or can be created (its nearest existing
+    ancestor is a writable directory); else an InputError. Nothing is created."""
+    directory = Path(directory)
+    probe = directory
+    while True:
+        try:
+            mode = os.stat(probe).st_mode
+        except FileNotFoundError:
+            if probe.parent == probe:
+                raise file_error(directory, f"{what} cannot be created") from None
+            probe = probe.parent
+            continue
+        except NotADirectoryError:
+            raise file_error(directory, f"{what} cannot be created (a parent is a file)") from None
+        except OSError as exc:
+            raise file_error(directory, f"{what} cannot be used ({exc.strerror or exc})") from None
+        break
+    if not stat.S_ISDIR(mode):
+        if probe == directory:
+            raise file_error(directory, f"{what} exists and is not a directory")
+        raise file_error(directory, f"{what} cannot be created ({show(probe)} is not a directory)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise file_error(directory, f"{what} is not writable (permission denied on {show(probe)})")
+    return directory

@@ -1,9 +1,11 @@
 """Generate the reference parts of ``docs/plugins.md`` from the code, so they cannot drift.
 
-Two sections are generated between HTML comment markers: the hook reference (each hook
+Three sections are generated between HTML comment markers: the hook reference (each hook
 of :mod:`srbench.hookspecs` with its docstring, and the contracts of
-:mod:`srbench.interfaces` its objects implement) and the list of conformance checks
-(:data:`srbench.testing.checks.CHECKS`). Everything outside the markers is hand-written.
+:mod:`srbench.interfaces` its objects implement), the list of conformance checks
+(:data:`srbench.testing.checks.CHECKS`) and the table of the shared training options
+(the fields of :class:`srbench.training.config.TrainingConfig`, their types, defaults and
+units). Everything outside the markers is hand-written.
 
 Usage::
 
@@ -33,7 +35,25 @@ CONTRACTS: dict[str, tuple[type, ...]] = {
     "register_degradations": (interfaces.Degradation,),
 }
 
-SECTIONS = ("HOOK REFERENCE", "CONFORMANCE CHECKS")
+SECTIONS = ("TRAINING CONFIG", "HOOK REFERENCE", "CONFORMANCE CHECKS")
+
+#: unit of each TrainingConfig field (a field missing here fails tests/test_hook_docs.py)
+CONFIG_UNITS: dict[str, str] = {
+    "method": "name",
+    "preset": "name",
+    "track": "name",
+    "iterations": "optimisation steps",
+    "batch_size": "patches per step (all processes)",
+    "patch_size": "HR voxels (edge of a cube)",
+    "patch_stride": "HR voxels",
+    "min_foreground": "fraction of a patch's voxels, 0 to 1",
+    "scale": "HR voxels per LR voxel, per axis",
+    "seed": "integer",
+    "checkpoint_every": "iterations",
+    "log_every": "iterations",
+    "deviations": "list of sentences",
+    "memory_format": "name",
+}
 COMMAND = "python -m srbench.testing.docgen docs/plugins.md"
 
 
@@ -153,7 +173,51 @@ def check_list() -> str:
     return "\n".join(lines) + "\n"
 
 
-GENERATORS: dict[str, Callable[[], str]] = {"HOOK REFERENCE": hook_reference, "CONFORMANCE CHECKS": check_list}
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """``field → description`` from the ``Attributes:`` section of a class docstring (one line each)."""
+    doc = inspect.getdoc(cls) or ""
+    found: dict[str, str] = {}
+    current = None
+    in_attributes = False
+    for line in doc.splitlines():
+        if line.strip() == "Attributes:":
+            in_attributes = True
+            continue
+        if not in_attributes:
+            continue
+        if line and not line.startswith(" "):
+            break
+        entry = ENTRY_RE.match(line.strip()) if line.startswith("    ") and not line.startswith("        ") else None
+        if entry:
+            current = entry.group(1)
+            found[current] = entry.group(2)
+        elif current and line.strip():
+            found[current] += " " + line.strip()
+    return found
+
+
+def config_table() -> str:
+    """The Markdown table of :class:`~srbench.training.config.TrainingConfig`'s fields."""
+    import dataclasses
+    import typing
+
+    from srbench.training.config import TrainingConfig
+
+    hints = typing.get_type_hints(TrainingConfig)
+    described = _attribute_docs(TrainingConfig)
+    lines = ["| field | type | default | unit | meaning |", "|---|---|---|---|---|"]
+    for field in dataclasses.fields(TrainingConfig):
+        annotation = hints[field.name]
+        kind = annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+        meaning = rst_to_markdown(described.get(field.name, "")).replace("|", "\\|")
+        lines.append(f"| `{field.name}` | `{kind}` | `{default!r}` | {CONFIG_UNITS.get(field.name, '')} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+GENERATORS: dict[str, Callable[[], str]] = {
+    "TRAINING CONFIG": config_table, "HOOK REFERENCE": hook_reference, "CONFORMANCE CHECKS": check_list,
+}
 
 
 def update(text: str, *, source: str = "docs/plugins.md") -> str:

@@ -123,6 +123,9 @@ def _prepare_run_dir(run_dir: Path, *, resume: bool, method: str, config: dict[s
 def check_run_dir(run_dir: str | Path, *, resume: bool, config: Any) -> None:
     """Raise the InputError :func:`run_training` would raise for ``run_dir`` (an early check
     for the command line, before any volume is loaded)."""
+    from srbench.io.paths import check_creatable_dir
+
+    check_creatable_dir(run_dir, what="run directory")
     config_dict = config_to_dict(config)
     _prepare_run_dir(Path(run_dir), resume=resume, method=str(config_dict["method"]), config=config_dict, is_main=False)
 

@@ -17,7 +17,11 @@ RUNS_ROOT = Path("runs")
 
 
 def default_run_dir(method: str, preset: str, track: str, *, runs_root: Path = RUNS_ROOT) -> Path:
-    """``runs_root / "<method>-<preset>-<track>"``."""
+    """``runs_root / "<method>-<preset>-<track>"`` (each name checked to be a safe path component)."""
+    from srbench.io.paths import check_name
+
+    for kind, name in (("method", method), ("preset", preset), ("track", track)):
+        check_name(name, kind=kind)
     return Path(runs_root) / f"{method}-{preset}-{track}"
 
 

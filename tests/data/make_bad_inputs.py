@@ -474,7 +474,7 @@ def _toml_cases(out: Path) -> dict[str, tuple[str, str]]:
         "t_datasets_int.toml": ("datasets = 5", "datasets = 5\n" + _TRACK),
         "t_tracks_int.toml": ("tracks = 5", "tracks = 5\n" + _DATASET),
         "t_dataset_str.toml": ("a dataset that is a string, not a table", '[datasets]\ncorpus-test = "ev_hr.nii.gz"\n' + _TRACK),
-        "t_track_list.toml": ("tracks = [..] (an array)", _DATASET + 'tracks = ["corpus"]\n'),
+        "t_track_list.toml": ("tracks = [..] (an array)", 'tracks = ["corpus"]\n' + _DATASET),
         "t_test_list.toml": ("test = [\"corpus-test\"] (an array instead of a name)", _with('test = "corpus-test"', 'test = ["corpus-test"]')),
         "t_test_int.toml": ("test = 5", _with('test = "corpus-test"', "test = 5")),
         "t_test_table.toml": ("test = {name = ...} (an inline table)", _with('test = "corpus-test"', 'test = {name = "corpus-test"}')),
@@ -600,7 +600,8 @@ def _write_checkpoint_variants(out: Path, *, method: str) -> list[str]:
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     stored = json.loads(metadata["config"])
     width = _width_key(stored)
-    weight_key = next(k for k in sorted(tensors) if k.endswith("weight") and tensors[k].dim() >= 2)
+    module_key = getattr(PluginManager().get("model", method), "module_key", "generator")
+    weight_key = next(k for k in sorted(tensors) if k.startswith(f"module/{module_key}/") and k.endswith("weight") and tensors[k].dim() >= 2)
 
     def variant(name: str, *, meta: dict | None = None, drop: tuple[str, ...] = (), config: dict | None = None, tensors_: dict | None = None) -> None:
         new_meta = {k: v for k, v in {**metadata, **(meta or {})}.items() if k not in drop}
