@@ -492,8 +492,11 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
 
 
 def track_filename(track: str) -> str:
-    """A safe markdown file name for ``track``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", track) + ".md"
+    """A safe markdown file name for ``track`` (one path component; never ``index.md``)."""
+    from srbench.io.paths import path_component
+
+    name = path_component(track)
+    return f"{name}.md" if name != "index" else "track-index.md"
 
 
 def render_index(boards: Sequence[TrackBoard], *, today: str, srbench_version: str) -> str:
@@ -692,6 +695,9 @@ def write_leaderboards(
     from srbench import __version__
 
     out_dir = Path(out_dir)
+    from srbench.io.paths import check_creatable_dir
+
+    check_creatable_dir(out_dir, what="leaderboard folder")
     boards = build_boards(store, directions=directions, track_info=track_info)
     if not out_dir.exists():
         if not out_dir.parent.exists():
