@@ -412,6 +412,10 @@ def degradation_setup_text(board: TrackBoard) -> str:
     return f"{options_text(board.degradation_options)}; {seed}"
 
 
+#: a track with fewer subjects gets no CI or p-value tables (nothing can be tested)
+MIN_SUBJECTS_FOR_STATISTICS = 3
+
+
 def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure: str | None = None) -> str:
     """The markdown of one track's leaderboard."""
     info = board.info
@@ -461,6 +465,17 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
     if figure:
         body += ["", "## Figure", "", f"![{board.track}: ground truth, trilinear and each method, with error maps]({figure})"]
 
+    if len(board.subjects) < MIN_SUBJECTS_FOR_STATISTICS:
+        body += [
+            "",
+            "## Statistics",
+            "",
+            f"No confidence interval or paired test is possible on this track: it has {len(board.subjects)} "
+            f"subject{'s' if len(board.subjects) != 1 else ''}, and at least {MIN_SUBJECTS_FOR_STATISTICS} are needed "
+            "(with fewer, a bootstrap resamples the same values and the smallest possible p-value of an exact "
+            "paired test is 2^(1-n) ≥ 0.5).",
+        ]
+        return "\n".join(header + body) + "\n"
     body += [
         "",
         "## Statistics",
@@ -685,10 +700,12 @@ def write_leaderboards(
         store: the results to publish.
         out_dir: created when missing (its parent must exist).
         figures: also draw each track's figure from saved predictions
-            (:func:`srbench.figures.figure_for_track`).
+            (:func:`srbench.figures.figure_for_track`); without it, a figure already in
+            ``out_dir/figures/`` is linked.
         predictions_dir: where evaluate saved predictions (default: ``predictions/``
             beside the store).
-        today: the date to print (default: today, UTC).
+        today: the date to print (default: the UTC date of the newest run in the store, so the
+            same rows always render to the same bytes).
         directions: metric column → higher is better (default: from the metric plugins).
         track_info: track descriptions for tracks the store does not describe itself.
     """
@@ -705,7 +722,10 @@ def write_leaderboards(
         out_dir.mkdir()
     elif not out_dir.is_dir():
         raise file_error(out_dir, "is not a directory")
-    today = today or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+    if today is None:
+        from srbench.results import results_date
+
+        today = results_date(store)
 
     figure_paths: dict[str, Path] = {}
     notes: list[str] = []
@@ -727,6 +747,9 @@ def write_leaderboards(
     for board in boards:
         path = out_dir / track_filename(board.track)
         figure = figure_paths.get(board.track)
+        existing = out_dir / "figures" / f"{Path(track_filename(board.track)).stem}.png"
+        if figure is None and not figures and existing.is_file():
+            figure = existing  # drawn by an earlier run (e.g. the committed boards rendered --from an export)
         rel = figure.relative_to(out_dir).as_posix() if figure else None
         write_text_atomic(path, render_track(board, today=today, srbench_version=__version__, figure=rel))
         track_paths[board.track] = path

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from srbench import leaderboard
 from srbench.errors import file_error
 from srbench.io.atomic import write_text_atomic
 from srbench.leaderboard import (
@@ -43,6 +44,7 @@ from srbench.leaderboard import (
     _scale_text,
     build_boards,
     display_name,
+    track_filename,
     format_p,
     format_value,
 )
@@ -119,9 +121,9 @@ def _e(value: Any) -> str:
 
 
 def page_name(track: str) -> str:
-    """A safe file name for ``track``'s page (never ``index.html``)."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", track)
-    return ("track_" + stem if stem.lower() == "index" else stem) + ".html"
+    """``track``'s page: the markdown file's name (:func:`srbench.leaderboard.track_filename`,
+    never ``index``) with ``.html``."""
+    return Path(track_filename(track)).stem + ".html"
 
 
 def _page(title: str, body: Sequence[str]) -> str:
@@ -338,7 +340,25 @@ def render_track_page(
             f'<p><a href="{_e(figure)}"><img class="figure" src="{_e(figure)}" '
             f'alt="{_e(board.track)}: ground truth, trilinear and each method, with error maps"></a></p>',
         ]
-    body += [
+    minimum = int(getattr(leaderboard, "MIN_SUBJECTS_FOR_STATISTICS", 0))
+    if len(board.subjects) < minimum:  # as the markdown: nothing can be tested
+        body += [
+            "<h2>Statistics</h2>",
+            f"<p>No confidence interval or paired test is possible on this track: it has {len(board.subjects)} "
+            f"subject{'s' if len(board.subjects) != 1 else ''}, and at least {minimum} are needed.</p>",
+        ]
+    else:
+        body += _statistics_section(board)
+    body += ["<h2>Per subject</h2>", _subject_table(board)]
+    downloads = [f'<a href="{_e(export)}" download>{_e(export)}</a> (this track)'] if export else []
+    downloads += [f'<a href="{ROWS_CSV}" download>{ROWS_CSV}</a>', f'<a href="{ROWS_JSONL}" download>{ROWS_JSONL}</a> (every track)']
+    body += ["<h2>Download</h2>", "<p>Every stored value with its run: " + " · ".join(downloads) + "</p>"]
+    return _page(f"srbench: {board.track}", body)
+
+
+def _statistics_section(board: TrackBoard) -> list[str]:
+    """The CI and p-value tables of every metric, with how they were computed."""
+    body = [
         "<h2>Statistics</h2>",
         f'<p class="note">95% CI: percentile bootstrap of the mean over subjects ({BOOTSTRAP_RESAMPLES} resamples, seed '
         f"{BOOTSTRAP_SEED}). p: two-sided paired test over the subjects both methods have, against the best method of "
@@ -347,11 +367,7 @@ def render_track_page(
     ]
     for metric in board.metrics:
         body += [f'<h3 id="stat-{_slug(metric)}">{_arrow(board, metric)}</h3>', _statistics_table(board, metric)]
-    body += ["<h2>Per subject</h2>", _subject_table(board)]
-    downloads = [f'<a href="{_e(export)}" download>{_e(export)}</a> (this track)'] if export else []
-    downloads += [f'<a href="{ROWS_CSV}" download>{ROWS_CSV}</a>', f'<a href="{ROWS_JSONL}" download>{ROWS_JSONL}</a> (every track)']
-    body += ["<h2>Download</h2>", "<p>Every stored value with its run: " + " · ".join(downloads) + "</p>"]
-    return _page(f"srbench: {board.track}", body)
+    return body
 
 
 def render_index_page(boards: Sequence[TrackBoard], *, today: str, srbench_version: str) -> str:

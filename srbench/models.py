@@ -37,12 +37,34 @@ def resolve_checkpoint(model: Any, *, checkpoint: Path | None, track: str | None
     if found is None and track is not None:
         found = find_latest_model(model.name, track=None, runs_root=runs_root or default_runs_root())
     if found is None:
+        found = _shipped_checkpoint(model.name, track=track)
+    if found is None:
         where = f" on track '{track}'" if track else ""
         raise InputError(
             f"method '{model.name}' needs trained weights and no run{where} was found under "
             f"{show(runs_root or default_runs_root())}/: run `srbench train {model.name}` or pass --checkpoint"
         )
     return found
+
+
+def _shipped_checkpoint(method: str, *, track: str | None) -> Path | None:
+    """The reference weights a plugin ships for ``method`` (trained on ``track`` when there are
+    such, else on any track), announced on stderr; None when it ships none."""
+    import sys
+
+    from srbench.plugins import get_plugin_manager
+    from srbench.weights import find_shipped
+
+    pm = get_plugin_manager()
+    shipped = find_shipped(pm, method, track=track) or find_shipped(pm, method)
+    if shipped is None:
+        return None
+    print(
+        f"no local run of '{method}' found: using the reference weights shipped with {shipped.distribution} "
+        f"(preset {shipped.preset}, trained on track {shipped.track}, sha256 {shipped.recorded_sha256[:12]})",
+        file=sys.stderr,
+    )
+    return shipped.path
 
 
 def load_predictor(model: Any, *, checkpoint: Path | None, device: str) -> Predictor:

@@ -734,3 +734,149 @@ def merge(sources: Sequence[str | Path], into: str | Path) -> MergeReport:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(leftover)
     return report
+
+
+# -- export and import (a text file of every row, committed next to the leaderboards) -----
+#: first line of an export: ``{"record": "export", "format": EXPORT_FORMAT, "version": EXPORT_VERSION, ...}``
+EXPORT_FORMAT = "srbench-results"
+EXPORT_VERSION = 1
+#: JSON text columns of the runs table, exported as JSON values
+_JSON_COLUMNS = ("plugin_versions", "scale", "config")
+#: record kind → (table, sort key columns)
+_EXPORT_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "run": ("runs", ("method", "run_key")),
+    "track": ("tracks", ("track",)),
+    "input": ("inputs", ("run_key", "track", "subject", "path")),
+    "result": ("results", ("run_key", "track", "subject", "metric")),
+    "not_applicable": ("not_applicable", ("run_key", "track")),
+}
+
+
+def _json_number(value: float) -> float | str:
+    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+
+
+def _number(value: float | str) -> float:
+    return float(value)
+
+
+def export_records(store: ResultsStore) -> list[dict[str, Any]]:
+    """Every row of ``store`` as a JSON-ready dict, in a fixed order (independent of the
+    order rows were written): the header, then runs (with their full provenance: versions,
+    git commit, checkpoint sha256, degradation, scale, convention, configuration), tracks,
+    input-file hashes, metric values and not-applicable marks, each sorted by its key."""
+    records: list[dict[str, Any]] = [{"record": "export", "format": EXPORT_FORMAT, "version": EXPORT_VERSION,
+                                      "schema_version": SCHEMA_VERSION}]
+    methods = {row["run_key"]: row["method"] for row in store._dump("runs")}
+    for kind, (table, key) in _EXPORT_TABLES.items():
+        rows = [dict(row) for row in store._dump(table)]
+        for row in rows:
+            if kind == "run":
+                for column in _JSON_COLUMNS:
+                    row[column] = json.loads(row[column])
+            if kind == "result":
+                row["value"] = _json_number(float(row["value"]))
+                row["method"] = methods.get(row["run_key"], "")
+        rows.sort(key=lambda r: tuple("" if r.get(c) is None else str(r[c]) for c in key))
+        records.extend({"record": kind, **row} for row in rows)
+    return records
+
+
+def write_export(store: ResultsStore, path: str | Path) -> int:
+    """Write :func:`export_records` to ``path`` as JSON lines (atomically); return the number
+    of metric values. The same rows always give the same bytes."""
+    records = export_records(store)
+    text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records)
+    from srbench.io.atomic import write_text_atomic
+
+    write_text_atomic(Path(path), text)
+    return sum(r["record"] == "result" for r in records)
+
+
+def read_export(path: str | Path) -> list[dict[str, Any]]:
+    """The records of an export, checked: the header, known record kinds, and every run's
+    ``run_key`` equal to the sha256 of its recorded provenance (an edited run is refused).
+
+    Raises:
+        InputError: one line naming the file, the line and the problem.
+    """
+    from srbench.io.paths import regular_file
+
+    path = regular_file(path, what="results export")
+    records: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise file_error(path, f"line {number}: not JSON ({exc.msg})") from None
+            if not isinstance(record, dict) or record.get("record") not in {"export", *_EXPORT_TABLES}:
+                raise file_error(path, f"line {number}: not a record of a results export")
+            records.append(record)
+    if not records or records[0].get("record") != "export" or records[0].get("format") != EXPORT_FORMAT:
+        raise file_error(path, f"not an srbench results export (first line must be the '{EXPORT_FORMAT}' header)")
+    if int(records[0].get("version", 0)) > EXPORT_VERSION:
+        raise file_error(path, f"export version {records[0].get('version')} is newer than this srbench reads ({EXPORT_VERSION})")
+    for record in records:
+        if record["record"] != "run":
+            continue
+        try:
+            key = RunRecord(
+                method=record["method"], degradation=record["degradation"],
+                intensity_convention=record["intensity_convention"], scale=tuple(record["scale"]),
+                config=record["config"], checkpoint_sha256=record["checkpoint_sha256"],
+            ).run_key
+        except (KeyError, TypeError, ValueError) as exc:
+            raise file_error(path, f"run {str(record.get('run_key'))[:12]}: incomplete provenance ({exc})") from None
+        if key != record.get("run_key"):
+            raise file_error(path, f"run {str(record.get('run_key'))[:12]} ({record['method']}): its run_key is not the "
+                                   "sha256 of its recorded provenance (the record was edited)")
+    return records
+
+
+def store_from_records(records: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Write ``records`` (from :func:`read_export`) into a new store at ``path``."""
+    path = Path(path)
+    store = ResultsStore(path)
+    try:
+        def body(c: sqlite3.Connection) -> None:
+            for record in records:
+                kind = record["record"]
+                if kind == "export":
+                    continue
+                table = _EXPORT_TABLES[kind][0]
+                row = {k: v for k, v in record.items() if k != "record" and not (kind == "result" and k == "method")}
+                if kind == "run":
+                    for column in _JSON_COLUMNS:
+                        row[column] = _canonical_json(row[column])
+                if kind == "result":
+                    row["value"] = _number(row["value"])
+                columns = ", ".join(row)
+                marks = ", ".join("?" for _ in row)
+                c.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+
+        store._transaction(body)
+    finally:
+        store.close()
+    return path
+
+
+def import_export(export: str | Path, into: str | Path) -> MergeReport:
+    """Merge the rows of an export into the store ``into`` (created when missing), with the
+    same duplicate and conflict rules as :func:`merge`."""
+    import tempfile
+
+    records = read_export(export)
+    with tempfile.TemporaryDirectory(prefix="srbench-import-") as folder:
+        staged = store_from_records(records, Path(folder) / "export.sqlite")
+        return merge([staged], into)
+
+
+def results_date(store: ResultsStore) -> str:
+    """The UTC date (``YYYY-MM-DD``) of the newest run in ``store`` (today for an empty one):
+    the date a leaderboard of these rows states, so rendering the same rows twice, or from
+    their export, gives the same bytes."""
+    dates = [str(row["created_at"])[:10] for row in store._dump("runs") if row["created_at"]]
+    return max(dates) if dates else _dt.datetime.now(_dt.timezone.utc).date().isoformat()

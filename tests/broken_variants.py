@@ -230,6 +230,11 @@ def distribution(variant: str) -> str:
     return f"srbench-mri-{plugin_name(variant)}"
 
 
+def good_source(name: str) -> str:
+    """Source of the good learned plugin module, registering model and trainer ``name``."""
+    return textwrap.dedent(GOOD).replace("{name}", name)
+
+
 def source(variant: str | None) -> str:
     """The plugin module of ``variant`` (``None``: the good plugin)."""
     name = plugin_name(variant or "goodlearned")

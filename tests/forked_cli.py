@@ -165,11 +165,42 @@ def _child(request: dict) -> None:
         os._exit(code)
 
 
+#: modules the commands import lazily; importing them once here saves each case the time
+PREIMPORTS = (
+    "pandas", "safetensors.torch", "srbench.results", "srbench.evaluation", "srbench.leaderboard",
+    "srbench.config", "srbench.training.checkpoint", "srbench.figures",
+)
+
+
+def _preimport() -> None:
+    """Import the lazily imported modules and the installed plugins' modules (not run them).
+
+    Importing is all: no plugin manager is created, so each child still discovers and
+    registers plugins itself (``--disable-plugin`` included). A module that fails to
+    import is left for the child to report, as it would in a fresh process.
+    """
+    import importlib
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+    from importlib.metadata import entry_points
+
+    names = [*PREIMPORTS, *(ep.module for ep in entry_points(group="srbench"))]
+    for name in names:
+        try:
+            with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+                importlib.import_module(name)
+        except Exception:  # noqa: BLE001, S112 - reported by the child that needs it
+            sys.modules.pop(name, None)
+            continue
+
+
 def _serve() -> None:
     import signal
 
     import srbench.cli  # noqa: F401 - import once, before forking
     import srbench.io.nifti  # noqa: F401
+
+    _preimport()
 
     sys.stdout.write("ready\n")
     sys.stdout.flush()

@@ -169,7 +169,11 @@ def test_track_page_tables_match_the_markdown_numbers(site, store, tmp_path):
     assert main["good"][2] == f"{format_value(good.summaries['psnr'].mean)} ± {format_value(good.summaries['psnr'].std)}"
     assert len(main["good"]) == 2 + len(board.metrics) + 1  # method, n, metrics, provenance
     # statistics: CIs and p-values are the ones the markdown prints
-    markdown = write_leaderboards(store, tmp_path / "md", today=TODAY, directions=DIRECTIONS).tracks["insample"].read_text()
+    written = write_leaderboards(store, tmp_path / "md", today=TODAY, directions=DIRECTIONS)
+    markdown = written.tracks["insample"].read_text()
+    # a track the markdown gives no statistics (too few subjects) gets none here either
+    knee_md, knee_page = written.tracks["knee"].read_text(), parse(site.tracks["knee"])
+    assert ("stats-psnr" in knee_page.tables) == ("### PSNR" in knee_md)
     for metric, heading in (("psnr", "PSNR ↑"), ("ssim", "SSIM ↑")):
         stats = by_first_cell(page.tables[f"stats-{metric}"])
         section = markdown.split(f"### {heading}\n", 1)[1]

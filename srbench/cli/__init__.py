@@ -28,6 +28,8 @@ BUILTIN_COMMANDS = (
     "datasets_cmd",
     "new_plugin",
     "demo",
+    "weights_cmd",
+    "verify",
 )
 
 

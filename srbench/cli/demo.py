@@ -13,13 +13,14 @@ from srbench.cli.common import plugin_manager
 @click.option("--method", "methods", multiple=True, metavar="NAME", help="Learned method to train and evaluate (repeatable; default: trigan).")
 @click.option("--preset", default="cpu", show_default=True, help="Training preset of each method.")
 @click.option("--results", "results_path", type=click.Path(path_type=Path, dir_okay=False), default=Path("results/demo.sqlite"), show_default=True, help="Results store.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("leaderboards"), show_default=True, help="Leaderboard folder.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("results/leaderboards"), show_default=True, help="Leaderboard folder (git-ignored by default; the committed leaderboards/ is never touched).")
 @click.option("--retrain", is_flag=True, help="Train again even when a finished run exists.")
 @click.option("--iterations", type=click.IntRange(min=1), default=None, help="Override each preset's number of training iterations (e.g. a quick smoke run).")
 @click.pass_context
 def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_path: Path, out_dir: Path, retrain: bool, iterations: int | None) -> None:
     """Train METHODs on the demo in-sample track, evaluate them and trilinear on every demo
-    track, and write the leaderboard (markdown and figures) to --out.
+    track, and write the leaderboard (markdown and figures) to --out (results/leaderboards/,
+    beside the results store; the committed reference boards in leaderboards/ are left as they are).
 
     A finished run of the same method and preset is reused unless --retrain.
     """
@@ -34,6 +35,7 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
     config = load_config(None)
     demo_tracks = [t.name for t in config.tracks.values() if not config.dataset(t.test).uses_data_root]
     results_path.parent.mkdir(parents=True, exist_ok=True)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
     for method in methods:
         run_dir = Path("runs") / f"{method}-{preset}-insample"
         if not retrain and (run_dir / "model.safetensors").is_file():

@@ -13,6 +13,11 @@ import click
     help="Results store to read (default: results/results.sqlite).",
 )
 @click.option(
+    "--from", "export_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="Render a results export (srbench results export) instead of a store, e.g. the committed "
+    "leaderboards/results.jsonl; gives the same bytes as rendering the store it was exported from.",
+)
+@click.option(
     "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("leaderboards"),
     show_default=True, help="Folder for index.md and one <track>.md per track (created if missing).",
 )
@@ -26,7 +31,8 @@ import click
     help="Also write a static site there: index.html, a sortable page per track with per-subject rows, "
     "provenance and figures, and the row export (rows.csv, rows.jsonl). Self-contained (no network).",
 )
-def command(results_path: Path | None, out_dir: Path, figures: bool, predictions_dir: Path | None, html_dir: Path | None) -> None:
+def command(results_path: Path | None, export_path: Path | None, out_dir: Path, figures: bool,
+            predictions_dir: Path | None, html_dir: Path | None) -> None:
     """Write the leaderboards: per track, mean ± std of every metric per method, the best in
     bold, bootstrap CIs and paired tests; print the index on stdout.
 
@@ -35,10 +41,21 @@ def command(results_path: Path | None, out_dir: Path, figures: bool, predictions
     same boards are also published as a static web site (figures: those drawn now with
     --figures, else any already in the --out folder's figures/).
     """
-    from srbench.leaderboard import track_filename, write_leaderboards
-    from srbench.results import ResultsStore
+    import contextlib
+    import tempfile
 
-    with ResultsStore(results_path, read_only=True) as store:
+    from srbench.errors import InputError
+    from srbench.leaderboard import track_filename, write_leaderboards
+    from srbench.results import ResultsStore, read_export, store_from_records
+
+    staging = contextlib.ExitStack()
+    if export_path is not None:
+        if results_path is not None:
+            raise InputError("--from and --results: give one source of rows")
+        records = read_export(export_path)
+        folder = staging.enter_context(tempfile.TemporaryDirectory(prefix="srbench-leaderboard-"))
+        results_path = store_from_records(records, Path(folder) / "export.sqlite")
+    with staging, ResultsStore(results_path, read_only=True) as store:
         written = write_leaderboards(store, out_dir, figures=figures, predictions_dir=predictions_dir)
         site = None
         if html_dir is not None:

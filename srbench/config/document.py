@@ -138,7 +138,8 @@ def _track(table: Table, *, name: str, path: Path, datasets: Mapping[str, Datase
         raise table.error_here("is kind \"insample\" but has no 'train' dataset")
     scale_value = table.data.get("scale", 2)
     wanted = "an integer factor from 1 to 16 or a list of 3 of them"
-    if isinstance(scale_value, (str, bool)):
+    items = scale_value if isinstance(scale_value, list) else [scale_value]
+    if not items or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in items):
         raise table.expected("scale", wanted, scale_value)
     try:
         scale = parse_scale(scale_value, source="scale")

@@ -99,6 +99,7 @@ class Table:
         value = self.data[key]
         if not isinstance(value, str):
             raise self.expected(key, "a string", value)
+        self._printable(key, value)
         if choices is not None:
             choices = tuple(choices)
             if value not in choices:
@@ -133,13 +134,19 @@ class Table:
             return default
         value = self.data[key]
         if isinstance(value, str) and allow_single:
+            self._printable(key, value)
             return [value]
         if not isinstance(value, list) or not value:
             raise self.expected(key, "a non-empty list of strings", value)
         for item in value:
             if not isinstance(item, str):
                 raise self.error(key, f"expected a list of strings, got the item {describe(item)}")
+            self._printable(key, item)
         return list(value)
+
+    def _printable(self, key: str, value: str) -> None:
+        if "\x00" in value or any(ch in value for ch in "\r\n"):
+            raise self.error(key, f"expected a single-line string without NUL characters, got {describe(value)}")
 
     def scalars(self, key: str) -> dict[str, Any]:
         """A table whose values are scalars (string, integer, number, boolean)."""

@@ -47,7 +47,10 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
     ensure_parent_exists(path)
     if suffix is None:
         suffix = "".join(path.suffixes)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    except OSError as exc:
+        raise file_error(path, f"cannot write here ({exc.strerror or exc})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     umask = os.umask(0)

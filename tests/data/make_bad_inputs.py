@@ -662,24 +662,39 @@ STORE_FILES: dict[str, str] = {
 
 
 def _write_stores(out: Path) -> list[str]:
-    """Build ``store_valid.sqlite`` with the real CLI, then the broken stores derived from it."""
+    """Build ``store_valid.sqlite`` with the real CLI (in this process), then the broken stores derived from it."""
+    import contextlib
+    import io
     import sqlite3
-    import subprocess
 
     valid = out / "store_valid.sqlite"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SRBENCH_")}
-    env.setdefault("OMP_NUM_THREADS", "1")
     if not valid.exists():
-        command = [
-            sys.executable, "-m", "srbench", "evaluate", "--config", str(out / "evaluable.toml"), "--track", "corpus",
-            "--method", "trilinear", "--results", str(valid), "--no-save-predictions", "--device", "cpu",
+        argv = [
+            "evaluate", "--config", str(out / "evaluable.toml"), "--track", "corpus", "--method", "trilinear",
+            "--results", str(valid), "--no-save-predictions", "--device", "cpu",
         ]
-        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=out, timeout=600)
-        if done.returncode != 0 or not valid.exists():
+        messages = io.StringIO()
+        code: object = 1
+        try:
+            from srbench.cli import main as cli_main
+
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(messages):
+                cli_main(argv)
+        except SystemExit as exc:
+            code = exc.code
+        except Exception as exc:  # noqa: BLE001 - reported below; the store cases are then skipped
+            messages.write(f"{type(exc).__name__}: {exc}")
+        if code not in (0, None) or not valid.exists():
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{valid}{suffix}").unlink(missing_ok=True)
-            print(f"could not build store_valid.sqlite: {done.stderr.strip()[-500:]}", file=sys.stderr)
+            print(f"could not build store_valid.sqlite: {messages.getvalue().strip()[-500:]}", file=sys.stderr)
             return sorted(STORE_FILES)
+    import gc
+
+    gc.collect()  # close the connection evaluate left to the garbage collector, then fold its WAL in
+    connection = sqlite3.connect(str(valid))
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
     rollback = out / "store_rollback.sqlite"
     rollback.write_bytes(valid.read_bytes())
     connection = sqlite3.connect(str(rollback))

@@ -1,0 +1,85 @@
+"""``srbench verify``: re-evaluate committed leaderboard rows from the shipped weights."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+
+from srbench.cli.common import config_option, plugin_manager
+from srbench.verify import DEFAULT_TOLERANCE
+
+#: the committed export of the reference rows
+DEFAULT_EXPORT = Path("leaderboards") / "results.jsonl"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.6g}"
+
+
+@click.command("verify")
+@click.option("--from", "export_path", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_EXPORT,
+              show_default=True, help="Results export whose rows are re-evaluated.")
+@click.option("--track", "tracks", multiple=True, default=("all",), show_default=True, metavar="NAME|all",
+              help="Track to verify (repeatable, or comma-separated); all = every track of the export.")
+@click.option("--tolerance", type=click.FloatRange(min=0.0), default=DEFAULT_TOLERANCE, show_default=True,
+              help="Relative tolerance: a value is reproduced when |recomputed - stored| <= X * max(1, |stored|).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@config_option
+@click.pass_context
+def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tolerance: float, output_format: str,
+            config_path: Path | None) -> None:
+    """Re-evaluate the committed leaderboard rows from the weights the plugins ship and the
+    provenance each row records (degradation, its options and seed, scale, inference
+    settings, input-file sha256), on the CPU, without training anything.
+
+    \b
+    Prints one line per stored value (track, method, subject, metric, stored, recomputed,
+    difference, verdict) on stdout and a summary on stderr; exits 1 when a value differs
+    beyond the tolerance or cannot be recomputed (weights not shipped, input file changed).
+
+    \b
+    Tolerance: the default 1e-4 (relative to max(1, |value|)) is about 100 times the
+    largest difference measured between CPU evaluations of the same weights: 1 vs 2 torch
+    threads and channels-last vs contiguous inference changed PSNR, SSIM, NRMSE and LPIPS
+    by at most 1e-6 relative on the demo tracks (reproduce: tests/measure_verify_tolerance.py).
+    A retrained model or a changed degradation moves values by 1e-3 or more.
+
+    \b
+    Examples:
+      srbench verify --track all
+      srbench verify --track insample --track knee --format json
+    """
+    from srbench.config import load_config
+    from srbench.results import read_export
+    from srbench.verify import summary, verify_export
+
+    names = [n.strip() for value in tracks for n in value.split(",") if n.strip()] or ["all"]
+    pm = plugin_manager(ctx)
+    records = read_export(export_path)
+    config = load_config(config_path, pm=pm)
+
+    def show(row) -> None:
+        if output_format == "json":
+            click.echo(json.dumps({
+                "track": row.track, "method": row.method, "subject": row.subject, "metric": row.metric,
+                "stored": _number(row.stored) if math.isinf(row.stored) else row.stored,
+                "recomputed": row.recomputed if row.recomputed is None or math.isfinite(row.recomputed) else _number(row.recomputed),
+                "difference": row.difference if row.difference is None or math.isfinite(row.difference) else _number(row.difference),
+                "status": row.status, "detail": row.detail,
+            }))
+            return
+        line = (f"{row.status.upper():<12} {row.track:<12} {row.method:<12} {row.subject:<20} {row.metric:<10} "
+                f"stored {_number(row.stored):>10}  now {_number(row.recomputed):>10}  diff {_number(row.difference)}")
+        click.echo(line + (f"  ({row.detail})" if row.detail else ""))
+
+    checks = verify_export(records, pm=pm, config=config, tracks=names, tolerance=tolerance, on_row=show)
+    click.echo(summary(checks, tolerance=tolerance), err=True)
+    if any(c.status != "reproduced" for c in checks):
+        ctx.exit(1)

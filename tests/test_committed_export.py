@@ -1,0 +1,55 @@
+"""The committed leaderboard is reproducible from what the repository ships: the markdown
+in leaderboards/ is exactly what `srbench leaderboard --from leaderboards/results.jsonl`
+renders, `srbench verify` re-derives the rows of one track from the shipped weights
+(CI runs this), and `srbench demo` writes its boards elsewhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXPORT = REPO / "leaderboards" / "results.jsonl"
+#: the track CI verifies (the smallest demo volume: 256 × 256 × 24 knee, in-plane ×2)
+CI_TRACK = "knee"
+
+
+def srbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SRBENCH_")}
+    return subprocess.run([sys.executable, "-m", "srbench", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=1800)
+
+
+def test_the_export_renders_the_committed_markdown_byte_for_byte(tmp_path):
+    assert EXPORT.is_file(), "commit the rows: srbench results export --results STORE --out leaderboards/results.jsonl"
+    out = tmp_path / "boards"
+    out.mkdir()
+    if (REPO / "leaderboards" / "figures").is_dir():  # the figures are drawn from predictions, not rows
+        shutil.copytree(REPO / "leaderboards" / "figures", out / "figures")
+    result = srbench("leaderboard", "--from", str(EXPORT), "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    committed = sorted(p.name for p in (REPO / "leaderboards").glob("*.md"))
+    assert committed == sorted(p.name for p in out.glob("*.md"))
+    for name in committed:
+        assert (out / name).read_bytes() == (REPO / "leaderboards" / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_verify_reproduces_the_committed_rows_of_one_track(tmp_path):
+    result = srbench("verify", "--from", str(EXPORT), "--track", CI_TRACK, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.stdout.strip() and all(line.startswith("REPRODUCED") for line in result.stdout.splitlines())
+
+
+def test_demo_writes_its_boards_to_an_ignored_folder():
+    from srbench.cli.demo import command
+
+    out = next(p for p in command.params if p.name == "out_dir").default
+    assert Path(out) != Path("leaderboards") and not Path(out).is_absolute()
+    ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", str(Path(out) / "index.md")])
+    assert ignored.returncode == 0, f"{out} must be git-ignored so that `srbench demo` leaves the tree clean"

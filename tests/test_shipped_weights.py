@@ -1,0 +1,92 @@
+"""Shipped reference weights: discovery in plugin packages, sha256 records, choice of the
+weights for a method and track, packaging globs of the reference plugins, and every
+weights folder actually shipped being complete and intact."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import json
+import sys
+import tomllib
+import types
+from pathlib import Path
+
+import pytest
+
+from srbench.errors import InputError
+from srbench.plugins import get_plugin_manager
+from srbench.weights import FILES, SHA_FILE, describe, find_shipped, read_shipped, shipped_weights
+from tests.fake_distributions import forget_fake_modules
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_shipped(folder: Path, *, method: str, preset: str, track: str, payload: bytes) -> None:
+    import hashlib
+
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(payload)
+    (folder / "config.json").write_text(json.dumps({"method": method, "preset": preset, "track": track}))
+    (folder / "manifest.json").write_text(json.dumps({"git": {"commit": "abc123", "dirty": False}}))
+    (folder / SHA_FILE).write_text(f"{hashlib.sha256(payload).hexdigest()}  model.safetensors\n")
+
+
+@pytest.fixture
+def fake_pm(tmp_path, monkeypatch):
+    package = tmp_path / "srbench_pk_weightsunit"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    write_shipped(package / "weights" / "cpu-insample", method="m", preset="cpu", track="insample", payload=b"one")
+    write_shipped(package / "weights" / "paper-insample", method="m", preset="paper", track="insample", payload=b"two")
+    write_shipped(package / "weights" / "cpu-knee", method="m", preset="cpu", track="knee", payload=b"three")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("srbench_pk_weightsunit")
+    info = types.SimpleNamespace(module=module, distribution="srbench-mri-weightsunit", name="weightsunit")
+    plain = types.SimpleNamespace(module=types.ModuleType("plain_module"), distribution="other", name="other")
+    yield types.SimpleNamespace(plugins=[info, plain]), package
+    forget_fake_modules()
+    sys.modules.pop("srbench_pk_weightsunit", None)
+
+
+def test_discovery_choice_and_listing(fake_pm):
+    pm, package = fake_pm
+    found = shipped_weights(pm)
+    assert [(w.method, w.track, w.preset) for w in found] == [("m", "insample", "cpu"), ("m", "insample", "paper"),
+                                                              ("m", "knee", "cpu")]
+    assert find_shipped(pm, "m", track="insample").preset == "cpu"  # cpu preset first
+    assert find_shipped(pm, "m", track="knee").track == "knee"
+    assert find_shipped(pm, "m", track="contrast") is None and find_shipped(pm, "other") is None
+    two = next(w for w in found if w.preset == "paper")
+    assert find_shipped(pm, "m", sha256=two.recorded_sha256) == two
+    rows = describe(found)
+    assert rows[0]["training_commit"] == "abc123" and all(r["intact"] for r in rows)
+
+
+def test_a_modified_file_is_noticed_and_a_missing_one_refused(fake_pm):
+    pm, package = fake_pm
+    (package / "weights" / "cpu-knee" / "model.safetensors").write_bytes(b"changed")
+    knee = find_shipped(pm, "m", track="knee")
+    assert not knee.intact and knee.sha256 != knee.recorded_sha256
+    (package / "weights" / "cpu-knee" / "manifest.json").unlink()
+    with pytest.raises(InputError, match="manifest.json: missing from the shipped weights"):
+        shipped_weights(pm)
+
+
+@pytest.mark.parametrize("method", ["arssr", "dcsrn", "esrgan3d", "trigan"])
+def test_reference_plugins_package_their_weights(method):
+    pyproject = tomllib.loads((REPO / "plugins" / method / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"][f"srbench_{method}"]
+    for name in (*FILES, SHA_FILE):
+        assert any(fnmatch.fnmatch(f"weights/cpu-insample/{name}", g) for g in globs), name
+
+
+def test_every_shipped_weights_folder_is_complete_intact_and_loads():
+    pm = get_plugin_manager()
+    for shipped in shipped_weights(pm):
+        assert shipped.intact, f"{shipped.path}: sha256 differs from {SHA_FILE}"
+        owner = pm.owner("trainer", shipped.method)
+        assert shipped.distribution == owner.distribution
+        assert shipped.path.parent.name == f"{shipped.preset}-{shipped.track}"
+        assert shipped.path.stat().st_size < 20_000_000, "ship small (cpu-preset) weights only"
+        pm.get("model", shipped.method).load(checkpoint=shipped.path, device="cpu")
