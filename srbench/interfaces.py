@@ -75,7 +75,7 @@ class InferenceSettings:
     batch_size: int = 4
     device: str = "cpu"
     blend: str = "hann"
-    # Added by engineer "perf" (issue 7): speed settings whose defaults keep the float32 results.
+    # speed settings whose defaults keep the float32 results
     memory_format: str = "auto"
     precision: str = "float32"
 

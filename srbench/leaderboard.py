@@ -30,6 +30,7 @@ from srbench.errors import InputError, file_error
 from srbench.io.atomic import write_text_atomic
 from srbench.results import ResultsStore, TrackRecord
 from srbench.statistics import PairedTest, bootstrap_ci, paired_test
+from srbench.io.paths import check_creatable_dir, ensure_dir
 
 #: direction of the built-in metric columns (True: higher is better), used when no
 #: registered metric declares a column
@@ -712,16 +713,11 @@ def write_leaderboards(
     from srbench import __version__
 
     out_dir = Path(out_dir)
-    from srbench.io.paths import check_creatable_dir
-
     check_creatable_dir(out_dir, what="leaderboard folder")
     boards = build_boards(store, directions=directions, track_info=track_info)
-    if not out_dir.exists():
-        if not out_dir.parent.exists():
-            raise file_error(out_dir, f"output directory's parent '{out_dir.parent}' does not exist")
-        out_dir.mkdir()
-    elif not out_dir.is_dir():
-        raise file_error(out_dir, "is not a directory")
+    if not out_dir.parent.exists():
+        raise file_error(out_dir, f"output directory's parent '{out_dir.parent}' does not exist")
+    ensure_dir(out_dir, what="leaderboard folder")
     if today is None:
         from srbench.results import results_date
 
@@ -733,7 +729,7 @@ def write_leaderboards(
         from srbench.figures import default_predictions_dir, figure_for_track
 
         root = Path(predictions_dir) if predictions_dir is not None else default_predictions_dir(store.path)
-        (out_dir / "figures").mkdir(exist_ok=True)
+        ensure_dir(out_dir / "figures", what="figures folder")
         for board in boards:
             target = out_dir / "figures" / f"{Path(track_filename(board.track)).stem}.png"
             result = figure_for_track(store, board.track, predictions_dir=root, out_path=target,

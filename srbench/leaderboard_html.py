@@ -49,6 +49,7 @@ from srbench.leaderboard import (
     format_value,
 )
 from srbench.results import ResultsStore, TrackRecord
+from srbench.io.paths import check_creatable_dir, ensure_dir
 
 #: the row export written next to the pages
 ROWS_CSV = "rows.csv"
@@ -448,12 +449,9 @@ def write_html_site(
 
     out_dir = Path(out_dir)
     boards = build_boards(store, directions=directions, track_info=track_info)
-    if not out_dir.exists():
-        if not out_dir.parent.exists():
-            raise file_error(out_dir, f"output directory's parent '{out_dir.parent}' does not exist")
-        out_dir.mkdir()
-    elif not out_dir.is_dir():
-        raise file_error(out_dir, "is not a directory")
+    if not out_dir.parent.exists():
+        raise file_error(out_dir, f"output directory's parent '{out_dir.parent}' does not exist")
+    ensure_dir(out_dir, what="site folder")
     today = today or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
     runs = _runs_by_key(store)
 
@@ -462,7 +460,7 @@ def write_html_site(
         source = Path(source)
         if not source.is_file():
             continue
-        (out_dir / "figures").mkdir(exist_ok=True)
+        ensure_dir(out_dir / "figures", what="figures folder")
         target = out_dir / "figures" / (Path(page_name(track)).stem + ".png")
         if source.resolve() != target.resolve():
             shutil.copyfile(source, target)

@@ -237,14 +237,14 @@ class PluginManager:
         return staged
 
     # -- lookup ----------------------------------------------------------------------
-    def check_disabled(self, names: Iterable[str]) -> None:
+    def check_disabled(self, names: Iterable[str], *, source: str = "--disable-plugin") -> None:
         """Raise an InputError for a name in ``names`` that matches no installed plugin
-        (entry-point or distribution name), with a did-you-mean."""
+        (entry-point or distribution name), with a did-you-mean; ``source`` names where it came from."""
         known = {canonical_name(n) for info in self.plugins for n in (info.name, info.distribution)}
         for name in names:
             if canonical_name(name) not in known:
                 raise InputError(
-                    f"--disable-plugin {quoted(name)}: no installed plugin or distribution has that name"
+                    f"{source} {quoted(name.strip())}: no installed plugin or distribution has that name"
                     f"{did_you_mean(canonical_name(name), known)}"
                 )
 

@@ -8,6 +8,17 @@ wrong, no traceback, no output file left behind (not even a temporary one) and a
 existing output file byte-for-byte untouched. The valid borderline inputs of the corpus
 (a constant volume, odd sizes, a volume smaller than one patch, flipped affines...) must
 instead succeed with the right shape and affine.
+
+The corpus covers (issue 12): NIfTI header fields, data types and geometry, decompression
+bombs (refused from the header: the case checks wall time and peak memory against a trivial
+refusal), TOML types and values, names that would become paths, outputs aliasing inputs
+(``..``, symlinks, hard links, the config, the checkpoint), special files (FIFOs,
+``/dev/zero``, directories, links to them), checkpoint metadata and weights, corrupt and
+foreign results stores, unwritable destinations, non-finite values, option misuse and
+control characters in names. Every case also checks that no file appeared or changed
+anywhere in its own folders or in the corpus (sha256 of every entry before and after), and
+that the error line holds no raw control character. Nothing depends on a file's name
+beyond the command line it is given.
 """
 
 from __future__ import annotations
@@ -341,7 +352,7 @@ GROWN_CASES: list[Case] = [
     Case("toml-paths-etc-passwd", ev("t_paths_etc_passwd.toml"), ("/etc/passwd",), NOTHING + "|" + NOT_NIFTI, output=STORE),
     Case("toml-glob-only-non-nifti", ev("t_paths_text_only.toml"), ("text_only",), NOTHING + "|" + NOT_NIFTI, output=STORE),
     Case("toml-path-is-directory", ev("t_paths_directory.toml"), ("text_only",), NOTHING + "|directory", output=STORE),
-    Case("evaluate-shard-with-nothing", ev("evaluable.toml", extra=("--shard", "2/2")), ("--shard",), NOTHING + "|shard", output=STORE),
+    Case("evaluate-shard-with-nothing", ev("evaluable.toml", extra=("--shard", "2/2")), ("2/2",), NOTHING + "|shard", output=STORE),
     # -- names that become paths: refused, or kept inside the results folder --------------------
     Case("track-named-dotdot", ev("t_track_dotdot.toml", save=True), (), NAME_BAD, output=None, outcome="refuse-or-contained"),
     Case("track-named-absolute", ev("t_track_absolute.toml", save=True), (), NAME_BAD, output=None, outcome="refuse-or-contained"),
@@ -500,7 +511,7 @@ GROWN_CASES: list[Case] = [
     # -- option misuse: every option applies or is refused -----------------------------------------
     Case("checkpoint-for-trilinear", predict("good_lr.nii.gz", extra=("--checkpoint", "{bad}/ckpt_valid.safetensors")), ("--checkpoint", "trilinear"), r"checkpoint", needs=("file:ckpt_valid.safetensors",)),
     Case("checkpoint-for-trilinear-evaluate", ev("evaluable.toml", extra=("--checkpoint", "{bad}/ckpt_valid.safetensors")), ("--checkpoint", "trilinear"), r"checkpoint", output=STORE, needs=("file:ckpt_valid.safetensors",)),
-    Case("disable-unknown-plugin", ("--disable-plugin", "nosuchplugin", *predict("good_lr.nii.gz")), ("nosuchplugin",), r"unknown plugin|no plugin|not .*plugin"),
+    Case("disable-unknown-plugin", ("--disable-plugin", "nosuchplugin", *predict("good_lr.nii.gz")), ("nosuchplugin",), r"unknown plugin|no (installed )?plugin|not .*plugin"),
     Case("disable-misspelt-plugin", ("--disable-plugin", "trilinaer", *predict("good_lr.nii.gz")), ("trilinaer",), r"did you mean 'trilinear'"),
     Case("disable-metrics-then-evaluate", ("--disable-plugin", "metrics", *ev("evaluable.toml")), ("metric",), r"metric", output=STORE),
     Case("shard-zero", ev("evaluable.toml", extra=("--shard", "0/2")), ("--shard",), r"shard|1 <= i", output=STORE),
@@ -523,6 +534,114 @@ GROWN_CASES: list[Case] = [
     Case("config-name-with-newline", ev("no_such\nconfig.toml"), ("config.toml",), r"not found|does not exist", output=STORE),
     Case("track-option-with-newline", ev("evaluable.toml", track="cor\npus"), ("pus",), r"unknown track", output=STORE),
     Case("method-name-with-control-characters", predict("good_lr.nii.gz", method="tri\x1b[2Jlinear\n"), ("linear",), r"unknown model"),
+    # -- more headers and streams -----------------------------------------------------------------
+    # extensions carry no voxels: ignoring them is as good as refusing them, but cheaply and in one line
+    Case(
+        "header-extension-huge", degrade("hdr_extension_huge.nii"), ("hdr_extension_huge.nii",), r"extension|truncat|header|corrupt",
+        max_rss_mb=150, outcome="refuse-or-contained",
+    ),
+    Case(
+        "header-extension-negative", predict("hdr_extension_negative.nii"), ("hdr_extension_negative.nii",), r"extension|header|corrupt|invalid",
+        outcome="refuse-or-contained",
+    ),
+    Case("gzip-crc-mismatch", degrade("crc_corrupt.nii.gz"), ("crc_corrupt.nii.gz",), TRUNCATED + r"|crc|checksum|gzip"),
+    Case("toml-deeply-nested", ev("t_deep_nesting.toml"), ("t_deep_nesting.toml",), r"nest|deep|TOML|contrast|recurs|expected"),
+    Case(
+        "checkpoint-config-deeply-nested", with_checkpoint("ckpt_config_deep.safetensors"), ("ckpt_config_deep.safetensors",), r"config|JSON|nest|deep",
+        needs=("checkpoint-method", "file:ckpt_config_deep.safetensors"),
+    ),
+    Case(
+        "checkpoint-config-nan", with_checkpoint("ckpt_config_nan.safetensors"), ("ckpt_config_nan.safetensors",), r"NaN|integer|finite|must be|invalid",
+        needs=("checkpoint-method", "file:ckpt_config_nan.safetensors"),
+    ),
+    Case(
+        "store-newer-schema-leaderboard", leaderboard("{case}/s.sqlite"), ("s.sqlite",), r"schema|version|newer", output="{out}/lb",
+        setup=("copy:store_newer_schema.sqlite>s.sqlite",), needs=("file:store_newer_schema.sqlite",),
+    ),
+    Case(
+        "store-newer-schema-evaluate-into", ev("evaluable.toml", results="{case}/s.sqlite"), ("s.sqlite",), r"schema|version|newer", output=None,
+        setup=("copy:store_newer_schema.sqlite>s.sqlite",), needs=("file:store_newer_schema.sqlite",),
+    ),
+    Case("evaluate-results-is-a-directory", ev("evaluable.toml", results="{bad}/text_only"), ("text_only",), r"directory", output=None),
+    # -- links: what a name points at is what is checked ----------------------------------------------
+    Case("symlink-to-dev-zero-as-input", ("degrade", "--input", "{case}/zero.nii.gz", "--output", "{out}/out.nii.gz"), ("zero.nii.gz",), SPECIAL, setup=("symlink:zero.nii.gz>/dev/zero",), timeout=30),
+    Case(
+        "symlink-to-fifo-as-checkpoint", ("predict", "{method}", "--input", "{bad}/good_lr.nii.gz", "--checkpoint", "{case}/model.safetensors", "--output", "{out}/out.nii.gz", "--device", "cpu"),
+        ("model.safetensors",), SPECIAL, setup=("fifo:pipe", "symlink:model.safetensors>pipe"), timeout=30, needs=("checkpoint-method",),
+    ),
+    Case("symlink-loop-as-input", ("degrade", "--input", "{case}/a.nii.gz", "--output", "{out}/out.nii.gz"), ("a.nii.gz",), r"symbolic link|loop|not found|cannot (open|read)", setup=("symlink:a.nii.gz>b.nii.gz", "symlink:b.nii.gz>a.nii.gz")),
+    Case("dangling-symlink-as-input", ("predict", "trilinear", "--input", "{case}/gone.nii.gz", "--output", "{out}/out.nii.gz"), ("gone.nii.gz",), r"not found|does not exist|dangling|broken", setup=("symlink:gone.nii.gz>nowhere.nii.gz",)),
+    # -- more options and environment variables that must apply or be refused ------------------------
+    Case("seed-for-noiseless-degradation", degrade("good_hr.nii.gz", extra=("--seed", "5")), ("--seed", "paper-linear"), r"noise|seed"),
+    Case("scale-four-factors", predict("good_lr.nii.gz", extra=("--scale", "2,2,2,2")), ("--scale",), r"invalid scale|scale"),
+    Case("scale-huge", predict("good_lr.nii.gz", extra=("--scale", "1000")), ("--scale",), r"scale|limit", max_rss_mb=150),
+    Case("scale-leaves-nothing-degrade", degrade("good_hr.nii.gz", extra=("--scale", "16,16,16")), ("good_hr.nii.gz",), r"smaller than|too small|at least|crop|zero|empty|nothing", output="{out}/out.nii.gz"),
+    Case("overlap-not-below-patch", predict("good_lr.nii.gz", extra=("--patch-size", "8", "--overlap", "8")), ("--overlap",), r"patch|at most|<|range"),
+    Case(
+        "leaderboard-predictions-without-figures",
+        ("leaderboard", "--results", "{bad}/store_rollback.sqlite", "--out", "{out}/lb", "--predictions", "{bad}/text_only"),
+        ("--predictions",), r"--figures|figures|only|applies|ignored", output="{out}/lb", needs=("file:store_rollback.sqlite",),
+    ),
+    Case(
+        "results-show-unknown-track", ("results", "show", "--results", "{bad}/store_rollback.sqlite", "--track", "corpsu"),
+        ("corpsu",), r"unknown track.*(did you mean 'corpus'|choose from)", output=None, needs=("file:store_rollback.sqlite",),
+    ),
+    Case(
+        "env-disable-unknown-plugin", predict("good_lr.nii.gz"), ("nosuchplugin",), r"unknown plugin|no (installed )?plugin|not .*plugin",
+        env=(("SRBENCH_DISABLE_PLUGINS", "nosuchplugin"),),
+    ),
+    Case("env-config-is-a-directory", ("evaluate", "--track", "corpus", "--results", STORE, "--no-save-predictions", "--method", "trilinear"), ("text_only",), r"directory", output=STORE, env=(("SRBENCH_CONFIG", "{bad}/text_only"),)),
+    Case("env-config-missing", ("evaluate", "--track", "corpus", "--results", STORE, "--no-save-predictions", "--method", "trilinear"), ("no_such.toml",), r"not found|does not exist", output=STORE, env=(("SRBENCH_CONFIG", "{bad}/no_such.toml"),)),
+    Case("env-voxel-limit-negative", predict("good_lr.nii.gz"), ("SRBENCH_MAX_VOXELS",), r"number|positive", env=(("SRBENCH_MAX_VOXELS", "-5"),)),
+    Case("env-voxel-limit-nan", predict("good_lr.nii.gz"), ("SRBENCH_MAX_VOXELS",), r"number|positive|finite", env=(("SRBENCH_MAX_VOXELS", "nan"),)),
+    Case("env-voxel-limit-infinite", degrade("good_hr.nii.gz"), ("SRBENCH_MAX_VOXELS",), r"number|positive|finite", env=(("SRBENCH_MAX_VOXELS", "1e400"),)),
+    Case(
+        "data-root-unset", ev("t_data_root.toml"), ("SRBENCH_DATA_ROOT",), r"SRBENCH_DATA_ROOT", output=STORE,
+    ),
+    Case(
+        "data-root-is-a-file", ev("t_data_root.toml"), ("SRBENCH_DATA_ROOT",), r"not a directory|directory", output=STORE,
+        env=(("SRBENCH_DATA_ROOT", "{bad}/good.toml"),),
+    ),
+    Case("toml-reader-without-its-key", ev("t_reader_without_key.toml"), ("bids",), r"missing|needs|requires|expected", output=STORE),
+    Case("toml-duplicate-subject", ev("t_duplicate_subject.toml"), ("ev_hr",), r"twice|duplicate|more than once", output=STORE),
+    Case("toml-key-wrong-case", ev("t_key_case.toml"), ("t_key_case.toml", "Paths"), r"unknown key.*did you mean 'paths'", output=STORE),
+    # "lr.nii.gz/" names a folder: refusing is clearest, writing the file lr.nii.gz inside OUT is tolerated
+    Case(
+        "output-trailing-slash", degrade("good_hr.nii.gz", output="{out}/lr.nii.gz/"), ("lr.nii.gz",), r"directory|\.nii|not a file|file name",
+        output="{out}/lr.nii.gz", outcome="refuse-or-contained",
+    ),
+    Case("output-empty-string", degrade("good_hr.nii.gz", output=""), ("--output",), r"empty|\.nii|file name|missing", output=None),
+    Case("input-empty-string", ("predict", "trilinear", "--input", "", "--output", "{out}/out.nii.gz"), ("--input",), r"empty|\.nii|file name|missing|not found"),
+    Case("output-dot", degrade("good_hr.nii.gz", output="{out}/."), (), r"directory|\.nii|file name", output=None),
+    # -- train validates its options and config before it creates the run ----------------------------
+    Case(
+        "train-config-wrong-type", ("train", "{trainer}", "--preset", "cpu", "--config", "{bad}/t_datasets_int.toml", "--track", "corpus", "--run-dir", "{out}/run", "--no-progress"),
+        ("t_datasets_int.toml", "datasets"), TOML_TYPE + "|table", output="{out}/run", needs=("train",), timeout=60,
+    ),
+    Case(
+        "train-run-dir-is-a-file", ("train", "{trainer}", "--preset", "cpu", "--config", "{bad}/good.toml", "--track", "corpus", "--run-dir", "{bad}/good.toml", "--no-progress"),
+        ("good.toml",), r"file|directory", output=None, needs=("train",), timeout=60,
+    ),
+    Case(
+        "train-run-dir-under-a-file", ("train", "{trainer}", "--preset", "cpu", "--config", "{bad}/good.toml", "--track", "corpus", "--run-dir", "{bad}/good.toml/run", "--no-progress"),
+        ("good.toml",), UNWRITABLE + "|directory|file", output=None, needs=("train",), timeout=60,
+    ),
+    Case(
+        "train-negative-iterations", ("train", "{trainer}", "--preset", "cpu", "--config", "{bad}/good.toml", "--track", "corpus", "--run-dir", "{out}/run", "--iterations", "-1", "--no-progress"),
+        ("iterations",), r"positive|at least|negative|>|must be|invalid", output="{out}/run", needs=("train",), timeout=60,
+    ),
+    Case(
+        "train-zero-batch-size", ("train", "{trainer}", "--preset", "cpu", "--config", "{bad}/good.toml", "--track", "corpus", "--run-dir", "{out}/run", "--batch-size", "0", "--no-progress"),
+        ("batch",), r"positive|at least|>|must be|invalid", output="{out}/run", needs=("train",), timeout=60,
+    ),
+    Case(
+        "train-set-unknown-key", ("train", "{trainer}", "--preset", "cpu", "--config", "{bad}/good.toml", "--track", "corpus", "--run-dir", "{out}/run", "--set", "learning_rat=1", "--no-progress"),
+        ("learning_rat",), r"unknown|did you mean|choose from", output="{out}/run", needs=("train",), timeout=60,
+    ),
+    Case(
+        "train-set-mistyped", ("train", "{trainer}", "--preset", "cpu", "--config", "{bad}/good.toml", "--track", "corpus", "--run-dir", "{out}/run", "--set", "seed=many", "--no-progress"),
+        ("seed",), r"integer|int|expected|must be|invalid", output="{out}/run", needs=("train",), timeout=60,
+    ),
 ]
 
 CASES = [*CASES, *GROWN_CASES]
@@ -567,6 +686,25 @@ def cli(tmp_path_factory) -> ForkedCLI:
         yield runner
 
 
+#: path → (stat identity, sha256): a file whose inode, size, mtime and ctime are unchanged is not
+#: hashed again (any write changes its ctime, which no unprivileged call can set back)
+_DIGESTS: dict[str, tuple[tuple[int, ...], str]] = {}
+
+
+def _digest(path: Path) -> str:
+    info = path.stat()
+    identity = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    cached = _DIGESTS.get(str(path))
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except PermissionError:
+        digest = "unreadable"
+    _DIGESTS[str(path)] = (identity, digest)
+    return digest
+
+
 def _snapshot(folder: Path) -> dict[str, tuple]:
     """Every entry under ``folder``, links not followed → (kind, size, sha256) for files,
     its target for a link, its kind for a folder or a special file."""
@@ -580,11 +718,7 @@ def _snapshot(folder: Path) -> dict[str, tuple]:
             elif path.is_dir():
                 out[key] = ("dir",)
             elif path.is_file():
-                try:
-                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                except PermissionError:
-                    digest = "unreadable"
-                out[key] = ("file", path.stat().st_size, digest)
+                out[key] = ("file", path.stat().st_size, _digest(path))
             else:
                 out[key] = ("special", stat.S_IFMT(path.lstat().st_mode))
     return out
@@ -667,11 +801,17 @@ def test_bad_input_is_refused_cleanly(case: Case, corpus, cli, trainer_name, che
         output.write_bytes(PROTECTED_BYTES)
     before_tmp, before_corpus = _snapshot(tmp_path), _snapshot(folder)
 
-    result = cli.run([arg.format(**fill) for arg in case.argv], cwd=work, env=dict(case.env), timeout=case.timeout)
+    env = {key: value.format(**fill) for key, value in case.env}
+    result = cli.run([arg.format(**fill) for arg in case.argv], cwd=work, env=env, timeout=case.timeout)
 
     command = "srbench " + " ".join(repr(a) if CONTROL.search(a) else a for a in result.argv)
     assert result.returncode != 124, f"{command} hung (killed after {case.timeout} s)"
     assert "Traceback" not in result.stderr, f"{command} printed a traceback:\n{result.stderr}"
+    if case.max_seconds is not None:
+        assert result.wall_s < case.max_seconds, f"{command} took {result.wall_s:.1f} s  (limit {case.max_seconds} s)"
+    if case.max_rss_mb is not None and result.max_rss_kb is not None and baseline_rss_kb is not None:
+        extra_mb = (result.max_rss_kb - baseline_rss_kb) / 1024
+        assert extra_mb < case.max_rss_mb, f"{command} used {extra_mb:.0f} MiB more than a trivial refusal (limit {case.max_rss_mb})"
     if case.outcome == "refuse-or-contained" and result.returncode == 0:
         _check_contained(command, tmp_path, before_tmp, folder, before_corpus)
         return
@@ -687,11 +827,6 @@ def test_bad_input_is_refused_cleanly(case: Case, corpus, cli, trainer_name, che
         assert name.format(**fill) in line, f"{command}: the error does not name {name.format(**fill)!r}: {line}"
     assert re.search(case.problem, line, re.IGNORECASE), f"{command}: the error does not say /{case.problem}/: {line}"
     assert len(line) < 400, f"{command}: the error line is {len(line)} characters long"
-    if case.max_seconds is not None:
-        assert result.wall_s < case.max_seconds, f"{command} took {result.wall_s:.1f} s to refuse (limit {case.max_seconds} s)"
-    if case.max_rss_mb is not None and result.max_rss_kb is not None and baseline_rss_kb is not None:
-        extra_mb = (result.max_rss_kb - baseline_rss_kb) / 1024
-        assert extra_mb < case.max_rss_mb, f"{command} used {extra_mb:.0f} MiB more than a trivial refusal (limit {case.max_rss_mb})"
     # no partial output, nothing else touched
     if output is not None and not case.existing_output:
         assert not output.exists(), f"{command} left {output} behind"
@@ -769,6 +904,14 @@ def odd_sizes(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
     sr = _predict_matches_grid(cli, lr_path, tmp_path)
     assert sr.shape == (10, 8, 6)
     np.testing.assert_allclose(_load(tmp_path / "sr.nii.gz")[1], hr_aff, atol=1e-5)
+
+
+@valid
+def nan_scale_slope_is_unscaled(cli, folder: Path, tmp_path: Path, method: str | None) -> None:
+    """scl_slope = scl_inter = NaN means "no scaling" (nibabel writes it so): the stored voxels are used as they are."""
+    sr = _predict_matches_grid(cli, folder / "valid_slope_nan.nii", tmp_path)
+    lr = np.asarray(nib.load(folder / "valid_slope_nan.nii").dataobj.get_unscaled(), dtype=np.float64)
+    assert sr.mean() == pytest.approx(lr.mean(), rel=1e-3)
 
 
 @valid
@@ -956,7 +1099,7 @@ VALID_FILES = (
     "constant.nii.gz", "odd_hr.nii.gz", "tiny_lr.nii.gz", "good_flipped.nii.gz",
     "good_int16.nii.gz", "good_4d_singleton.nii.gz", "good_hr.nii.gz", "good_float64.nii.gz",
     "good_uint8.nii.gz", "good_nifti2.nii.gz", "near_float32_max_hr.nii.gz", "near_float32_max_lr.nii.gz",
-    "store_valid.sqlite", "ckpt_valid.safetensors",
+    "store_valid.sqlite", "ckpt_valid.safetensors", "valid_slope_nan.nii",
 )
 
 

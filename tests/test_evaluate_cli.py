@@ -497,13 +497,14 @@ def test_demo_trains_evaluates_and_publishes(cli, tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["iterations"] == 2
     model = run_dir / "model.safetensors"
     assert model.is_file()
-    index = (work / "leaderboards" / "index.md").read_text()
+    assert not (work / "leaderboards").exists()  # the committed boards are never overwritten
+    index = (work / "results" / "leaderboards" / "index.md").read_text()
     assert "[insample](insample.md)" in index and index in result.stdout
-    board = (work / "leaderboards" / "insample.md").read_text()
+    board = (work / "results" / "leaderboards" / "insample.md").read_text()
     methods = {line.split("|")[1].strip() for line in board.splitlines() if line.startswith("| ") and "|---" not in line}
     assert {"trilinear", "trigan"} <= {m.split(" ")[0] for m in methods}
     link = re.search(r"\((figures/insample\.png)\)", board)
-    assert link and (work / "leaderboards" / link.group(1)).is_file()
+    assert link and (work / "results" / "leaderboards" / link.group(1)).is_file()
     with ResultsStore(work / "results" / "demo.sqlite", must_exist=True) as store:
         assert set(store.rows()["method"]) == {"trilinear", "trigan"}
     with sqlite3.connect(work / "results" / "demo.sqlite") as conn:

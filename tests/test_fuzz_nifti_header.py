@@ -162,7 +162,7 @@ def _load_checked(path: Path, capfd) -> None:
     assert err == "", f"stderr was not empty:\n{err}"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(fields=headers(), base=st.sampled_from(sorted(BASES)), compressed=st.booleans())
 def test_any_header_is_loaded_finite_or_refused_in_one_line(fields, base, compressed, folder, capfd):
     raw = _patched(BASES[base], fields)

@@ -55,6 +55,13 @@ def cli(ctx: click.Context, disabled_plugins: tuple[str, ...]) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["disabled_plugins"] = disabled_plugins
+    from_env = tuple(n for n in os.environ.get("SRBENCH_DISABLE_PLUGINS", "").split(",") if n.strip())
+    if disabled_plugins or from_env:
+        from srbench.plugins import get_plugin_manager
+
+        pm = get_plugin_manager(disabled=disabled_plugins)
+        pm.check_disabled(disabled_plugins)
+        pm.check_disabled(from_env, source="SRBENCH_DISABLE_PLUGINS")
 
 
 def _add_builtin_commands() -> None:
@@ -74,7 +81,7 @@ _add_builtin_commands()
 def _disabled_in_argv(argv: list[str]) -> tuple[str, ...]:
     """The ``--disable-plugin`` values given before the command name.
 
-    (plugin-kit) Plugins load before click parses the arguments (their commands must
+    Plugins load before click parses the arguments (their commands must
     exist by then), so the group option is read here as well; otherwise a disabled
     plugin would still be imported and its failure reported or, in strict mode, fatal.
     """

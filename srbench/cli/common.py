@@ -8,10 +8,24 @@ import click
 
 from srbench.plugins import PluginManager, get_plugin_manager
 
+class PathParam(click.Path):
+    """``click.Path`` returning a :class:`~pathlib.Path` that refuses an empty name
+    (``Path("")`` would silently become the current folder)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("path_type", Path)
+        super().__init__(**kwargs)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("empty file name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 config_option = click.option(
     "--config",
     "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=PathParam(dir_okay=False),
     default=None,
     help="datasets.toml to use (default: $SRBENCH_CONFIG, else ./datasets.toml, else the shipped demo config).",
 )

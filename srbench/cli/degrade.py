@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from srbench.builtins.degradations import DEFAULT_DEGRADATION
-from srbench.cli.common import plugin_manager
+from srbench.cli.common import PathParam, plugin_manager
 from srbench.config.document import configure
 from srbench.data.pairs import degrade_volume
 from srbench.grid import integer_scale, parse_scale
@@ -17,8 +17,8 @@ from srbench.io.paths import check_output_file
 
 
 @click.command("degrade")
-@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="HR NIfTI volume.")
-@click.option("--output", "output_path", required=True, type=click.Path(path_type=Path), help="LR NIfTI to write.")
+@click.option("--input", "input_path", required=True, type=PathParam(), help="HR NIfTI volume.")
+@click.option("--output", "output_path", required=True, type=PathParam(), help="LR NIfTI to write.")
 @click.option("--scale", default="2", show_default=True, help="Factor, one or per axis (e.g. 2 or 2,2,1).")
 @click.option("--degradation", default=DEFAULT_DEGRADATION, show_default=True, help="Registered degradation name.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Degradation option, e.g. --option snr=20 for kspace; repeatable.")

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from srbench.cli.common import plugin_manager
+from srbench.cli.common import PathParam, plugin_manager
 
 
 @click.command("demo")
 @click.option("--method", "methods", multiple=True, metavar="NAME", help="Learned method to train and evaluate (repeatable; default: trigan).")
 @click.option("--preset", default="cpu", show_default=True, help="Training preset of each method.")
-@click.option("--results", "results_path", type=click.Path(path_type=Path, dir_okay=False), default=Path("results/demo.sqlite"), show_default=True, help="Results store.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("results/leaderboards"), show_default=True, help="Leaderboard folder (git-ignored by default; the committed leaderboards/ is never touched).")
+@click.option("--results", "results_path", type=PathParam(dir_okay=False), default=Path("results/demo.sqlite"), show_default=True, help="Results store.")
+@click.option("--out", "out_dir", type=PathParam(file_okay=False), default=Path("results/leaderboards"), show_default=True, help="Leaderboard folder (git-ignored by default; the committed leaderboards/ is never touched).")
 @click.option("--retrain", is_flag=True, help="Train again even when a finished run exists.")
 @click.option("--iterations", type=click.IntRange(min=1), default=None, help="Override each preset's number of training iterations (e.g. a quick smoke run).")
 @click.pass_context

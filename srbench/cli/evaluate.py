@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 
-from srbench.cli.common import config_option, device_option, plugin_manager, resolve_device
+from srbench.cli.common import PathParam, config_option, device_option, plugin_manager, resolve_device
 from srbench.cli.predict import inference_settings, with_inference_options
 from srbench.config import load_config
+from srbench.errors import one_line
 from srbench.evaluation import (
     MethodRun,
     TrackJob,
@@ -29,14 +30,14 @@ from srbench.progress import progress_bar
 @click.command("evaluate")
 @click.option("--track", "track_name", default="insample", show_default=True, help="A track name, 'ood' (all out-of-distribution tracks), 'insample', or 'all'.")
 @click.option("--method", "methods", multiple=True, metavar="NAME", help="Method to evaluate (repeatable). Default: trilinear and every method with a trained run.")
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Weights for the single --method given (default: its newest run for the track).")
-@click.option("--results", "results_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Results store (default: results/results.sqlite).")
+@click.option("--checkpoint", type=PathParam(), default=None, help="Weights for the single --method given (default: its newest run for the track).")
+@click.option("--results", "results_path", type=PathParam(dir_okay=False), default=None, help="Results store (default: results/results.sqlite).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True, help="How per-subject results are printed on stdout.")
 @click.option("--force", is_flag=True, help="Recompute and replace results already stored for the same run and subject.")
 @click.option("--jobs", default=1, show_default=True, help="Subjects evaluated in parallel worker processes.")
 @click.option("--shard", default=None, metavar="i/n|auto", help="Evaluate only shard i of n of each track's subjects (merge stores with `srbench results merge`); auto: this SLURM array task's shard (SLURM_ARRAY_TASK_ID, _COUNT, _MIN).")
 @click.option("--save-predictions/--no-save-predictions", default=True, show_default=True, help="Keep the SR volumes of each track's first subject next to the store (for `leaderboard --figures`).")
-@click.option("--runs-root", type=click.Path(path_type=Path, file_okay=False), default=None, help="Where to look for trained runs (default: ./runs).")
+@click.option("--runs-root", type=PathParam(file_okay=False), default=None, help="Where to look for trained runs (default: ./runs).")
 @config_option
 @with_inference_options
 @device_option
@@ -137,7 +138,7 @@ class RowPrinter:
             self.writer.writeheader()
 
     def add(self, outcome) -> None:
-        row = outcome.as_row()
+        row = {key: one_line(value) if isinstance(value, str) else value for key, value in outcome.as_row().items()}
         if self.output_format == "json":
             click.echo(json.dumps({k: finite_or_none(v) if isinstance(v, float) else v for k, v in row.items()}))
         elif self.output_format == "csv":

@@ -6,28 +6,30 @@ from pathlib import Path
 
 import click
 
+from srbench.cli.common import PathParam
+
 
 @click.command("leaderboard")
 @click.option(
-    "--results", "results_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    "--results", "results_path", type=PathParam(dir_okay=False), default=None,
     help="Results store to read (default: results/results.sqlite).",
 )
 @click.option(
-    "--from", "export_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    "--from", "export_path", type=PathParam(dir_okay=False), default=None,
     help="Render a results export (srbench results export) instead of a store, e.g. the committed "
     "leaderboards/results.jsonl; gives the same bytes as rendering the store it was exported from.",
 )
 @click.option(
-    "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("leaderboards"),
+    "--out", "out_dir", type=PathParam(file_okay=False), default=Path("leaderboards"),
     show_default=True, help="Folder for index.md and one <track>.md per track (created if missing).",
 )
 @click.option("--figures", is_flag=True, help="Also draw figures/<track>.png from saved predictions and link them.")
 @click.option(
-    "--predictions", "predictions_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    "--predictions", "predictions_dir", type=PathParam(file_okay=False), default=None,
     help="Where evaluate saved predictions (default: predictions/ beside the results store).",
 )
 @click.option(
-    "--html", "html_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    "--html", "html_dir", type=PathParam(file_okay=False), default=None,
     help="Also write a static site there: index.html, a sortable page per track with per-subject rows, "
     "provenance and figures, and the row export (rows.csv, rows.jsonl). Self-contained (no network).",
 )
@@ -48,6 +50,8 @@ def command(results_path: Path | None, export_path: Path | None, out_dir: Path, 
     from srbench.leaderboard import track_filename, write_leaderboards
     from srbench.results import ResultsStore, read_export, store_from_records
 
+    if predictions_dir is not None and not figures:
+        raise click.BadParameter("applies only with --figures (the predictions are read to draw them)", param_hint="--predictions")
     staging = contextlib.ExitStack()
     if export_path is not None:
         if results_path is not None:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from srbench.cli.common import plugin_manager
+from srbench.cli.common import PathParam, plugin_manager
 
 
 @click.command("new-plugin")
 @click.argument("name")
-@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--dir", "directory", type=PathParam(file_okay=False), default=None,
               help="Directory to create (must not exist). Default: ./srbench-mri-NAME.")
 @click.pass_context
 def command(ctx: click.Context, name: str, directory: Path | None) -> None:

@@ -98,7 +98,7 @@ def run_checks(pm: Any, name: str, *, full: bool) -> bool:
     "--check", "check", is_flag=False, flag_value="all", default=None, metavar="[NAME]",
     help="Run the quick conformance battery on every plugin, or on NAME (plugin, distribution or registered name); exit 1 when a check fails.",
 )
-@click.option("--full", is_flag=True, help="With --check: also run the slow checks (three one-iteration training runs comparing seeds).")
+@click.option("--full", is_flag=True, help="With --check: also run the slow checks (five one-iteration training runs comparing seeds).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Listing format (json: one object per line).")
 @click.pass_context

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from srbench.cli.common import device_option, plugin_manager, resolve_device
+from srbench.cli.common import PathParam, device_option, plugin_manager, resolve_device
 from srbench.grid import parse_scale
 from srbench.interfaces import InferenceSettings
 from srbench.errors import file_error, show
@@ -40,9 +40,9 @@ def inference_settings(*, patch_size: int, overlap: int, batch_size: int, device
 
 @click.command("predict")
 @click.argument("method")
-@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="LR NIfTI volume.")
-@click.option("--output", "output_path", required=True, type=click.Path(path_type=Path), help="SR NIfTI to write.")
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="Trained weights (model.safetensors or a run directory); default: the newest run of METHOD.")
+@click.option("--input", "input_path", required=True, type=PathParam(), help="LR NIfTI volume.")
+@click.option("--output", "output_path", required=True, type=PathParam(), help="SR NIfTI to write.")
+@click.option("--checkpoint", type=PathParam(), default=None, help="Trained weights (model.safetensors or a run directory); default: the newest run of METHOD.")
 @click.option("--scale", default="2", show_default=True, help="Factor, one or per axis (e.g. 2, 2,2,1, or 2.5 for arbitrary-scale methods).")
 @with_inference_options
 @device_option

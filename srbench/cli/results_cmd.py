@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from srbench.cli.common import PathParam
+
 
 @click.group("results")
 def command() -> None:
@@ -15,9 +17,9 @@ def command() -> None:
 
 
 @command.command("merge")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("sources", nargs=-1, required=True, type=PathParam(dir_okay=False))
 @click.option(
-    "--into", "into", required=True, type=click.Path(path_type=Path, dir_okay=False),
+    "--into", "into", required=True, type=PathParam(dir_okay=False),
     help="Store to merge into (created when missing; its folder must exist).",
 )
 def merge_command(sources: tuple[Path, ...], into: Path) -> None:
@@ -42,7 +44,7 @@ def merge_command(sources: tuple[Path, ...], into: Path) -> None:
 
 @command.command("show")
 @click.option(
-    "--results", "results_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    "--results", "results_path", type=PathParam(dir_okay=False), default=None,
     help="Results store to read (default: results/results.sqlite).",
 )
 @click.option("--track", default=None, help="Only this track.")
@@ -52,6 +54,10 @@ def show_command(results_path: Path | None, track: str | None, output_format: st
     from srbench.results import ResultsStore
 
     with ResultsStore(results_path, read_only=True) as store:
+        if track is not None and track not in store.tracks():
+            from srbench.errors import unknown_name
+
+            raise unknown_name(f"track in {store.path}", track, store.tracks())
         rows = store.rows(track)
     if output_format == "csv":
         click.echo(rows.to_csv(index=False), nl=False)
@@ -64,10 +70,10 @@ def show_command(results_path: Path | None, track: str | None, output_format: st
 
 @command.command("export")
 @click.option(
-    "--results", "results_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    "--results", "results_path", type=PathParam(dir_okay=False), default=None,
     help="Results store to export (default: results/results.sqlite).",
 )
-@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--out", "out_path", required=True, type=PathParam(dir_okay=False),
               help="JSON-lines file to write, e.g. leaderboards/results.jsonl.")
 def export_command(results_path: Path | None, out_path: Path) -> None:
     """Write every row of a store, with its full provenance, as JSON lines.
@@ -90,8 +96,8 @@ def export_command(results_path: Path | None, out_path: Path) -> None:
 
 
 @command.command("import")
-@click.argument("export", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--into", "into", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.argument("export", type=PathParam(dir_okay=False))
+@click.option("--into", "into", required=True, type=PathParam(dir_okay=False),
               help="Store to merge the rows into (created when missing; its folder must exist).")
 def import_command(export: Path, into: Path) -> None:
     """Merge the rows of an export (from `srbench results export`) into a store, e.g. the

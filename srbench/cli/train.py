@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from srbench.cli.common import config_option, device_option, plugin_manager, resolve_device
+from srbench.cli.common import PathParam, config_option, device_option, plugin_manager, resolve_device
 from srbench.errors import InputError
 from srbench.grid import integer_scale
 
@@ -36,7 +36,7 @@ def default_preset(trainer) -> str:
 @click.option("--preset", default=None, help="Preset of the method (paper, cpu, ...); default: cpu.")
 @click.option("--track", default="insample", show_default=True, help="Track whose training dataset is used.")
 @config_option
-@click.option("--run-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--run-dir", type=PathParam(file_okay=False), default=None,
               help="Run directory; default runs/METHOD-PRESET-TRACK.")
 @click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint (starts fresh when there is none).")
 @click.option("--iterations", type=int, default=None, help="Override the preset's number of iterations.")

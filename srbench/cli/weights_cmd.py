@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from srbench.cli.common import plugin_manager
+from srbench.cli.common import PathParam, plugin_manager
 
 
 @click.group("weights", invoke_without_command=True)
@@ -52,8 +52,8 @@ def command(ctx: click.Context, output_format: str) -> None:
 
 
 @command.command("add")
-@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("--into", "into", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.argument("run_dir", type=PathParam(file_okay=False, exists=True))
+@click.option("--into", "into", type=PathParam(file_okay=False), default=None,
               help="weights/ folder to copy into (default: the one of the plugin that trains the run's method).")
 @click.pass_context
 def add_command(ctx: click.Context, run_dir: Path, into: Path | None) -> None:

@@ -186,6 +186,8 @@ def load_config(path: Path | str | None = None, *, pm: PluginManager | None = No
         raise file_error(path, f"malformed TOML: {exc}") from None
     except UnicodeDecodeError:
         raise file_error(path, "configuration is not UTF-8 text") from None
+    except RecursionError:
+        raise file_error(path, "malformed TOML: values are nested too deeply") from None
     except OSError as exc:
         raise file_error(path, f"cannot read configuration ({exc.strerror or exc})") from None
     if pm is None:

@@ -76,6 +76,7 @@ def _dataset(table: Table, *, name: str, path: Path, pm: PluginManager) -> Datas
         if chosen_name not in readers:
             raise table.error("reader", f"unknown dataset reader {quoted(chosen_name)}{did_you_mean(chosen_name, readers)}")
         chosen = [readers[chosen_name]]
+        table.require(chosen[0].key, f"reader '{chosen_name}' reads its files from it")
     else:
         chosen = [reader for key, reader in reader_keys.items() if key in table]
     if not chosen:

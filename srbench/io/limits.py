@@ -20,8 +20,8 @@ def max_output_voxels() -> int:
         return DEFAULT_MAX_VOXELS
     try:
         value = int(float(raw))
-    except ValueError:
-        raise InputError(f"{MAX_VOXELS_ENV}={raw!r} is not a number of voxels") from None
+    except (ValueError, OverflowError):
+        raise InputError(f"{MAX_VOXELS_ENV}={raw!r} is not a finite number of voxels") from None
     if value < 1:
         raise InputError(f"{MAX_VOXELS_ENV}={raw!r} must be positive")
     return value

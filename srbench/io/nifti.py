@@ -45,6 +45,8 @@ SUPPORTED_DTYPES = (
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 _HEADER_SIZES = {348: nib.Nifti1Header, 540: nib.Nifti2Header}
 _CHUNK = 8 * 1024 * 1024
+#: most bytes accepted after the voxel data of a compressed file (read to verify its CRC)
+_MAX_TRAILING = 16 * 1024 * 1024
 #: largest header extension region accepted between the header and the voxel data
 _MAX_VOX_OFFSET = 64 * 1024 * 1024
 
@@ -233,6 +235,12 @@ def _read_voxels(header: VolumeHeader) -> np.ndarray:
                 if not count:
                     raise file_error(path, f"file is truncated ({filled:,} of {wanted:,} bytes of voxel data)")
                 filled += count
+            if header.compressed:  # read to the end, so gzip checks its CRC and length trailer
+                trailing = 0
+                while chunk := handle.read(_CHUNK):
+                    trailing += len(chunk)
+                    if trailing > _MAX_TRAILING:
+                        raise file_error(path, f"file has more than {_MAX_TRAILING // 2**20} MiB of data after the voxels")
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise file_error(path, f"file is truncated or corrupt ({_short(exc)})") from None
     return buffer.view(header.dtype).reshape(header.shape, order="F")

@@ -15,9 +15,11 @@ Every path srbench touches goes through this module:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
+import tempfile
 import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
@@ -160,7 +162,20 @@ def check_writable_dir(directory: str | Path, *, what: str = "output folder") ->
         raise file_error(directory, f"{what} is not a directory")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise file_error(directory, f"{what} is not writable (permission denied)")
+    _probe_write(directory, what=what)
     return directory
+
+
+def _probe_write(directory: Path, *, what: str) -> None:
+    """Create and remove an empty file in ``directory``: permission bits say nothing for root
+    or on read-only and virtual file systems."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".srbench-write-probe-", dir=directory)
+    except OSError as exc:
+        raise file_error(directory, f"{what} is not writable ({exc.strerror or exc})") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
 
 
 def ensure_dir(directory: str | Path, *, what: str = "output folder") -> Path:
@@ -208,4 +223,5 @@ def check_creatable_dir(directory: str | Path, *, what: str = "output folder") -
         raise file_error(directory, f"{what} cannot be created ({show(probe)} is not a directory)")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise file_error(directory, f"{what} is not writable (permission denied on {show(probe)})")
+    _probe_write(probe, what=what)
     return directory

@@ -5,7 +5,7 @@ A :class:`Check` is one property of one kind of registration (``model``, ``train
 ``metric``, ``dataset reader``, ``degradation``) or of a ``plugin`` as a whole; a
 :class:`Case` applies a check to one registered object. :func:`collect_cases` lists the
 cases of the plugins a caller selects, :func:`run_case` runs one and returns an
-:class:`Outcome`. Checks marked ``quick=False`` (three one-iteration training runs that
+:class:`Outcome`. Checks marked ``quick=False`` (five one-iteration training runs that
 compare seeds end to end) are left out of ``srbench plugins --check`` unless ``--full``
 is given; the short two-iteration run with a resume is part of the quick set.
 """

@@ -227,39 +227,55 @@ def _seeded_build(trainer: Any, config: Any, ctx: CheckContext) -> Any:
 
 
 def seed(trainer: Any, ctx: CheckContext) -> None:
-    """``config.seed`` decides the initial weights: building twice with seed 0 gives bitwise
-    equal weights (no os.urandom, time or global state), and seed 1 gives different ones (no
-    hard-coded torch.manual_seed)."""
-    states = {}
+    """``config.seed`` decides the initialisation: building twice with seed 0 (torch seeded
+    as the training loop does) gives bitwise equal weights and leaves torch's generator in
+    the same state (no os.urandom, time or unseeded sources), and building with seeds 0 and
+    1 leaves it in different states (build() does not re-seed torch with a fixed number)."""
+    states, generators = {}, {}
     for label, value in (("first", 0), ("again", 0), ("other", 1)):
         states[label] = _states(_seeded_build(trainer, tiny_config(trainer, seed=value), ctx))
+        generators[label] = torch.get_rng_state()
     differing = _differences(states["first"], states["again"])
-    require(not differing,
-            f"trainer '{trainer.name}': two builds with seed 0 give different initial weights ({', '.join(differing[:3])}"
+    require(not differing and torch.equal(generators["first"], generators["again"]),
+            f"trainer '{trainer.name}': two builds with seed 0 give different initial weights "
+            f"({', '.join(differing[:3]) or 'or a different random state afterwards'}"
             f"{'...' if len(differing) > 3 else ''}); draw every random number from torch's seeded generators "
             "(no os.urandom, time or unseeded sources)")
-    require(bool(_differences(states["first"], states["other"])),
-            f"trainer '{trainer.name}': builds with seeds 0 and 1 give the same initial weights; the run's seed "
-            "(config.seed) must decide them; do not call torch.manual_seed with a fixed number")
+    require(not torch.equal(generators["first"], generators["other"]),
+            f"trainer '{trainer.name}': builds with seeds 0 and 1 leave torch's random generator in the same state, so "
+            "build() re-seeds it with a fixed number and its initial weights ignore the run's seed (config.seed); "
+            "do not call torch.manual_seed in build(): the loop seeds torch from config.seed before calling it")
+
+
+def _seed_volumes(config: Any) -> list[Any]:
+    """One synthetic HR volume of 2 × 2 × 2 training patches (so the patch order depends on the seed)."""
+    from srbench.interfaces import Volume
+    from srbench.testing.synthetic import oblique_affine, smooth_volume
+
+    size = 2 * int(config.patch_size)
+    data = smooth_volume((size, size, size), seed=7)
+    return [Volume(data=data, affine=oblique_affine((1.0, 1.0, 1.0)), source="synthetic seed-check volume")]
 
 
 def train_seed(trainer: Any, ctx: CheckContext) -> None:
-    """Through srbench.training.loop.run_training: two one-iteration runs with seed 0 write
-    bitwise equal weights, and a run with seed 1 different ones."""
+    """Through srbench.training.loop.run_training, one iteration on a volume of 8 patches: two
+    runs with seed 0 write bitwise equal weights, and runs with seeds 1 to 3 do not all write
+    the weights of seed 0."""
     from srbench.training.checkpoint import load_checkpoint
     from srbench.training.loop import run_training
 
     degradation = ctx.pm.get("degradation", "paper-linear")
     weights = {}
-    for label, value in (("first", 0), ("again", 0), ("other", 1)):
+    for label, value in (("first", 0), ("again", 0), ("seed 1", 1), ("seed 2", 2), ("seed 3", 3)):
         config = tiny_config(trainer, iterations=1, seed=value)
-        path = run_training(trainer=trainer, config=config, volumes=training_volumes(config), degradation=degradation,
-                            run_dir=ctx.scratch("seed-runs", f"{trainer.name}-{label}"), resume=False, progress=False)
+        path = run_training(trainer=trainer, config=config, volumes=_seed_volumes(config), degradation=degradation,
+                            run_dir=ctx.scratch("seed-runs", f"{trainer.name}-{label.replace(' ', '')}"), resume=False,
+                            progress=False)
         weights[label] = load_checkpoint(path, method=trainer.name).tensors
     differing = _differences(weights["first"], weights["again"])
     require(not differing,
             f"trainer '{trainer.name}': two runs with seed 0 train different weights ({', '.join(differing[:3])}); "
             "all randomness must come from the seeded generators the loop provides")
-    require(bool(_differences(weights["first"], weights["other"])),
-            f"trainer '{trainer.name}': runs with seeds 0 and 1 train the same weights; config.seed is ignored "
+    require(any(_differences(weights["first"], weights[f"seed {n}"]) for n in (1, 2, 3)),
+            f"trainer '{trainer.name}': runs with seeds 0, 1, 2 and 3 train the same weights; config.seed is ignored "
             "(a hard-coded torch.manual_seed?)")

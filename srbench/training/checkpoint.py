@@ -17,9 +17,12 @@ the previous checkpoint or the new one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +210,8 @@ def _json_field(path: Path, metadata: Mapping[str, str], key: str, default: Any)
         return json.loads(metadata[key])
     except json.JSONDecodeError:
         raise file_error(path, f"checkpoint metadata '{key}' is not valid JSON") from None
+    except RecursionError:
+        raise file_error(path, f"checkpoint metadata '{key}' is nested too deeply") from None
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
@@ -360,7 +365,11 @@ def stored_scale(ckpt: Checkpoint) -> tuple[int, int, int]:
 
 
 def build_from_checkpoint(
-    ckpt: Checkpoint, build_network: Callable[[dict[str, Any]], torch.nn.Module], *, module_key: str
+    ckpt: Checkpoint,
+    build_network: Callable[[dict[str, Any]], torch.nn.Module],
+    *,
+    module_key: str,
+    config_class: type | None = None,
 ) -> torch.nn.Module:
     """The network a checkpoint's stored configuration describes, with the checkpoint's weights.
 
@@ -370,8 +379,17 @@ def build_from_checkpoint(
     InputError naming the file instead of a crash or a huge allocation.
     """
     config = dict(ckpt.config)
+    if config_class is not None:
+        from srbench.training.config import config_from_dict
+
+        try:
+            config_from_dict(config_class, config)
+        except InputError as exc:
+            raise file_error(ckpt.path, f"stored configuration is invalid ({_short_text(exc)})") from None
+        except Exception as exc:  # noqa: BLE001 - a plugin's validate() fed untrusted values
+            raise file_error(ckpt.path, f"stored configuration is invalid ({type(exc).__name__}: {_short_text(exc)})") from None
     try:
-        with torch.device("meta"):
+        with _time_limit(BUILD_SECONDS, ckpt.path), torch.device("meta"):
             probe = build_network(dict(config))
     except InputError as exc:
         raise file_error(ckpt.path, f"stored configuration is invalid ({exc})") from None
@@ -383,6 +401,30 @@ def build_from_checkpoint(
     network = build_network(dict(config))
     _load_module(ckpt, module_key, network)
     return network
+
+
+#: the longest a stored configuration may take to build its network on the meta device
+BUILD_SECONDS = 60.0
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, path: Path) -> Iterator[None]:
+    """Raise an InputError naming ``path`` when the block runs longer than ``seconds``
+    (a stored configuration asking for millions of blocks). Main thread only; elsewhere no limit."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise file_error(path, f"stored configuration did not build its network within {seconds:.0f} s (implausibly large)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _short_text(exc: BaseException) -> str:
@@ -416,6 +458,7 @@ class CheckpointModel:
         build_network: builds the inference network from the checkpoint's stored
             configuration dict (the same function the trainer uses).
         module_key: which saved module is the inference network.
+        config_class: the trainer's configuration dataclass (checks the stored configuration).
         native_scale: the network's integer per-axis factor; ``None`` reads it from the
             stored configuration's ``scale`` (``(2, 2, 2)`` when absent).
     """
@@ -426,6 +469,9 @@ class CheckpointModel:
     module_key: str = "generator"
     native_scale: tuple[int, int, int] | None = None
     needs_checkpoint: bool = True
+    #: the trainer's configuration class: a stored configuration is checked against it
+    #: (types, ranges, ``validate()``) before any network is built
+    config_class: type | None = None
 
     def load(self, *, checkpoint: Path | None = None, device: str = "cpu") -> Any:
         """Rebuild the network from ``checkpoint`` (a model or checkpoint file, or a run
@@ -435,7 +481,7 @@ class CheckpointModel:
                 f"method {self.name} needs trained weights: run `srbench train {self.name}` or pass --checkpoint"
             )
         ckpt = load_checkpoint(resolve_checkpoint_path(checkpoint), method=self.name)
-        network = build_from_checkpoint(ckpt, self.build_network, module_key=self.module_key)
+        network = build_from_checkpoint(ckpt, self.build_network, module_key=self.module_key, config_class=self.config_class)
         network.eval()
         scale = self.native_scale or stored_scale(ckpt)
         from srbench.inference import NetworkPredictor

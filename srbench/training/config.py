@@ -15,8 +15,11 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from srbench.errors import InputError, did_you_mean, unknown_name
+from srbench.errors import InputError, did_you_mean, quoted, unknown_name
 from srbench.nn.memory_format import memory_format_for
+
+#: the largest integer a stored configuration may hold (sizes, counts, iterations, seeds)
+MAX_STORED_INTEGER = 2**31 - 1
 
 #: fields that may differ between a checkpoint's configuration and the one resuming it
 RESUMABLE_FIELDS = frozenset({"iterations", "checkpoint_every", "log_every"})
@@ -25,6 +28,9 @@ RESUMABLE_FIELDS = frozenset({"iterations", "checkpoint_every", "log_every"})
 @dataclasses.dataclass
 class TrainingConfig:
     """Fields every training run has. Sizes are in HR voxels unless stated.
+
+    The table of these fields in ``docs/plugins.md`` (type, default, unit, meaning) is
+    generated from this docstring and :data:`srbench.testing.docgen.CONFIG_UNITS`.
 
     Attributes:
         method: the trainer's name (filled in by :func:`resolve_config`).
@@ -167,7 +173,10 @@ def _apply(config_class: type, values: dict[str, Any], changes: Mapping[str, Any
     types_ = field_types(config_class)
     for key, value in changes.items():
         if key not in types_:
-            raise InputError(f"{source}: unknown option '{key}'{did_you_mean(key, types_)}; valid options: {', '.join(sorted(types_))}")
+            hint = did_you_mean(key, types_)
+            if "did you mean" not in hint:
+                hint = f" (see `srbench train METHOD --help` or docs/plugins.md for the {len(types_)} options)"
+            raise InputError(f"{source}: unknown option {quoted(key)}{hint}")
         values[key] = coerce_value(key, value, types_[key])
 
 
@@ -221,7 +230,12 @@ def config_from_dict(config_class: type, data: Mapping[str, Any]) -> Any:
     if not isinstance(data, Mapping):
         raise InputError(f"stored configuration of {config_class.__name__} must be a JSON object, got {type(data).__name__}")
     values: dict[str, Any] = {}
-    _apply(config_class, values, data, source=f"stored configuration of {config_class.__name__}")
+    source = f"stored configuration of {config_class.__name__}"
+    _apply(config_class, values, data, source=source)
+    for name, value in values.items():
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_STORED_INTEGER:
+                raise InputError(f"{source}: option {name}: {item} is out of range (at most {MAX_STORED_INTEGER:,})")
     config = config_class(**values)
     validate = getattr(config, "validate", None)
     if validate is not None:

@@ -7,7 +7,7 @@ from seeded arrays, so the corpus can be rebuilt at any time::
     python tests/data/make_bad_inputs.py --out DIR  # writes DIR/
 
 The test suite calls :func:`generate` into a temporary directory at session start, so the
-repository holds only this script. :data:`FILES` documents what is wrong with each file;
+repository holds only this script. :func:`all_files` documents what is wrong with each entry;
 ``tests/test_bad_inputs.py`` says which command each one is fed to and what must happen.
 
 Volumes are tiny (at most 24 voxels per axis; the two "bomb" files only claim more in their headers)
@@ -277,7 +277,7 @@ def _write_checkpoints(out: Path, *, method: str) -> list[str]:
 def all_files(out: Path | None = None) -> dict[str, str]:
     """Every corpus entry → what is wrong with it (``out`` fills in the config texts' paths)."""
     configs = {name: text for name, (text, _) in _toml_cases(out or Path("/corpus")).items()}
-    headers = {name: text for name, (text, _) in HEADER_CASES.items()}
+    headers = {name: text for name, (text, _) in {**HEADER_CASES, **VALID_HEADER_CASES}.items()}
     return {**FILES, **CHECKPOINT_FILES, **headers, **VALUE_FILES, **configs, **CHECKPOINT_VARIANTS, **STORE_FILES}
 
 
@@ -314,6 +314,12 @@ _NO_CODES = {"qform_code": 0, "sform_code": 0}
 
 #: file name → (what is wrong, header fields to set); the base is a valid float32 8x8x6 volume
 #: with 2 mm voxels (sform code 2, qform code 0). ``.nii.gz`` names are written compressed.
+#: valid borderline headers: NIfTI readers (nibabel, and srbench) take a NaN scl_slope as
+#: "unscaled", and nibabel itself writes NaN slopes for unscaled images
+VALID_HEADER_CASES: dict[str, tuple[str, dict]] = {
+    "valid_slope_nan.nii": ("scl_slope = NaN, scl_inter = NaN: unscaled (as nibabel writes)", {"scl_slope": _NAN, "scl_inter": _NAN}),
+}
+
 HEADER_CASES: dict[str, tuple[str, dict]] = {
     "hdr_dtype_0.nii": ("datatype code 0 (DT_UNKNOWN)", {"datatype": 0, "bitpix": 0}),
     "hdr_dtype_255.nii": ("datatype code 255 (no such code)", {"datatype": 255}),
@@ -336,7 +342,6 @@ HEADER_CASES: dict[str, tuple[str, dict]] = {
     "hdr_voxoffset_past_end.nii": ("vox_offset = 4096 in a 1888-byte file", {"vox_offset": 4096.0}),
     "hdr_voxoffset_nan.nii": ("vox_offset = NaN", {"vox_offset": _NAN}),
     "hdr_voxoffset_inside_header.nii": ("vox_offset = 100, inside the 348-byte header", {"vox_offset": 100.0}),
-    "hdr_slope_nan.nii": ("scl_slope = NaN", {"scl_slope": _NAN, "scl_inter": 0.0}),
     "hdr_slope_inf.nii": ("scl_slope = +inf", {"scl_slope": _INF, "scl_inter": 0.0}),
     "hdr_slope_inf.nii.gz": ("gzip-compressed, scl_slope = +inf", {"scl_slope": _INF, "scl_inter": 0.0}),
     "hdr_inter_nan.nii": ("scl_slope = 1, scl_inter = NaN", {"scl_slope": 1.0, "scl_inter": _NAN}),
@@ -374,11 +379,23 @@ def _patched_header(raw: bytes, fields: dict) -> bytes:
 
 
 def _write_headers(out: Path) -> None:
+    import struct
+
     lr = _smooth_volume((8, 8, 6), seed=2)
     raw = _nifti_bytes(lr, _oblique_affine((2.0, 2.0, 2.0)))
-    for name, (_, fields) in HEADER_CASES.items():
+    for name, (_, fields) in {**HEADER_CASES, **VALID_HEADER_CASES}.items():
         data = _patched_header(raw, fields)
         (out / name).write_bytes(_gzip(data) if name.endswith(".gz") else data)
+    for name, size in (("hdr_extension_huge.nii", 2**30), ("hdr_extension_negative.nii", -16)):
+        # one 16-byte extension record between the header and the voxels (vox_offset 368),
+        # whose size field lies
+        data = bytearray(_patched_header(raw[:352], {"vox_offset": 368.0}))
+        data[348] = 1  # "an extension follows"
+        data += struct.pack("<ii", size, 0) + b"srbench!" + raw[352:]
+        (out / name).write_bytes(bytes(data))
+    crc = bytearray(_gzip(raw))
+    crc[-8] ^= 0xFF  # the gzip trailer's CRC-32 no longer matches the data
+    (out / "crc_corrupt.nii.gz").write_bytes(bytes(crc))
     ints = (lr / 10).round().astype(np.int16)
     scaled = _patched_header(_nifti_bytes(ints, _oblique_affine((2.0, 2.0, 2.0))), {"scl_slope": 1e38, "scl_inter": 0.0})
     (out / "hdr_slope_overflow.nii").write_bytes(scaled)
@@ -427,18 +444,15 @@ BOMB_SHAPE = (400, 400, 400)
 
 
 def _write_bombs(out: Path) -> None:
-    import zlib
-
     header = bytearray(_nifti_bytes(np.zeros((2, 2, 2), np.float32), _oblique_affine((2.0, 2.0, 2.0)))[:352])
     header = bytearray(_patched_header(bytes(header), {"dim": (3, *BOMB_SHAPE, 1, 1, 1, 1)}))
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
-    chunks = [compressor.compress(bytes(header))]
-    block = bytes(1 << 22)
-    remaining = 4 * int(np.prod(BOMB_SHAPE))
-    while remaining > 0:
-        chunks.append(compressor.compress(block[: min(len(block), remaining)]))
-        remaining -= len(block)
-    chunks.append(compressor.flush())
+    # a multi-member gzip (valid, and read as one stream): the header, then one compressed
+    # 4 MiB block of zeros repeated until the voxel data is complete
+    block = 1 << 22
+    total = 4 * int(np.prod(BOMB_SHAPE))
+    chunks = [_gzip(bytes(header))] + [_gzip(bytes(block))] * (total // block)
+    if total % block:
+        chunks.append(_gzip(bytes(total % block)))
     (out / "bomb_lr.nii.gz").write_bytes(b"".join(chunks))
     huge = _patched_header(bytes(header), {"dim": (3, 2048, 2048, 2048, 1, 1, 1, 1)})
     (out / "bomb_header_only.nii.gz").write_bytes(_gzip(huge + bytes(1 << 20)))
@@ -516,6 +530,11 @@ def _toml_cases(out: Path) -> dict[str, tuple[str, str]]:
         "t_subject_dotdot.toml": ("the subject id of '...nii.gz' is '..'", _with('paths = ["ev_hr.nii.gz"]', 'paths = ["dotdot_subject/...nii.gz"]')),
         "t_subject_control.toml": ("a subject id with a newline and an escape sequence", _with('paths = ["ev_hr.nii.gz"]', 'paths = ["control_subject/*.nii.gz"]')),
         "t_utf8_invalid.toml": ("bytes that are not UTF-8", ""),
+        "t_data_root.toml": ("a dataset under $SRBENCH_DATA_ROOT (unset or wrong in the cases)", _with('anatomy = "brain"\n', 'anatomy = "brain"\nroot = "data-root"\n')),
+        "t_duplicate_subject.toml": ("one file listed twice under two spellings (subject 'ev_hr' twice)", _with('paths = ["ev_hr.nii.gz"]', 'paths = ["ev_hr.nii.gz", "text_only/../ev_hr.nii.gz"]')),
+        "t_key_case.toml": ("'Paths' instead of 'paths'", _with("paths = ", "Paths = ")),
+        "t_reader_without_key.toml": ("reader = \"bids\" in a dataset that has 'paths' but no 'bids' folder", _with('anatomy = "brain"\n', 'anatomy = "brain"\nreader = "bids"\n')),
+        "t_deep_nesting.toml": ("an array nested 20,000 deep (a recursive parser overflows)", _with('contrast = "T1w"', "contrast = " + "[" * 20000 + "]" * 20000)),
     }
 
 
@@ -554,6 +573,8 @@ CHECKPOINT_VARIANTS: dict[str, str] = {
     "ckpt_header_huge_length.safetensors": "safetensors header length field of 2**40",
     "ckpt_metadata_not_strings.safetensors": "safetensors __metadata__ with a number value",
     "ckpt_empty.safetensors": "a zero-byte file",
+    "ckpt_config_deep.safetensors": "metadata 'config' nested 100,000 arrays deep (a recursive JSON parser overflows)",
+    "ckpt_config_nan.safetensors": "a network width stored as NaN (JSON extension accepted by Python)",
 }
 
 #: config keys tried, in order, as 'the network width' of a stored config
@@ -592,7 +613,9 @@ def _write_checkpoint_variants(out: Path, *, method: str) -> list[str]:
         config = resolve_config(trainer, preset="cpu", overrides={})
         torch.manual_seed(0)
         algorithm = trainer.build(config, device="cpu")
-        save_checkpoint(out / "ckpt_valid.safetensors", method=method, kind="model", config=config_to_dict(config), modules=algorithm.modules, iteration=0)
+        module_key = getattr(PluginManager().get("model", method), "module_key", "generator")
+        modules = {module_key: algorithm.modules[module_key]} if module_key in algorithm.modules else algorithm.modules
+        save_checkpoint(out / "ckpt_valid.safetensors", method=method, kind="model", config=config_to_dict(config), modules=modules, iteration=0)
     except Exception:  # noqa: BLE001 - a checkout without this trainer: those cases are skipped
         return sorted(CHECKPOINT_VARIANTS)
     with safe_open(str(out / "ckpt_valid.safetensors"), framework="pt") as handle:
@@ -600,7 +623,6 @@ def _write_checkpoint_variants(out: Path, *, method: str) -> list[str]:
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     stored = json.loads(metadata["config"])
     width = _width_key(stored)
-    module_key = getattr(PluginManager().get("model", method), "module_key", "generator")
     weight_key = next(k for k in sorted(tensors) if k.startswith(f"module/{module_key}/") and k.endswith("weight") and tensors[k].dim() >= 2)
 
     def variant(name: str, *, meta: dict | None = None, drop: tuple[str, ...] = (), config: dict | None = None, tensors_: dict | None = None) -> None:
@@ -622,6 +644,8 @@ def _write_checkpoint_variants(out: Path, *, method: str) -> list[str]:
     variant("ckpt_config_missing_key.safetensors", config={k: v for k, v in stored.items() if k != width})
     for name, value in (("mistyped", "many"), ("fraction", stored[width] + 0.5), ("negative", -4), ("zero", 0), ("huge", 2**40)):
         variant(f"ckpt_config_{name}.safetensors", config={**stored, width: value})
+    variant("ckpt_config_deep.safetensors", meta={"config": "[" * 100000 + "]" * 100000})
+    variant("ckpt_config_nan.safetensors", meta={"config": json.dumps({**stored, width: float("nan")})})
     variant("ckpt_iteration_negative.safetensors", meta={"iteration": "-1"})
     variant("ckpt_iteration_huge.safetensors", meta={"iteration": "9" * 30})
     variant("ckpt_iteration_mistyped.safetensors", meta={"iteration": "ten"})
@@ -658,6 +682,7 @@ STORE_FILES: dict[str, str] = {
     "store_truncated.sqlite": "the first half of store_rollback.sqlite",
     "store_foreign.sqlite": "a valid SQLite database written by another program (a 'customers' table)",
     "store_empty.sqlite": "a zero-byte file",
+    "store_newer_schema.sqlite": "store_rollback.sqlite claiming schema version 999 (written by a future srbench)",
 }
 
 
@@ -714,6 +739,12 @@ def _write_stores(out: Path) -> list[str]:
     connection.commit()
     connection.close()
     (out / "store_empty.sqlite").write_bytes(b"")
+    newer = out / "store_newer_schema.sqlite"
+    newer.write_bytes(data)
+    connection = sqlite3.connect(str(newer))
+    connection.execute("UPDATE schema_version SET version = 999")
+    connection.commit()
+    connection.close()
     return []
 
 
@@ -730,6 +761,9 @@ VALUE_FILES: dict[str, str] = {
     "dotdot_subject": "a folder holding a valid volume named '...nii.gz' (subject id '..')",
     "control_subject": "a folder holding a valid volume whose name has a newline and an escape sequence",
     "hdr_slope_overflow.nii": "int16 voxels with scl_slope = 1e38: infinite once scaled",
+    "hdr_extension_huge.nii": "a 16-byte header extension whose size field claims 1 GiB (vox_offset 368)",
+    "hdr_extension_negative.nii": "a 16-byte header extension whose size field is -16 (vox_offset 368)",
+    "crc_corrupt.nii.gz": "a gzip stream whose CRC-32 does not match its data",
     "bomb_lr.nii.gz": "a ~250 kB gzip whose header claims 400^3 float32 voxels (256 MB), above the voxel limit once super-resolved",
     "bomb_header_only.nii.gz": "a ~1 kB gzip whose header claims 2048^3 float32 voxels (32 GiB)",
     **{name: "valid NaN-voxel volume under a name with control characters" for name in NASTY_NAMES},
@@ -743,8 +777,9 @@ def generate(out: Path, *, checkpoint_method: str = "trigan") -> list[str]:
         out: the directory to fill.
         checkpoint_method: the learned method the checkpoint cases are fed to.
 
-    Returns the names of files that could not be written in this checkout (the
-    checkpoint files that need ``srbench.training.checkpoint``).
+    Returns the names of files that could not be written in this checkout: the
+    checkpoints when ``srbench.training.checkpoint`` or the method's trainer is missing,
+    the stores when ``srbench evaluate`` (run in this process on ``evaluable.toml``) fails.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

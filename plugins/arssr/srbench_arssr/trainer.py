@@ -155,5 +155,5 @@ class ArSSRModel:
         if checkpoint is None:
             raise InputError(f"method {self.name} needs trained weights: run `srbench train {self.name}` or pass --checkpoint")
         ckpt = load_checkpoint(resolve_checkpoint_path(checkpoint), method=self.name)
-        network = build_from_checkpoint(ckpt, build_network, module_key=MODULE)
+        network = build_from_checkpoint(ckpt, build_network, module_key=MODULE, config_class=ArSSRConfig)
         return ArSSRPredictor(network, device=device)

@@ -89,4 +89,5 @@ def dcsrn_model() -> CheckpointModel:
         description="DCSRN (Chen et al. 2018): densely connected 3D CNN refining trilinear interpolation",
         build_network=build_network,
         module_key="generator",
+        config_class=DCSRNConfig,
     )

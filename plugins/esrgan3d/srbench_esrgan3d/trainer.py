@@ -181,4 +181,5 @@ def esrgan3d_model() -> CheckpointModel:
         description="ESRGAN-3D: RRDB generator, relativistic GAN, 3D VGG-19 perceptual loss (VGG self-supervised on the track)",
         build_network=build_generator,
         module_key="generator",
+        config_class=Esrgan3dConfig,
     )

@@ -39,4 +39,5 @@ def trigan_model() -> CheckpointModel:
         build_network=build_generator,
         module_key="generator",
         native_scale=NATIVE_SCALE,
+        config_class=TriganConfig,
     )

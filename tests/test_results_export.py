@@ -1,0 +1,119 @@
+"""The results export: deterministic bytes, a faithful round trip through a store, rendering
+independent of the order rows were stored in, merge rules on import, refusal of edited
+records; and the statistics section of a track with fewer than 3 subjects."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from srbench.errors import InputError
+from srbench.leaderboard import write_leaderboards
+from srbench.results import (
+    ResultsStore,
+    RunRecord,
+    TrackRecord,
+    import_export,
+    read_export,
+    store_from_records,
+    write_export,
+)
+
+VALUES = {
+    "trilinear": {"psnr": [30.0, 31.5, 29.25], "ssim": [0.8, 0.81, 0.79]},
+    "good": {"psnr": [33.0, 35.0, 34.0], "ssim": [0.9, 0.91, float("inf")]},
+}
+
+
+def run(method: str, scale=(2, 2, 2)) -> RunRecord:
+    return RunRecord(method=method, degradation="paper-linear", intensity_convention="hr-minmax-01", scale=scale,
+                     config={"inference": {"patch_size": 32}, "degradation": {"name": "paper-linear", "options": {}, "seed": 0}},
+                     checkpoint_sha256=None if method == "trilinear" else "ab" * 32, srbench_version="0.1.0",
+                     plugin_versions={"srbench-mri": "0.1.0"}, git_commit="c0ffee", created_at="2026-11-29T10:00:00+00:00")
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    path = tmp_path / "store.sqlite"
+    with ResultsStore(path) as store:
+        store.register_track(TrackRecord("insample", "insample", "test", "train"))
+        store.register_track(TrackRecord("knee", "ood", "knee"))
+        for method, metrics in VALUES.items():
+            key = store.register_run(run(method))
+            for i in range(3):
+                store.add_subject(key, "insample", f"s{i + 1}", {m: v[i] for m, v in metrics.items()},
+                                  {f"data/s{i + 1}.nii.gz": f"{i:064x}"})
+        knee = store.register_run(run("trilinear", scale=(2, 2, 1)))
+        store.add_subject(knee, "knee", "k1", {"psnr": 27.0, "ssim": 0.7}, {"data/k1.nii.gz": "f" * 64})
+        store.mark_not_applicable(store.register_run(run("good", scale=(2, 2, 1))), "good", "knee", "isotropic only")
+    return path
+
+
+def test_export_is_deterministic_and_round_trips(store_path, tmp_path):
+    with ResultsStore(store_path, read_only=True) as store:
+        assert write_export(store, tmp_path / "a.jsonl") == 2 * 3 * 2 + 2
+        write_export(store, tmp_path / "b.jsonl")
+    first = (tmp_path / "a.jsonl").read_bytes()
+    assert first == (tmp_path / "b.jsonl").read_bytes()
+    records = [json.loads(line) for line in first.decode().splitlines()]
+    assert records[0]["record"] == "export" and {r["record"] for r in records} == {
+        "export", "run", "track", "input", "result", "not_applicable"}
+    assert any(r["record"] == "result" and r["value"] == "inf" for r in records)
+    # a store written from the export, even with its rows in reverse order, exports the same bytes
+    rows = read_export(tmp_path / "a.jsonl")
+    rebuilt = store_from_records([rows[0], *reversed(rows[1:])], tmp_path / "reversed.sqlite")
+    with ResultsStore(rebuilt, read_only=True) as store:
+        write_export(store, tmp_path / "c.jsonl")
+    assert (tmp_path / "c.jsonl").read_bytes() == first
+
+
+def test_rendering_does_not_depend_on_row_order(store_path, tmp_path):
+    with ResultsStore(store_path, read_only=True) as store:
+        write_export(store, tmp_path / "a.jsonl")
+        original = write_leaderboards(store, tmp_path / "original")
+    rows = read_export(tmp_path / "a.jsonl")
+    rebuilt = store_from_records([rows[0], *reversed(rows[1:])], tmp_path / "reversed.sqlite")
+    with ResultsStore(rebuilt, read_only=True) as store:
+        again = write_leaderboards(store, tmp_path / "again")
+    for track, path in original.tracks.items():
+        assert path.read_bytes() == again.tracks[track].read_bytes()
+    assert original.index.read_bytes() == again.index.read_bytes()
+    insample = original.tracks["insample"].read_text()
+    assert "**Date:** 2026-11-29 (UTC)" in insample  # the newest run's date, not the clock's
+    assert "### PSNR" in insample and "95% CI" in insample
+    knee = original.tracks["knee"].read_text()
+    assert "No confidence interval or paired test is possible on this track: it has 1 subject," in knee
+    assert "p = 1" not in knee and "### PSNR" not in knee
+
+
+def test_import_merges_and_refuses_conflicts(store_path, tmp_path):
+    with ResultsStore(store_path, read_only=True) as store:
+        write_export(store, tmp_path / "a.jsonl")
+    report = import_export(tmp_path / "a.jsonl", tmp_path / "mine.sqlite")
+    assert report.results_added == 14 and report.runs_added == 4
+    assert import_export(tmp_path / "a.jsonl", tmp_path / "mine.sqlite").results_added == 0
+    lines = (tmp_path / "a.jsonl").read_text().splitlines()
+    changed = []
+    for line in lines:
+        record = json.loads(line)
+        if record["record"] == "result" and record["subject"] == "s1" and record["metric"] == "psnr":
+            record["value"] += 1.0
+        changed.append(json.dumps(record, sort_keys=True))
+    (tmp_path / "changed.jsonl").write_text("\n".join(changed) + "\n")
+    with pytest.raises(InputError, match="results merge conflict"):
+        import_export(tmp_path / "changed.jsonl", tmp_path / "mine.sqlite")
+
+
+def test_edited_provenance_and_foreign_files_are_refused(store_path, tmp_path):
+    with ResultsStore(store_path, read_only=True) as store:
+        write_export(store, tmp_path / "a.jsonl")
+    records = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    next(r for r in records if r["record"] == "run")["git_commit"] = "other"  # not part of the key: accepted
+    next(r for r in records if r["record"] == "run")["scale"] = [4, 4, 4]  # part of the key: refused
+    (tmp_path / "edited.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(InputError, match="the record was edited"):
+        read_export(tmp_path / "edited.jsonl")
+    (tmp_path / "other.jsonl").write_text('{"method": "x"}\n')
+    with pytest.raises(InputError, match="not a record of a results export"):
+        read_export(tmp_path / "other.jsonl")
