@@ -14,6 +14,21 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_DATA = REPO / "srbench" / "demo" / "data"
 
 
+#: datasets.toml tables of the synthetic benchmarks the CLI tests build: a training volume
+#: ``data/train.nii.gz`` and test subjects ``data/s*.nii.gz``
+TRAIN_TEST_DATASETS = """
+[datasets.train]
+paths = ["data/train.nii.gz"]
+contrast = "T1w"
+anatomy = "brain"
+
+[datasets.test]
+paths = ["data/s*.nii.gz"]
+contrast = "T1w"
+anatomy = "brain"
+"""
+
+
 def smooth_volume(shape: tuple[int, int, int], *, seed: int = 0) -> np.ndarray:
     """A smooth random positive volume (sum of a few Gaussian blobs), float32."""
     rng = np.random.default_rng(seed)

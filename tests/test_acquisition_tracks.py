@@ -21,7 +21,7 @@ from srbench.config import load_config
 from srbench.errors import InputError
 from srbench.plugins import get_plugin_manager
 from srbench.results import ResultsStore, RunRecord
-from tests.conftest import DEMO_DATA, REPO
+from tests.conftest import DEMO_DATA, REPO, TRAIN_TEST_DATASETS
 from tests.forked_cli import ForkedCLI
 from tests.test_evaluate_cli import clean_env, copy_store, run_ok, stored_values, write_volume
 
@@ -29,16 +29,7 @@ SUBJECTS = {"s1": ((24, 24, 24), (1.0, 1.0, 1.0), 21), "s2": ((25, 24, 23), (1.1
 TRACK_SEED = 3
 SNR = 20
 
-CONFIG = f"""
-[datasets.train]
-paths = ["data/train.nii.gz"]
-contrast = "T1w"
-anatomy = "brain"
-
-[datasets.test]
-paths = ["data/s*.nii.gz"]
-contrast = "T1w"
-anatomy = "brain"
+CONFIG = TRAIN_TEST_DATASETS + f"""
 
 [tracks.insample]
 kind = "insample"

@@ -12,6 +12,7 @@ numpy, never anything on stderr.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import logging
 import os
 import struct
@@ -28,23 +29,12 @@ from hypothesis import strategies as st
 from srbench.errors import InputError
 from srbench.io.nifti import load_volume
 
-#: NIfTI-1 field → (byte offset, struct format)
-FIELDS = {
-    "dim": (40, "<8h"),
-    "datatype": (70, "<h"),
-    "bitpix": (72, "<h"),
-    "pixdim": (76, "<8f"),
-    "vox_offset": (108, "<f"),
-    "scl_slope": (112, "<f"),
-    "scl_inter": (116, "<f"),
-    "qform_code": (252, "<h"),
-    "sform_code": (254, "<h"),
-    "quatern": (256, "<3f"),
-    "qoffset": (268, "<3f"),
-    "srow_x": (280, "<4f"),
-    "srow_y": (296, "<4f"),
-    "srow_z": (312, "<4f"),
-}
+_spec = importlib.util.spec_from_file_location("make_bad_inputs", Path(__file__).resolve().parent / "data" / "make_bad_inputs.py")
+make_bad_inputs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_bad_inputs)
+
+#: NIfTI-1 field → (byte offset, struct format), shared with the corpus generator
+FIELDS = {name: spec for name, spec in make_bad_inputs.HEADER_FIELDS.items() if name not in ("sizeof_hdr", "magic")}
 #: datatype codes: every one NIfTI-1 defines, plus codes that do not exist
 DATATYPES = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2304, 3, 255, -16, 32767]
 SHAPE = (6, 5, 4)

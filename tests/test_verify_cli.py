@@ -17,21 +17,12 @@ import nibabel as nib
 import pytest
 
 from tests.broken_variants import good_source
-from tests.conftest import oblique_affine, smooth_volume
+from tests.conftest import TRAIN_TEST_DATASETS, oblique_affine, smooth_volume
 from tests.fake_distributions import make_distribution
 
 NAME = "pkverify"
 
-CONFIG = """
-[datasets.train]
-paths = ["data/train.nii.gz"]
-contrast = "T1w"
-anatomy = "brain"
-
-[datasets.test]
-paths = ["data/s*.nii.gz"]
-contrast = "T1w"
-anatomy = "brain"
+CONFIG = TRAIN_TEST_DATASETS + """
 
 [tracks.tiny]
 kind = "insample"
