@@ -150,3 +150,26 @@ def test_checkpoint_model_predicts_from_a_model_file_or_run_directory(tmp_path):
     other = CheckpointModel(name="other", description="x", build_network=build_network)
     with pytest.raises(InputError, match="trained by method 'toy', not 'other'"):
         other.load(checkpoint=run)
+
+
+def test_identical_content_gives_identical_bytes_across_processes(tmp_path):
+    """safetensors orders its header by a per-process hash map; srbench sorts it, so a
+    retrained run reproduces the shipped file's sha256, not only its tensors."""
+    import hashlib
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, torch\n"
+        "from srbench.training.checkpoint import save_checkpoint\n"
+        "torch.manual_seed(0)\n"
+        "save_checkpoint(sys.argv[1], method='x', kind='model', config={'b': [1, 2], 'a': 1, 'c': {'z': 1, 'y': 2}},\n"
+        "                modules={'generator': torch.nn.Conv3d(2, 3, 3), 'critic': torch.nn.Linear(4, 2)}, iteration=3,\n"
+        "                extra={'q': 1, 'p': 2})\n"
+    )
+    digests = set()
+    for index in range(3):
+        target = tmp_path / f"c{index}.safetensors"
+        subprocess.run([sys.executable, "-c", script, str(target)], check=True)
+        digests.add(hashlib.sha256(target.read_bytes()).hexdigest())
+    assert len(digests) == 1

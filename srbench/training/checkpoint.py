@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from srbench.errors import InputError, file_error
 from srbench.io.atomic import atomic_path
@@ -157,8 +157,24 @@ def save_checkpoint(
     }
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.write_bytes(_canonical_safetensors(save(tensors, metadata=metadata)))
     return path
+
+
+def _canonical_safetensors(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted.
+
+    safetensors writes the header from a hash map whose order changes from process to
+    process, so two saves of identical tensors and metadata differ in bytes (and sha256).
+    Sorting the keys (same length, padded with spaces as the format allows) makes a
+    checkpoint's sha256 a function of its content: a retrained run reproduces it.
+    """
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    if len(text) > length:  # cannot happen for a header safetensors wrote; keep its bytes
+        return data
+    return data[:8] + text + b" " * (length - len(text)) + data[8 + length :]
 
 
 # -- reading ---------------------------------------------------------------------------
