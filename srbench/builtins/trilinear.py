@@ -34,6 +34,8 @@ class Trilinear:
     name: str = "trilinear"
     description: str = "trilinear interpolation (no training; reference of the grid convention)"
     needs_checkpoint: bool = False
+    #: whole-volume interpolation: --patch-size, --overlap and --batch-size do not apply
+    patch_inference: bool = False
 
     def load(self, *, checkpoint: Path | None = None, device: str = "cpu") -> TrilinearPredictor:
         return TrilinearPredictor()

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from srbench.cli.common import PathParam, config_option, device_option, plugin_manager, resolve_device
-from srbench.cli.predict import inference_settings, with_inference_options
+from srbench.cli.predict import inference_settings, refuse_unused_patch_options, with_inference_options
 from srbench.config import load_config
 from srbench.errors import one_line
 from srbench.evaluation import (
@@ -63,6 +63,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
         config=config, pm=pm, track_name=track_name, methods=methods, checkpoint=checkpoint,
         runs_root=runs_root, shard=shard_spec, device=settings.device,
     )
+    refuse_unused_patch_options(ctx, [model for track in plan.tracks for model, _ in track.methods])
     for note in plan.notes:
         click.echo(note, err=True)
     store_path = results_path or DEFAULT_RESULTS_PATH

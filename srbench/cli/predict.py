@@ -27,6 +27,17 @@ def with_inference_options(fn):
     return fn
 
 
+def refuse_unused_patch_options(ctx: click.Context, models: list) -> None:
+    """Refuse --patch-size/--overlap/--batch-size given explicitly when no selected model
+    runs patch inference (a model says so with ``patch_inference = False``)."""
+    if any(getattr(model, "patch_inference", True) for model in models):
+        return
+    for name in ("patch_size", "overlap", "batch_size"):
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+            names = ", ".join(m.name for m in models)
+            raise click.BadParameter(f"{names} runs on the whole volume: patch options do not apply", param_hint=f"--{name.replace('_', '-')}")
+
+
 def inference_settings(*, patch_size: int, overlap: int, batch_size: int, device: str) -> InferenceSettings:
     """Validated :class:`InferenceSettings` from command-line values."""
     if patch_size < 4:
@@ -56,6 +67,7 @@ def command(ctx, method, input_path, output_path, checkpoint, scale, patch_size,
     factors = parse_scale(scale, source="--scale")
     settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device)
     model = plugin_manager(ctx).get("model", method)
+    refuse_unused_patch_options(ctx, [model])
     weights = resolve_checkpoint(model, checkpoint=checkpoint)
     check_output_file(output_path, inputs=[input_path, *([weights] if weights is not None else [])])
     if not output_path.name.endswith(NIFTI_SUFFIXES):
