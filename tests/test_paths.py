@@ -139,3 +139,22 @@ def test_the_harness_owns_the_output_grid(predictor, error, message, tmp_path):
         _Shifted(), lr, scale=(2.0, 2.0, 2.0), settings=InferenceSettings(), method="m", checkpoint=None, subject="s"
     )
     assert good.shape == (12, 10, 8)
+
+
+def test_options_that_cannot_apply_are_refused(tmp_path):
+    """--patch-size for trilinear (no patches) and --seed for a degradation without noise: exit 2, one line."""
+    import subprocess
+    import sys
+
+    import nibabel as nib
+
+    lr = tmp_path / "lr.nii.gz"
+    nib.save(nib.Nifti1Image(np.random.default_rng(0).random((8, 8, 6)).astype(np.float32), np.eye(4)), lr)
+    for argv in (
+        ["predict", "trilinear", "--input", str(lr), "--output", str(tmp_path / "sr.nii.gz"), "--patch-size", "16"],
+        ["degrade", "--input", str(lr), "--output", str(tmp_path / "lr2.nii.gz"), "--seed", "3"],
+    ):
+        result = subprocess.run([sys.executable, "-m", "srbench", *argv], capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error:"), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr.nii.gz"]
