@@ -66,13 +66,13 @@ def test_bad_values_name_the_option(value, annotation, message):
         coerce_value("x", value, annotation)
 
 
-def test_unknown_key_suggests_and_lists_valid_keys():
+def test_unknown_key_suggests_the_closest_key():
     with pytest.raises(InputError) as info:
         resolve_config(ToyTrainer(), preset="cpu", overrides={"chanels": "8"})
     message = str(info.value)
     assert "unknown option 'chanels'" in message
     assert "did you mean 'channels'" in message
-    assert "batch_size" in message and "\n" not in message
+    assert "\n" not in message and len(message) < 200  # a suggestion, not the whole option list
 
 
 def test_unknown_preset_suggests():
