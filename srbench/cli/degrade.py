@@ -35,7 +35,8 @@ def command(ctx: click.Context, input_path: Path, output_path: Path, scale: str,
     if seed < 0:
         raise click.BadParameter("must be a non-negative integer", param_hint="--seed")
     chosen = configure(plugin_manager(ctx).get("degradation", degradation), parse_options(options))
-    if ctx.get_parameter_source("seed") is not click.core.ParameterSource.DEFAULT and not getattr(chosen, "uses_seed", True):
+    given = ctx.get_parameter_source("seed") in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    if given and not getattr(chosen, "uses_seed", True):
         raise click.BadParameter(f"degradation '{degradation}' adds no noise, so a seed changes nothing", param_hint="--seed")
     check_output_file(output_path, inputs=[input_path])
     if not output_path.name.endswith(NIFTI_SUFFIXES):

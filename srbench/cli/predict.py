@@ -33,7 +33,7 @@ def refuse_unused_patch_options(ctx: click.Context, models: list) -> None:
     if any(getattr(model, "patch_inference", True) for model in models):
         return
     for name in ("patch_size", "overlap", "batch_size"):
-        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+        if ctx.get_parameter_source(name) in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
             names = ", ".join(m.name for m in models)
             raise click.BadParameter(f"{names} runs on the whole volume: patch options do not apply", param_hint=f"--{name.replace('_', '-')}")
 
