@@ -760,6 +760,17 @@ def _number(value: float | str) -> float:
     return float(value)
 
 
+def _portable_path(path: str) -> str:
+    """An input path for a published export: relative to the working directory when it lies
+    below it (the repository, for the committed rows), so no machine's folder layout is
+    published; other paths are kept as recorded. Inputs are matched by sha256, not by path."""
+    candidate = Path(path)
+    if candidate.is_absolute():
+        with contextlib.suppress(ValueError):
+            return candidate.relative_to(Path.cwd().resolve()).as_posix()
+    return path
+
+
 def export_records(store: ResultsStore) -> list[dict[str, Any]]:
     """Every row of ``store`` as a JSON-ready dict, in a fixed order (independent of the
     order rows were written): the header, then runs (with their full provenance: versions,
@@ -774,6 +785,8 @@ def export_records(store: ResultsStore) -> list[dict[str, Any]]:
             if kind == "run":
                 for column in _JSON_COLUMNS:
                     row[column] = json.loads(row[column])
+            if kind == "input":
+                row["path"] = _portable_path(row["path"])
             if kind == "result":
                 row["value"] = _json_number(float(row["value"]))
                 row["method"] = methods.get(row["run_key"], "")
