@@ -222,6 +222,10 @@ def check_track(track: Any, datasets: dict[str, DatasetCheck], pm: Any) -> Track
     if problems:
         return result(BLOCKED, "; ".join(problems))
     notes = [f"{len(test.files)} test subject(s)"]
+    if track.cross_validated:
+        if len(test.files) < 2:
+            return result(BLOCKED, f"cross-validation needs at least 2 subjects, dataset '{track.test}' has {len(test.files)}")
+        notes.append(f"{len(test.files)} leave-one-subject-out folds, each training on {len(test.files) - 1} subject(s)")
     if track.train is not None and datasets[track.train].status == UNAVAILABLE:
         notes.append(f"train dataset '{track.train}' unavailable (evaluation needs trained runs from elsewhere)")
     elif track.train is not None:
@@ -269,7 +273,7 @@ def render_table(report: DatasetsReport) -> str:
         return ", ".join(f"{key} ({n})" for key, n in counts.items()) or "—"
 
     tracks = [
-        {"track": t.name, "kind": t.kind, "test": t.test, "train": t.train or "—", "status": t.status, "why": t.reason}
+        {"track": t.name, "kind": t.kind, "test": t.test, "train": t.train or ("other folds" if t.kind == "cv" else "—"), "status": t.status, "why": t.reason}
         for t in report.tracks
     ]
     datasets = [

@@ -24,10 +24,11 @@ from srbench.config import BenchmarkConfig, TrackSpec
 from srbench.config.document import configure
 from srbench.data.pairs import degrade_volume, subject_seed
 from srbench.errors import InputError, PluginError, ScaleNotSupported
+from srbench.folds import Fold, subject_folds
 from srbench.interfaces import InferenceSettings, SubjectFile
 from srbench.io.hashing import sha256_file
 from srbench.io.nifti import load_volume, save_volume
-from srbench.models import load_predictor, predict_checked, resolve_checkpoint
+from srbench.models import load_predictor, predict_checked, resolve_checkpoint, resolve_fold_checkpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,16 +310,21 @@ def resolve_method_checkpoint(model: Any, *, checkpoint: Path | None, track: Tra
 class TrackPlan:
     """One track of an evaluation, with every input found and checked.
 
+    A cross-validation track has one plan per fold: the fold's held-out subject and each
+    method's model of that fold.
+
     Attributes:
         track: the track.
         subjects: its test subjects (after sharding), each a regular NIfTI file.
         methods: ``(model, checkpoint)`` pairs to evaluate on it (checkpoint None for
             methods without weights).
+        fold: the cross-validation fold (None on a track without folds).
     """
 
     track: TrackSpec
     subjects: list[SubjectFile]
     methods: list[tuple[Any, Path | None]]
+    fold: Fold | None = None
 
 
 @dataclasses.dataclass
@@ -390,23 +396,47 @@ def plan_evaluation(
         if not subjects:
             notes.append(f"track '{track.name}': no subject in shard {shard[0] + 1}/{shard[1]}")
             continue
-        chosen: list[tuple[Any, Path | None]] = []
+        if track.cross_validated:
+            if checkpoint is not None:
+                problem = (
+                    f"--checkpoint: track '{track.name}' is a cross-validation track with one model per fold, "
+                    f"found in the fold directories under {runs_root or 'runs'}/"
+                )
+                if track_name == track.name:
+                    raise InputError(f"{problem} (drop --checkpoint)")
+                notes.append(f"skipping track '{track.name}': {problem}")
+                continue
+            held_out = {subject.subject for subject in subjects}
+            splits = [(f, [f.test]) for f in subject_folds(config.subjects(track.test, pm), track=track.name)
+                      if f.test.subject in held_out]
+        else:
+            splits = [(None, subjects)]
+        chosen_per_split: list[list[tuple[Any, Path | None]]] = [[] for _ in splits]
         for model in models:
             try:
-                weights = resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root)
+                weights = [
+                    resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root)
+                    if fold is None
+                    else resolve_fold_checkpoint(model, track=track.name, fold=fold.number, runs_root=runs_root)
+                    for fold, _ in splits
+                ]
             except InputError as exc:
                 if explicit:
                     raise
                 notes.append(f"skipping method '{model.name}' on track '{track.name}': {exc}")
                 continue
-            key = (model.name, weights)
-            if key not in predictors:
-                predictors[key] = load_predictor(model, checkpoint=weights, device=device)
-            chosen.append((model, weights))
-        if not chosen:
+            for chosen, path in zip(chosen_per_split, weights, strict=True):
+                key = (model.name, path)
+                if key not in predictors:
+                    predictors[key] = load_predictor(model, checkpoint=path, device=device)
+                chosen.append((model, path))
+        if not any(chosen_per_split):
             notes.append(f"track '{track.name}': no method to evaluate")
             continue
-        plans.append(TrackPlan(track=track, subjects=subjects, methods=chosen))
+        plans += [
+            TrackPlan(track=track, subjects=fold_subjects, methods=chosen, fold=fold)
+            for (fold, fold_subjects), chosen in zip(splits, chosen_per_split, strict=True)
+        ]
     if not plans:
         detail = "; ".join(notes) if notes else "no track selected"
         raise InputError(f"nothing to evaluate for --track {track_name} ({detail})")

@@ -6,7 +6,10 @@ the crop centre) and ``1 + 2 * n_methods`` rows: the ground truth, one row per m
 then one ``|SR − HR|`` row per method sharing one colour scale. Intensities follow the
 metrics' convention (:func:`srbench.metrics.convention.scale_pair`: both volumes scaled
 by the HR reference's min and max to [0, 1], SR clipped), so the error maps show what the
-metrics compare.
+metrics compare. Each method's row label gives its intensity bias on the whole subject
+(:func:`srbench.metrics.bias.foreground_bias`, mean SR − HR over the HR foreground in % of
+the HR range: the ``bias`` column of the results store), which an absolute-error map
+cannot show.
 Volumes are shown in RAS orientation with their voxel aspect ratio. The PNG has a fixed
 size in pixels (:func:`figure_size_px`) so that it is reproducible.
 
@@ -18,6 +21,7 @@ for the HR reference it was compared with.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -60,6 +64,8 @@ class FigureResult:
         size_px: ``(width, height)`` of the PNG in pixels.
         methods: the methods shown, in row order.
         subject: the subject shown.
+        biases: method → its intensity bias on the subject (fraction of the HR range, as
+            the ``bias`` metric; shown in % in its row label).
     """
 
     path: Path
@@ -70,6 +76,12 @@ class FigureResult:
     size_px: tuple[int, int]
     methods: tuple[str, ...]
     subject: str
+    biases: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+
+def bias_label(bias: float) -> str:
+    """``bias +4.20 %``: a bias (fraction of the HR range) as a row label shows it."""
+    return f"bias {100.0 * bias:+.2f} %" if math.isfinite(bias) else "bias —"
 
 
 def default_predictions_dir(store_path: str | Path) -> Path:
@@ -193,16 +205,20 @@ def draw_comparison(
             )
         shape = np.minimum(shape, sr_shape)
     crop = tuple(slice(0, int(n)) for n in shape)
+    from srbench.metrics.bias import foreground_bias
     from srbench.metrics.convention import scale_pair
 
     hr_crop = hr.data[crop]
-    hr_ras, spacing = _to_ras(scale_pair(hr_crop, hr_crop)[1].cpu().numpy(), hr.affine)
+    hr01 = scale_pair(hr_crop, hr_crop)[1]
+    hr_ras, spacing = _to_ras(hr01.cpu().numpy(), hr.affine)
     box = _crop_box(hr_ras)
     hr_planes = _planes(hr_ras, box)
-    sr_planes = {
-        m: _planes(_to_ras(scale_pair(predictions[m].data[crop], hr_crop)[0].cpu().numpy(), hr.affine)[0], box)
-        for m in methods
-    }
+    sr_planes: dict[str, list[np.ndarray]] = {}
+    biases: dict[str, float] = {}
+    for m in methods:  # one scaled SR volume at a time
+        sr01 = scale_pair(predictions[m].data[crop], hr_crop)[0]
+        biases[m] = foreground_bias(sr01, hr01)
+        sr_planes[m] = _planes(_to_ras(sr01.cpu().numpy(), hr.affine)[0], box)
     err_planes = {m: [np.abs(s - h) for s, h in zip(sr_planes[m], hr_planes)] for m in methods}
     shown = np.concatenate([p.ravel() for p in hr_planes])
     vmin, vmax = (float(v) for v in np.percentile(shown, [0.5, 99.5]))
@@ -216,7 +232,7 @@ def draw_comparison(
     FigureCanvasAgg(fig)
     aspects = _aspects(spacing)
     grid_rows = [("ground truth", hr_planes, "gray", (vmin, vmax))]
-    grid_rows += [(m, sr_planes[m], "gray", (vmin, vmax)) for m in methods]
+    grid_rows += [(f"{m}\n{bias_label(biases[m])}", sr_planes[m], "gray", (vmin, vmax)) for m in methods]
     grid_rows += [(f"|{m} − GT|", err_planes[m], "magma", (0.0, emax)) for m in methods]
     panels = 0
     images = {}
@@ -253,7 +269,7 @@ def draw_comparison(
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
     return FigureResult(path=out_path, rows=rows, cols=cols, panels=panels, axes=len(fig.axes), size_px=(width_px, height_px),
-                        methods=tuple(methods), subject=subject)
+                        methods=tuple(methods), subject=subject, biases=biases)
 
 
 def _pick_subject(root: Path, track: str, methods: Sequence[str] | None) -> tuple[str, list[str]] | None:

@@ -57,7 +57,9 @@ def register_metrics() -> list[Any]:
     """Return the :class:`~srbench.interfaces.Metric` objects this plugin provides.
 
     Called once when srbench starts. ``srbench evaluate`` computes every registered
-    metric for every subject; each output column becomes a leaderboard column.
+    metric for every subject; each output column becomes a leaderboard column, ranked by
+    its declared direction, or shown signed and unranked when the metric declares it a
+    diagnostic (direction None).
     """
 
 

@@ -216,13 +216,18 @@ class Metric(Protocol):
 
     Attributes:
         name: the metric's name.
-        outputs: column name → True when higher is better (a metric may report several
-            columns, e.g. LPIPS per plane and their mean).
+        outputs: column name → its direction: True when higher is better, False when
+            lower is better, or None for a *diagnostic*: a signed quantity with no better
+            direction (e.g. ``bias``, the mean signed error, where 0 is ideal and the sign
+            says which way a method is off). Leaderboards rank, bold the best of and test
+            against the best of every column with a direction; a diagnostic is shown
+            signed, never ranked, and only tested against the baseline. A metric may
+            report several columns, e.g. LPIPS per plane and their mean.
         symmetric: whether ``compute(a, b) == compute(b, a)``.
     """
 
     name: str
-    outputs: Mapping[str, bool]
+    outputs: Mapping[str, bool | None]
     symmetric: bool
 
     def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray) -> dict[str, float]:

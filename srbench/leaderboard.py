@@ -8,6 +8,11 @@ bootstrap confidence interval of the mean over subjects and paired tests against
 method and against trilinear (:mod:`srbench.statistics`). Methods that could not run on a
 track get a "not applicable" row.
 
+A column a metric declares a *diagnostic* (direction None, e.g. ``bias``) has no better
+direction: it is shown signed (``bias`` in percent of the HR range), without an arrow,
+never in bold, never used to sort or to name a leader, and its statistics test only
+against trilinear.
+
 A table never mixes degradations, scales or intensity conventions: such rows are
 refused with an :class:`~srbench.errors.InputError`.
 """
@@ -28,13 +33,16 @@ import pandas as pd
 
 from srbench.errors import InputError, file_error
 from srbench.io.atomic import write_text_atomic
+from srbench.io.hashing import sha256_text
 from srbench.results import ResultsStore, TrackRecord
 from srbench.statistics import PairedTest, bootstrap_ci, paired_test
 from srbench.io.paths import check_creatable_dir, ensure_dir
 
-#: direction of the built-in metric columns (True: higher is better), used when no
-#: registered metric declares a column
-FALLBACK_DIRECTIONS: Mapping[str, bool] = {"psnr": True, "ssim": True, "nrmse": False, "lpips": False}
+#: direction of the built-in metric columns (True: higher is better, False: lower is better,
+#: None: a diagnostic), used when no registered metric declares a column
+FALLBACK_DIRECTIONS: Mapping[str, bool | None] = {
+    "psnr": True, "ssim": True, "nrmse": False, "lpips": False, "bias": None,
+}
 
 #: column order: these first (and their variants, e.g. ``lpips_axial`` after ``lpips``)
 PREFERRED_ORDER = ("psnr", "ssim", "nrmse", "lpips")
@@ -46,7 +54,10 @@ BASELINE_METHOD = "trilinear"
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
 
-_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "nrmse": "NRMSE", "lpips": "LPIPS"}
+_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "nrmse": "NRMSE", "lpips": "LPIPS", "bias": "Bias"}
+
+#: diagnostic columns stored as a fraction of the HR intensity range and shown in percent
+PERCENT_COLUMNS = frozenset({"bias"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +90,8 @@ class Entry:
     values: dict[str, pd.Series]  # metric → per-subject values indexed by subject
     summaries: dict[str, MetricSummary] = dataclasses.field(default_factory=dict)
     not_applicable: str | None = None
+    #: subject → the cross-validation fold whose model scored it (empty without folds)
+    folds: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -95,7 +108,8 @@ class TrackBoard:
     intensity_convention: str
     scale: tuple[float, ...]
     metrics: list[str]
-    directions: dict[str, bool]
+    #: metric → True (higher is better), False (lower is better) or None (a diagnostic)
+    directions: dict[str, bool | None]
     entries: list[Entry]
     subjects: list[str]
     srbench_versions: list[str]
@@ -104,10 +118,24 @@ class TrackBoard:
     #: the track's noise seed as recorded in the runs' config (None: not recorded)
     degradation_seed: int | None = None
 
+    def ranked(self, metric: str) -> bool:
+        """False for a diagnostic column (no better direction: never best, never sorted by)."""
+        return self.directions.get(metric) is not None
+
+    @property
+    def first_ranked(self) -> str | None:
+        """The first metric column with a direction (the one that sorts rows and names a leader)."""
+        return next((m for m in self.metrics if self.ranked(m)), None)
+
+    @property
+    def diagnostics(self) -> list[str]:
+        """The diagnostic columns, in column order."""
+        return [m for m in self.metrics if not self.ranked(m)]
+
     def best(self, metric: str) -> list[Entry]:
-        """The entries with the best mean on ``metric`` (ties included)."""
+        """The entries with the best mean on ``metric`` (ties included; none for a diagnostic)."""
         scored = [e for e in self.entries if metric in e.summaries and not math.isnan(e.summaries[metric].mean)]
-        if not scored:
+        if not scored or not self.ranked(metric):
             return []
         pick = max if self.directions[metric] else min
         target = pick(e.summaries[metric].mean for e in scored)
@@ -126,8 +154,32 @@ class LeaderboardFiles:
 
 
 # -- metric columns -------------------------------------------------------------------
-def metric_directions(columns: Sequence[str]) -> dict[str, bool]:
-    """Column → higher-is-better, from the registered metrics' ``outputs``.
+def declared_directions() -> dict[str, bool | None]:
+    """Column → direction (True, False, or None for a diagnostic) as the installed metric
+    plugins declare it in their ``outputs``."""
+    from srbench.plugins import get_plugin_manager
+
+    declared: dict[str, bool | None] = {}
+    for metric in get_plugin_manager().all("metric"):
+        declared.update({str(k): None if v is None else bool(v) for k, v in dict(metric.outputs).items()})
+    return declared
+
+
+def column_direction(column: str, declared: Mapping[str, bool | None]) -> bool | None:
+    """``column``'s direction from ``declared``, else from :data:`FALLBACK_DIRECTIONS` by its
+    first ``_``-separated token (``lpips_axial`` → ``lpips``).
+
+    Raises:
+        KeyError: neither knows the column.
+    """
+    if column in declared:
+        return declared[column]
+    return FALLBACK_DIRECTIONS[column.split("_")[0]]
+
+
+def metric_directions(columns: Sequence[str]) -> dict[str, bool | None]:
+    """Column → True (higher is better), False (lower is better) or None (a diagnostic),
+    from the registered metrics' ``outputs``.
 
     Columns no registered metric declares fall back to :data:`FALLBACK_DIRECTIONS` by
     their first ``_``-separated token (``lpips_axial`` → ``lpips``).
@@ -135,22 +187,16 @@ def metric_directions(columns: Sequence[str]) -> dict[str, bool]:
     Raises:
         InputError: a column whose direction is unknown.
     """
-    declared: dict[str, bool] = {}
-    from srbench.plugins import get_plugin_manager
-
-    for metric in get_plugin_manager().all("metric"):
-        declared.update({str(k): bool(v) for k, v in dict(metric.outputs).items()})
+    declared = declared_directions()
     out = {}
     for column in columns:
-        if column in declared:
-            out[column] = declared[column]
-        elif column.split("_")[0] in FALLBACK_DIRECTIONS:
-            out[column] = FALLBACK_DIRECTIONS[column.split("_")[0]]
-        else:
+        try:
+            out[column] = column_direction(column, declared)
+        except KeyError:
             raise InputError(
                 f"metric column '{column}' in the results store is not declared by any installed metric plugin; "
                 "install the plugin that computed it"
-            )
+            ) from None
     return out
 
 
@@ -197,14 +243,20 @@ def build_board(
     not_applicable: pd.DataFrame,
     *,
     info: TrackRecord | None = None,
-    directions: Mapping[str, bool] | None = None,
+    directions: Mapping[str, bool | None] | None = None,
     run_degradations: Mapping[str, Mapping[str, Any]] | None = None,
+    run_folds: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> TrackBoard:
     """Summarise one track's rows (``ResultsStore.rows(track)``) and not-applicable marks.
 
     ``run_degradations`` maps a run key to the ``degradation`` entry of its run config
     (``{"name", "options", "seed"}``, see :func:`run_degradations`); runs without one
     (stores written before options existed) count as having no options and no seed.
+
+    ``run_folds`` maps the run key of a cross-validation fold's run to its
+    :func:`run_folds` entry; the runs of one method's folds (same ``group``) form one
+    row, whose values are each subject's score by the model of its fold (when a subject
+    was scored by several runs of the group, the newest run's values count).
 
     Raises:
         InputError: the rows mix degradations (or degradation options or seeds), scales
@@ -234,8 +286,11 @@ def build_board(
     if missing:
         raise InputError(f"no direction (higher or lower is better) known for metric column(s) {', '.join(missing)}")
 
-    runs_per_method = rows.groupby("method")["run_key"].nunique().to_dict()
-    for method, count in marks.groupby("method")["run_key"].nunique().items():
+    folds = dict(run_folds or {})
+    rows = rows.assign(entry=[folds[k]["group"] if k in folds else k for k in rows["run_key"]])
+    marks = marks.assign(entry=[folds[k]["group"] if k in folds else k for k in marks["run_key"]])
+    runs_per_method = rows.groupby("method")["entry"].nunique().to_dict()
+    for method, count in marks[~marks["entry"].isin(rows["entry"])].groupby("method")["entry"].nunique().items():
         runs_per_method[method] = runs_per_method.get(method, 0) + int(count)
 
     def label(method: str, run_key: str, checkpoint: Any) -> str:
@@ -245,23 +300,32 @@ def build_board(
         return f"{method} ({tag})"
 
     entries: list[Entry] = []
-    for (method, run_key), group in rows.groupby(["method", "run_key"], sort=True):
+    for (method, key), group in rows.groupby(["method", "entry"], sort=True):
+        if group["run_key"].nunique() > 1:  # a fold group: the newest run's values per subject
+            order = {k: str(folds[k].get("created_at", "")) for k in group["run_key"].unique()}
+            group = group.assign(created=group["run_key"].map(order)).sort_values("created", kind="stable")
+            group = group.drop_duplicates(subset=["subject", "metric"], keep="last")
         values = {
             metric: sub.set_index("subject")["value"].astype(float).sort_index()
             for metric, sub in group.groupby("metric")
         }
-        entries.append(Entry(label(method, run_key, group["checkpoint_sha256"].iloc[0]), method, run_key, values))
+        subject_folds = {
+            str(subject): int(folds[run]["fold"]) for subject, run in zip(group["subject"], group["run_key"], strict=True)
+            if run in folds
+        }
+        entries.append(Entry(label(method, key, group["checkpoint_sha256"].iloc[0]), method, key, values, folds=subject_folds))
     with_results = {e.run_key for e in entries}
     for mark in marks.itertuples():
-        if mark.run_key not in with_results:
+        if mark.entry not in with_results:
+            with_results.add(mark.entry)
             entries.append(
-                Entry(label(mark.method, mark.run_key, mark.checkpoint_sha256), mark.method, mark.run_key, {},
+                Entry(label(mark.method, mark.entry, mark.checkpoint_sha256), mark.method, mark.entry, {},
                       not_applicable=mark.reason)
             )
 
     board = TrackBoard(
         track=track, info=info, degradation=degradation, intensity_convention=convention, scale=scale,
-        metrics=metrics, directions={m: bool(dirs[m]) for m in metrics}, entries=entries,
+        metrics=metrics, directions={m: None if dirs[m] is None else bool(dirs[m]) for m in metrics}, entries=entries,
         subjects=sorted(rows["subject"].unique().tolist()),
         srbench_versions=sorted({str(v) for v in rows["srbench_version"].dropna().unique() if str(v)}),
         degradation_options=options, degradation_seed=seed,
@@ -294,6 +358,33 @@ def run_degradations(store: ResultsStore) -> dict[str, dict[str, Any]]:
     return out
 
 
+def run_folds(store: ResultsStore) -> dict[str, dict[str, Any]]:
+    """Run key → ``{"fold", "folds", "held_out", "group", "created_at"}`` for the runs
+    evaluated on a cross-validation fold.
+
+    ``group`` identifies one method's set of fold models: the sha256 of the method, the
+    training configuration without its ``fold``, the inference settings and the
+    degradation, so the folds of one training recipe share it and a retrained recipe
+    (another seed, preset or option) does not.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    runs = store.runs()
+    for key, method, text, created in zip(runs["run_key"], runs["method"], runs["config"], runs["created_at"], strict=True):
+        try:
+            config = json.loads(text) if text else {}
+            entry = config.get("cross_validation")
+        except (ValueError, AttributeError):
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("fold"), int):
+            continue
+        training = {k: v for k, v in (config.get("training") or {}).items() if k != "fold"}
+        recipe = {"method": method, "training": training, "inference": config.get("inference"),
+                  "degradation": config.get("degradation")}
+        group = "cv-" + sha256_text(json.dumps(recipe, sort_keys=True, separators=(",", ":")))
+        out[str(key)] = {**entry, "group": group, "created_at": str(created)}
+    return out
+
+
 def _summarise(board: TrackBoard) -> None:
     for entry in board.entries:
         for metric, values in entry.values.items():
@@ -318,7 +409,7 @@ def _summarise(board: TrackBoard) -> None:
                 vs_best=_compare(entry, reference, metric),
                 vs_baseline=_compare(entry, baseline, metric),
             )
-    first = board.metrics[0] if board.metrics else None
+    first = board.first_ranked
 
     def sort_key(entry: Entry) -> tuple[int, float, str]:
         if first is None or first not in entry.summaries:
@@ -368,8 +459,63 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: Sequenc
     return "\n".join(lines)
 
 
+def format_metric(board: TrackBoard, metric: str, x: float, *, spread: bool = False) -> str:
+    """A value of column ``metric`` as ``board`` shows it: :func:`format_value` for a ranked
+    column; a diagnostic with its sign (``+0.0420``; a ``spread`` such as a standard
+    deviation without one), a :data:`PERCENT_COLUMNS` column × 100 with 2 decimals
+    (``bias`` 0.042 → ``+4.20``)."""
+    if board.ranked(metric):
+        return format_value(x)
+    if math.isnan(x) or (math.isinf(x) and (spread or x < 0)):
+        return format_value(x)
+    if math.isinf(x):
+        return "+inf"
+    sign = "" if spread else "+"
+    if metric in PERCENT_COLUMNS:
+        return f"{100.0 * x:{sign}.2f}"
+    return f"{x:{sign}.3f}" if abs(x) >= 1 else f"{x:{sign}.4f}"
+
+
+def format_summary(board: TrackBoard, metric: str, summary: MetricSummary) -> str:
+    """A main-table cell: ``mean ± std`` (the mean alone when the std is undefined)."""
+    text = format_metric(board, metric, summary.mean)
+    if not math.isnan(summary.std):
+        text += f" ± {format_metric(board, metric, summary.std, spread=True)}"
+    return text
+
+
 def _arrow(board: TrackBoard, metric: str) -> str:
+    """A metric column's header: ``PSNR ↑``, ``NRMSE ↓``, or a diagnostic's name without an
+    arrow (``Bias %`` for a percent column)."""
+    if not board.ranked(metric):
+        return display_name(metric) + (" %" if metric in PERCENT_COLUMNS else "")
     return f"{display_name(metric)} {'↑' if board.directions[metric] else '↓'}"
+
+
+def _column_description(column: str) -> str:
+    """The ``description`` of the installed metric that declares ``column`` ('' if none)."""
+    try:
+        from srbench.plugins import get_plugin_manager
+
+        for metric in get_plugin_manager().all("metric"):
+            if column in dict(metric.outputs):
+                return str(getattr(metric, "description", "") or "")
+    except Exception:  # noqa: BLE001 - the store may hold a column no installed plugin computes
+        return ""
+    return ""
+
+
+def diagnostics_legend(board: TrackBoard) -> str:
+    """What the table legend says about the board's diagnostic columns ('' when it has none)."""
+    if not board.diagnostics:
+        return ""
+    parts = []
+    for metric in board.diagnostics:
+        description = _column_description(metric)
+        scale = "100 × " if metric in PERCENT_COLUMNS and description else ""
+        parts.append(f"{_arrow(board, metric)}: {scale}{description}" if description else _arrow(board, metric))
+    return ("Columns without an arrow are signed diagnostics: never ranked, in bold or tested against the best "
+            "method. " + ". ".join(parts) + ".")
 
 
 def _convention_text(name: str) -> str:
@@ -417,6 +563,41 @@ def degradation_setup_text(board: TrackBoard) -> str:
 MIN_SUBJECTS_FOR_STATISTICS = 3
 
 
+#: what the test-dataset line adds for a cross-validation track
+CROSS_VALIDATION_NOTE = (
+    " — leave-one-subject-out cross-validation: fold k holds out the k-th subject (sorted by id) and its "
+    "model is trained on all the others, so every subject is scored by a model that never saw it"
+)
+
+
+def headline_metrics(board: TrackBoard) -> list[str]:
+    """The board's metrics without their variants (``lpips`` but not ``lpips_axial``)."""
+    return [m for m in board.metrics if "_" not in m]
+
+
+def render_per_subject(board: TrackBoard) -> list[str]:
+    """Markdown lines of the per-subject section: for each headline metric, a table of
+    subject × method, with the fold that scored each subject."""
+    scored = [e for e in board.entries if e.not_applicable is None]
+    folds: dict[str, int] = {}
+    for entry in scored:
+        folds.update(entry.folds)
+    lines = ["", "## Per subject", "",
+             "Each subject's score by each method (on a cross-validation track, by the method's model of the fold "
+             "that held the subject out)."]
+    for metric in headline_metrics(board):
+        rows = []
+        for subject in board.subjects:
+            cells = [subject, str(folds.get(subject, "—"))]
+            for entry in scored:
+                series = entry.values.get(metric)
+                cells.append(format_metric(board, metric, float(series[subject])) if series is not None and subject in series.index else "—")
+            rows.append(cells)
+        lines += ["", f"### {_arrow(board, metric)}", "",
+                  _table(["Subject", "Fold", *(e.label for e in scored)], rows, ["l", "r"] + ["r"] * len(scored))]
+    return lines
+
+
 def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure: str | None = None) -> str:
     """The markdown of one track's leaderboard."""
     info = board.info
@@ -425,7 +606,8 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
         "",
         f"- **Kind:** {info.kind if info else 'unknown'}",
         f"- **Test dataset:** {info.test if info else 'unknown'}"
-        + (f" (models trained on {info.train})" if info and info.train else ""),
+        + (f" (models trained on {info.train})" if info and info.train else "")
+        + (CROSS_VALIDATION_NOTE if info and info.kind == "cv" else ""),
         f"- **Scale:** ×{_scale_text(board.scale)}",
         f"- **Degradation:** {_degradation_text(board.degradation, options=board.degradation_options)}",
         f"- **Degradation options:** {degradation_setup_text(board)}",
@@ -437,7 +619,7 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
         f"- **Subjects:** {len(board.subjects)}",
         "",
         "Mean ± sample standard deviation over subjects; ↑ higher is better, ↓ lower is better; "
-        "best value in **bold**; n = number of subjects.",
+        "best value in **bold**; n = number of subjects." + (f" {diagnostics_legend(board)}" if board.diagnostics else ""),
         "",
     ]
     best = {m: {e.run_key for e in board.best(m)} for m in board.metrics}
@@ -452,13 +634,13 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
             if summary is None:
                 cells.append("—")
                 continue
-            text = format_value(summary.mean)
-            if not math.isnan(summary.std):
-                text += f" ± {format_value(summary.std)}"
+            text = format_summary(board, metric, summary)
             cells.append(f"**{text}**" if entry.run_key in best[metric] else text)
         rows.append(cells)
     body = [_table(["Method", "n", *(_arrow(board, m) for m in board.metrics)], rows, ["l", "r"] + ["r"] * len(board.metrics))]
 
+    if info is not None and info.kind == "cv":
+        body += render_per_subject(board)
     absent = [e for e in board.entries if e.not_applicable is not None]
     if absent:
         body += ["", "## Not applicable", ""]
@@ -484,25 +666,28 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
         f"95% CI: percentile bootstrap of the mean over subjects ({BOOTSTRAP_RESAMPLES} resamples, seed "
         f"{BOOTSTRAP_SEED}). p: two-sided paired test over the subjects both methods have, against the best "
         f"method of that metric and against {BASELINE_METHOD}: W = Wilcoxon signed-rank (n ≥ 6 pairs), "
-        "P = exact sign-flip permutation test of the mean difference (n < 6).",
+        "P = exact sign-flip permutation test of the mean difference (n < 6)."
+        + (f" A diagnostic has no best method: it is tested against {BASELINE_METHOD} only." if board.diagnostics else ""),
     ]
     for metric in board.metrics:
+        ranked = board.ranked(metric)
         stat_rows = []
         for entry in board.entries:
             summary = entry.summaries.get(metric)
             if summary is None:
                 continue
-            lo, hi = summary.ci
+            lo, hi = (format_metric(board, metric, v) for v in summary.ci)
             stat_rows.append([
-                entry.label, str(summary.n), format_value(summary.mean), format_value(summary.std),
-                f"[{format_value(lo)}, {format_value(hi)}]", format_p(summary.vs_best), format_p(summary.vs_baseline),
+                entry.label, str(summary.n), format_metric(board, metric, summary.mean),
+                format_metric(board, metric, summary.std, spread=True), f"[{lo}, {hi}]",
+                *([format_p(summary.vs_best)] if ranked else []), format_p(summary.vs_baseline),
             ])
+        headers = ["Method", "n", "mean", "std", "95% CI", *(["p vs best"] if ranked else []), f"p vs {BASELINE_METHOD}"]
         body += [
             "",
             f"### {_arrow(board, metric)}",
             "",
-            _table(["Method", "n", "mean", "std", "95% CI", "p vs best", f"p vs {BASELINE_METHOD}"], stat_rows,
-                   ["l", "r", "r", "r", "c", "r", "r"]),
+            _table(headers, stat_rows, ["l", "r", "r", "r", "c"] + ["r"] * (len(headers) - 5)),
         ]
     return "\n".join(header + body) + "\n"
 
@@ -516,10 +701,11 @@ def track_filename(track: str) -> str:
 
 
 def render_index(boards: Sequence[TrackBoard], *, today: str, srbench_version: str) -> str:
-    """The index: one line per track with a link, its set-up and the leader on its first metric."""
+    """The index: one line per track with a link, its set-up and the leader on its first
+    ranked metric (never a diagnostic)."""
     rows = []
     for board in boards:
-        first = board.metrics[0] if board.metrics else None
+        first = board.first_ranked
         leaders = board.best(first) if first else []
         leader = (
             f"{', '.join(e.label for e in leaders)} ({format_value(leaders[0].summaries[first].mean)} {display_name(first)})"
@@ -668,7 +854,7 @@ def render_acquisition_drops(boards: Sequence[TrackBoard]) -> str:
 
 
 # -- writing -------------------------------------------------------------------------
-def build_boards(store: ResultsStore, *, directions: Mapping[str, bool] | None = None,
+def build_boards(store: ResultsStore, *, directions: Mapping[str, bool | None] | None = None,
                  track_info: Mapping[str, TrackRecord] | None = None) -> list[TrackBoard]:
     """A board per track in ``store``, sorted by kind (in-sample first) then name."""
     rows = store.rows()
@@ -680,7 +866,9 @@ def build_boards(store: ResultsStore, *, directions: Mapping[str, bool] | None =
     if directions is None:
         directions = metric_directions(order_metrics(rows["metric"].unique().tolist()))
     degradations = run_degradations(store)
-    boards = [build_board(t, rows, marks, info=infos.get(t), directions=directions, run_degradations=degradations)
+    folds = run_folds(store)
+    boards = [build_board(t, rows, marks, info=infos.get(t), directions=directions, run_degradations=degradations,
+                          run_folds=folds)
               for t in tracks]
     return sorted(boards, key=lambda b: (0 if b.info and b.info.kind == "insample" else 1, b.track))
 
@@ -692,7 +880,7 @@ def write_leaderboards(
     figures: bool = False,
     predictions_dir: str | Path | None = None,
     today: str | None = None,
-    directions: Mapping[str, bool] | None = None,
+    directions: Mapping[str, bool | None] | None = None,
     track_info: Mapping[str, TrackRecord] | None = None,
 ) -> LeaderboardFiles:
     """Write ``index.md`` and ``<track>.md`` (and ``figures/<track>.png``) under ``out_dir``.
@@ -707,7 +895,8 @@ def write_leaderboards(
             beside the store).
         today: the date to print (default: the UTC date of the newest run in the store, so the
             same rows always render to the same bytes).
-        directions: metric column → higher is better (default: from the metric plugins).
+        directions: metric column → True (higher is better), False (lower is better) or None (a
+            diagnostic) (default: from the metric plugins).
         track_info: track descriptions for tracks the store does not describe itself.
     """
     from srbench import __version__

@@ -2,7 +2,7 @@
 
 Built from the same boards as the markdown (:func:`srbench.leaderboard.build_boards`):
 ``index.html`` lists the tracks; ``<track>.html`` has the main table (mean ± std, best in
-bold), the 95% bootstrap CI and paired-test p-values of every metric, one row per subject
+bold; a diagnostic column such as ``bias`` signed and never highlighted), the 95% bootstrap CI and paired-test p-values of every metric, one row per subject
 × method, each run's provenance (checkpoint sha256, versions, git commit, degradation,
 scale, intensity convention, inference settings) in a ``<details>`` element one click
 away, the comparison figure when one was drawn, and links to the row export
@@ -43,9 +43,12 @@ from srbench.leaderboard import (
     _degradation_text,
     _scale_text,
     build_boards,
+    diagnostics_legend,
     display_name,
     track_filename,
+    format_metric,
     format_p,
+    format_summary,
     format_value,
 )
 from srbench.results import ResultsStore, TrackRecord
@@ -175,7 +178,7 @@ def _table(headers: Sequence[tuple[str, str]], rows: Sequence[str], *, table_id:
 
 
 def _arrow(board: TrackBoard, metric: str) -> str:
-    return f"{_e(display_name(metric))} {'↑' if board.directions[metric] else '↓'}"
+    return _e(leaderboard._arrow(board, metric))
 
 
 def _slug(text: str) -> str:
@@ -246,9 +249,7 @@ def _main_table(board: TrackBoard, runs: Mapping[str, Mapping[str, Any]]) -> str
             if summary is None:
                 cells.append(_cell("—", sort=""))
                 continue
-            text = format_value(summary.mean)
-            if not math.isnan(summary.std):
-                text += f" ± {format_value(summary.std)}"
+            text = format_summary(board, metric, summary)
             cells.append(_cell(_e(text), sort=_sort_number(summary.mean), cls="best" if entry.run_key in best[metric] else ""))
         cells.append(_cell(provenance_html(entry, runs.get(entry.run_key)), sort=entry.run_key, cls="l"))
         rows.append(f'<tr data-method="{_e(entry.method)}" data-run="{_e(entry.run_key)}">' + "".join(cells) + "</tr>")
@@ -256,8 +257,9 @@ def _main_table(board: TrackBoard, runs: Mapping[str, Mapping[str, Any]]) -> str
 
 
 def _statistics_table(board: TrackBoard, metric: str) -> str:
-    headers = [("Method", "l"), ("n", ""), ("mean", ""), ("std", ""), ("95% CI", ""), ("p vs best", ""),
-               (f"p vs {_e(BASELINE_METHOD)}", "")]
+    ranked = board.ranked(metric)  # a diagnostic has no best method to test against
+    headers = [("Method", "l"), ("n", ""), ("mean", ""), ("std", ""), ("95% CI", ""),
+               *([("p vs best", "")] if ranked else []), (f"p vs {_e(BASELINE_METHOD)}", "")]
     rows = []
     for entry in board.entries:
         summary = entry.summaries.get(metric)
@@ -268,13 +270,16 @@ def _statistics_table(board: TrackBoard, metric: str) -> str:
         def p_sort(test: Any) -> str:
             return _sort_number(test.p_value) if test is not None and test.n else ""
 
+        def shown(x: float, *, spread: bool = False) -> str:
+            return _e(format_metric(board, metric, x, spread=spread))
+
         rows.append("<tr>" + "".join([
             _cell(_e(entry.label), cls="l"),
             _cell(str(summary.n), sort=summary.n),
-            _cell(_e(format_value(summary.mean)), sort=_sort_number(summary.mean)),
-            _cell(_e(format_value(summary.std)), sort=_sort_number(summary.std)),
-            _cell(_e(f"[{format_value(lo)}, {format_value(hi)}]"), sort=_sort_number(lo)),
-            _cell(_e(format_p(summary.vs_best)), sort=p_sort(summary.vs_best)),
+            _cell(shown(summary.mean), sort=_sort_number(summary.mean)),
+            _cell(shown(summary.std, spread=True), sort=_sort_number(summary.std)),
+            _cell(f"[{shown(lo)}, {shown(hi)}]", sort=_sort_number(lo)),
+            *([_cell(_e(format_p(summary.vs_best)), sort=p_sort(summary.vs_best))] if ranked else []),
             _cell(_e(format_p(summary.vs_baseline)), sort=p_sort(summary.vs_baseline)),
         ]) + "</tr>")
     return _table(headers, rows, table_id=f"stats-{_slug(metric)}")
@@ -294,7 +299,7 @@ def _subject_table(board: TrackBoard) -> str:
                     cells.append(_cell("—", sort=""))
                     continue
                 value = float(series.loc[subject])
-                cells.append(_cell(_e(format_value(value)), sort=_sort_number(value)))
+                cells.append(_cell(_e(format_metric(board, metric, value)), sort=_sort_number(value)))
             rows.append(f'<tr data-subject="{_e(subject)}">' + "".join(cells) + "</tr>")
     return _table(headers, rows, table_id="subjects")
 
@@ -329,7 +334,8 @@ def render_track_page(
         f"<h1>Leaderboard: track <code>{_e(board.track)}</code></h1>",
         '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta) + "</dl>",
         '<p class="note">Mean ± sample standard deviation over subjects; ↑ higher is better, ↓ lower is better; '
-        "best value highlighted; n = number of subjects. Click a column header to sort; click a run for its provenance.</p>",
+        "best value highlighted; n = number of subjects. Click a column header to sort; click a run for its provenance."
+        + (f" {_e(diagnostics_legend(board))}" if board.diagnostics else "") + "</p>",
         _main_table(board, runs),
     ]
     absent = [e for e in board.entries if e.not_applicable is not None]
@@ -364,7 +370,9 @@ def _statistics_section(board: TrackBoard) -> list[str]:
         f'<p class="note">95% CI: percentile bootstrap of the mean over subjects ({BOOTSTRAP_RESAMPLES} resamples, seed '
         f"{BOOTSTRAP_SEED}). p: two-sided paired test over the subjects both methods have, against the best method of "
         f"that metric and against {_e(BASELINE_METHOD)}: W = Wilcoxon signed-rank (n ≥ 6 pairs), P = exact sign-flip "
-        "permutation test of the mean difference (n &lt; 6).</p>",
+        "permutation test of the mean difference (n &lt; 6)."
+        + (f" A diagnostic has no best method: it is tested against {_e(BASELINE_METHOD)} only." if board.diagnostics else "")
+        + "</p>",
     ]
     for metric in board.metrics:
         body += [f'<h3 id="stat-{_slug(metric)}">{_arrow(board, metric)}</h3>', _statistics_table(board, metric)]
@@ -372,10 +380,11 @@ def _statistics_section(board: TrackBoard) -> list[str]:
 
 
 def render_index_page(boards: Sequence[TrackBoard], *, today: str, srbench_version: str) -> str:
-    """The index: one row per track with a link, its set-up and the leader on its first metric."""
+    """The index: one row per track with a link, its set-up and the leader on its first
+    ranked metric (never a diagnostic)."""
     rows = []
     for board in boards:
-        first = board.metrics[0] if board.metrics else None
+        first = board.first_ranked
         leaders = board.best(first) if first else []
         leader = (
             f"{_e(', '.join(e.label for e in leaders))} ({_e(format_value(leaders[0].summaries[first].mean))} {_e(display_name(first))})"
@@ -432,7 +441,7 @@ def write_html_site(
     *,
     figures: Mapping[str, str | Path] | None = None,
     today: str | None = None,
-    directions: Mapping[str, bool] | None = None,
+    directions: Mapping[str, bool | None] | None = None,
     track_info: Mapping[str, TrackRecord] | None = None,
 ) -> HtmlSite:
     """Write the site into ``out_dir`` (created when missing; its parent must exist).
@@ -442,7 +451,8 @@ def write_html_site(
         out_dir: the site folder.
         figures: track → a PNG to show on its page (copied to ``out_dir/figures/``).
         today: the date to print (default: today, UTC).
-        directions: metric column → higher is better (default: from the metric plugins).
+        directions: metric column → True (higher is better), False (lower is better) or None (a
+            diagnostic) (default: from the metric plugins).
         track_info: track descriptions for tracks the store does not describe itself.
     """
     from srbench import __version__

@@ -47,6 +47,25 @@ def resolve_checkpoint(model: Any, *, checkpoint: Path | None, track: str | None
     return found
 
 
+def resolve_fold_checkpoint(model: Any, *, track: str, fold: int, runs_root: Path | None = None) -> Path | None:
+    """The weights of ``model`` for fold ``fold`` of cross-validation track ``track``: the
+    newest ``runs/*/fold-<fold>/model.safetensors`` trained on that track and fold (never a
+    model of another fold, track or shipped weights: those may have seen the held-out
+    subject). None for a method without weights."""
+    if not getattr(model, "needs_checkpoint", False):
+        return None
+    from srbench.training.runs import find_latest_model
+
+    root = runs_root or default_runs_root()
+    found = find_latest_model(model.name, track=track, fold=fold, runs_root=root)
+    if found is None:
+        raise InputError(
+            f"method '{model.name}' has no model for fold {fold} of cross-validation track '{track}' under "
+            f"{show(root)}/: run `srbench train {model.name} --track {track}` (every fold) or add --fold {fold}"
+        )
+    return found
+
+
 def _shipped_checkpoint(method: str, *, track: str | None) -> Path | None:
     """The reference weights a plugin ships for ``method`` (trained on ``track`` when there are
     such, else on any track), announced on stderr; None when it ships none."""

@@ -10,6 +10,12 @@ the metrics and compares every value with the stored one.
 A value is reproduced when ``|recomputed - stored| <= tolerance · max(1, |stored|)``
 (both infinite and equal also counts). :data:`DEFAULT_TOLERANCE` comes from measured
 CPU-to-CPU differences; see ``srbench verify --help``.
+
+Only stored values are compared: a column the installed metrics compute that an export
+does not hold (e.g. ``bias`` in rows evaluated before that metric existed) is computed
+and left out, and :func:`unstored_columns` names it; a stored column no installed metric
+computes is ``unverifiable``. Signed columns compare like any other (the tolerance is
+relative to ``max(1, |stored|)``, so for a bias it is absolute).
 """
 
 from __future__ import annotations
@@ -204,6 +210,13 @@ def _recompute(run: Mapping[str, Any], track: str, subject: str, recorded_inputs
     sr = predict_checked(predictor, lr, scale=scale, settings=settings, method=method, checkpoint=weights,
                          subject=f"subject '{subject}' ({path})")
     return compute_metrics(pm, sr=sr.data, hr=hr.data, affine=hr.affine)
+
+
+def unstored_columns(records: Sequence[Mapping[str, Any]], computed: Iterable[str]) -> list[str]:
+    """The columns of ``computed`` (what the installed metrics compute) that no result
+    record stores, sorted: recomputed by :func:`verify_export` but not compared."""
+    stored = {r["metric"] for r in _grouped(records, "result")}
+    return sorted(set(computed) - stored)
 
 
 def summary(checks: Sequence[RowCheck], *, tolerance: float) -> str:

@@ -1,7 +1,8 @@
 """Reference weights shipped as package data of the plugins.
 
 A plugin package ``srbench_<m>`` may hold trained weights under
-``srbench_<m>/weights/<preset>-<track>/``:
+``srbench_<m>/weights/<preset>-<track>/`` (a cross-validation fold's model:
+``<preset>-<track>-fold-<k>/``):
 
 ``model.safetensors``
     the inference weights of a training run (srbench checkpoint format);
@@ -72,6 +73,12 @@ class ShippedWeights:
         return self.sha256 == self.recorded_sha256
 
     @property
+    def fold(self) -> int:
+        """The cross-validation fold the run trained (0: a run without folds)."""
+        value = self.config.get("fold", 0)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    @property
     def training_commit(self) -> str:
         """The git commit the run was trained at (``+dirty`` when the tree was modified), or ``unknown``."""
         git = self.manifest.get("git") or {}
@@ -134,15 +141,18 @@ def shipped_weights(pm: Any) -> list[ShippedWeights]:
             continue
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             found.append(read_shipped(folder, distribution=info.distribution))
-    return sorted(found, key=lambda w: (w.method, w.track, w.preset))
+    return sorted(found, key=lambda w: (w.method, w.track, w.preset, w.fold))
 
 
 def find_shipped(pm: Any, method: str, *, track: str | None = None, sha256: str | None = None) -> ShippedWeights | None:
     """The shipped weights of ``method``: with that ``sha256`` when given, else trained on
-    ``track`` (``cpu`` preset first), else None."""
+    ``track`` (``cpu`` preset first), else None. A cross-validation fold's model is only
+    found by its sha256 (it must never stand in for a track's model: it may have trained on
+    that track's test subject)."""
     candidates = [w for w in shipped_weights(pm) if w.method == method]
     if sha256 is not None:
         return next((w for w in candidates if w.recorded_sha256 == sha256), None)
+    candidates = [w for w in candidates if not w.fold]
     if track is not None:
         candidates = [w for w in candidates if w.track == track]
     candidates.sort(key=lambda w: (w.preset != "cpu", w.preset))
@@ -167,7 +177,7 @@ def add_run(pm: Any, run_dir: Path, *, into: Path | None = None) -> ShippedWeigh
         into: the ``weights/`` folder (default: the one of the plugin registering the run's method).
 
     Returns:
-        The shipped entry, at ``weights/<preset>-<track>/``.
+        The shipped entry, at ``weights/<preset>-<track>/`` (``…-fold-<k>/`` for a fold's run).
     """
     from srbench.io.paths import check_name, regular_file
 
@@ -182,8 +192,11 @@ def add_run(pm: Any, run_dir: Path, *, into: Path | None = None) -> ShippedWeigh
     checkpoint = load_checkpoint(run_dir / "model.safetensors", method=method)
     if checkpoint.kind != "model":
         raise file_error(run_dir / "model.safetensors", f"holds kind '{checkpoint.kind}', expected 'model'")
+    fold = config.get("fold", 0)
+    if isinstance(fold, bool) or not isinstance(fold, int) or fold < 0:
+        raise file_error(run_dir / "config.json", f"fold: expected a fold number >= 0, got {fold!r}")
     root = into if into is not None else plugin_weights_dir(pm, method)
-    target = root / f"{preset}-{track}"
+    target = root / (f"{preset}-{track}-fold-{fold}" if fold else f"{preset}-{track}")
     target.mkdir(parents=True, exist_ok=True)
     for name in FILES:
         shutil.copyfile(run_dir / name, target / name)
@@ -195,7 +208,7 @@ def describe(weights: Iterable[ShippedWeights]) -> list[dict[str, Any]]:
     """One JSON-ready row per shipped run (what ``srbench weights`` prints)."""
     return [
         {
-            "method": w.method, "preset": w.preset, "track": w.track, "sha256": w.recorded_sha256,
+            "method": w.method, "preset": w.preset, "track": w.track, "fold": w.fold, "sha256": w.recorded_sha256,
             "intact": w.intact, "training_commit": w.training_commit, "bytes": w.path.stat().st_size,
             "distribution": w.distribution, "path": str(w.path),
         }

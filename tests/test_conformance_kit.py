@@ -273,6 +273,10 @@ class Metric:
             return {"m": float((a * b).sum() / (a.norm() * b.norm()))}
         if self.kind == "columns":
             return {"other": 0.0}
+        if self.kind == "signed":  # mean signed error: a diagnostic, 0 for identical volumes
+            return {"m": float((sr - hr).mean())}
+        if self.kind == "log-ratio":  # -log |sr - hr|: infinite for identical volumes
+            return {"m": float(-torch.log((sr - hr).abs().mean()))}
         raise AssertionError(self.kind)
 
 
@@ -284,6 +288,8 @@ class Metric:
         (metric_checks.identical_optimal, Metric("mae", outputs={"m": True}), "identical volumes must score best"),
         (metric_checks.columns, Metric("columns"), r"returned columns \['other'\]"),
         (metric_checks.registration, Metric("mae", outputs={"m": "lower"}), "must be a bool"),
+        (metric_checks.identical_optimal, Metric("log-ratio", outputs={"m": None}),
+         r"diagnostic column\(s\) \['m'\] are infinite for identical volumes"),
     ],
 )
 def test_metric_checks_catch_defects(ctx, check, metric, message):
@@ -297,6 +303,18 @@ def test_metric_checks_pass_a_correct_metric_and_accept_declared_asymmetry(ctx):
         check(Metric("mae"), ctx)
     with pytest.raises(CheckSkipped, match="declares symmetric = False"):
         metric_checks.symmetry(Metric("relative", symmetric=False), ctx)
+
+
+def test_metric_checks_accept_a_diagnostic_column(ctx):
+    """A column declared None (no better direction) is not held to 'identical scores best'."""
+    signed = Metric("signed", outputs={"m": None}, symmetric=False)
+    for check in (metric_checks.registration, metric_checks.columns, metric_checks.identical_optimal,
+                  metric_checks.constant_volumes):
+        check(signed, ctx)
+    # declared higher-is-better, the same signed column fails: the noisy copy (noise clamped to [0, 1])
+    # has a positive mean error, which then beats the 0 of identical volumes
+    with pytest.raises(CheckFailed, match="identical volumes must score best"):
+        metric_checks.identical_optimal(Metric("signed", outputs={"m": True}, symmetric=False), ctx)
 
 
 # -- degradations and readers ------------------------------------------------------------

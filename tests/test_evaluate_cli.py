@@ -32,7 +32,7 @@ from tests.fake_distributions import make_distribution, subprocess_env
 from tests.forked_cli import CLIResult, ForkedCLI
 
 #: every metric column a results row must carry
-COLUMNS = ("psnr", "ssim", "nrmse", "lpips", "lpips_sagittal", "lpips_coronal", "lpips_axial")
+COLUMNS = ("psnr", "ssim", "nrmse", "lpips", "lpips_sagittal", "lpips_coronal", "lpips_axial", "bias")
 
 #: test subjects: name → (shape, voxel size in mm, seed); s2 has odd sizes on two axes
 SUBJECTS = {
@@ -173,6 +173,7 @@ def direct_metrics(path: Path, *, degradation: str, scale) -> dict[str, float]:
     from srbench.data.pairs import degrade_volume
     from srbench.interfaces import InferenceSettings
     from srbench.io.nifti import load_volume
+    from srbench.metrics.bias import foreground_bias
     from srbench.metrics.convention import scale_pair
     from srbench.metrics.lpips import lpips_planes
     from srbench.metrics.nrmse import nrmse
@@ -186,7 +187,8 @@ def direct_metrics(path: Path, *, degradation: str, scale) -> dict[str, float]:
     np.testing.assert_allclose(np.asarray(sr.affine), np.asarray(hr.affine), atol=1e-5)
     sr01, hr01 = scale_pair(sr.data, hr.data)
     with torch.inference_mode():
-        values = {"psnr": psnr(sr01, hr01), "ssim": ssim(sr01, hr01), "nrmse": nrmse(sr01, hr01)}
+        values = {"psnr": psnr(sr01, hr01), "ssim": ssim(sr01, hr01), "nrmse": nrmse(sr01, hr01),
+                  "bias": foreground_bias(sr01, hr01)}
         values.update(lpips_planes(sr01, hr01, affine=np.asarray(hr.affine)))
     return {k: float(v) for k, v in values.items()}
 

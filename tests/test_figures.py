@@ -11,6 +11,7 @@ import torch
 
 from srbench.errors import InputError
 from srbench.figures import (
+    bias_label,
     draw_comparison,
     figure_for_track,
     figure_layout,
@@ -145,3 +146,17 @@ def test_figure_inputs_and_reasons(tmp_path):
                                today="2025-01-01")
     assert files.figures == {} and any("no saved predictions" in note for note in files.notes)
     assert "## Figure" not in files.tracks["insample"].read_text()
+
+
+def test_each_method_row_states_its_bias(tmp_path):
+    from srbench.metrics.bias import foreground_bias
+    from srbench.metrics.convention import scale_pair
+
+    hr = phantom()
+    brighter = hr.with_data(hr.data + 5.0)
+    result = draw_comparison(hr, {"trilinear": noisy(hr, 2.0, 1), "bright": brighter}, tmp_path / "f.png")
+    sr01, hr01 = scale_pair(brighter.data, hr.data)
+    assert result.biases["bright"] == foreground_bias(sr01, hr01)  # the store's bias column of that subject
+    assert 0.03 < result.biases["bright"] < 5.0 / 110.0  # +5 on a range of about 120, less where clipped
+    assert abs(result.biases["trilinear"]) < 0.005
+    assert bias_label(0.0421) == "bias +4.21 %" and bias_label(-0.005) == "bias -0.50 %"

@@ -189,8 +189,9 @@ def test_two_checkpoints_of_one_method_are_two_rows(tmp_path):
 
 
 def test_directions_and_order():
-    directions = metric_directions(["psnr", "ssim", "nrmse", "lpips", "lpips_axial"])
-    assert directions == {"psnr": True, "ssim": True, "nrmse": False, "lpips": False, "lpips_axial": False}
+    directions = metric_directions(["psnr", "ssim", "nrmse", "lpips", "lpips_axial", "bias"])
+    assert directions == {"psnr": True, "ssim": True, "nrmse": False, "lpips": False, "lpips_axial": False,
+                          "bias": None}
     with pytest.raises(InputError, match="mystery"):
         metric_directions(["mystery"])
     assert order_metrics(["lpips_axial", "ssim", "zeta", "lpips", "psnr", "nrmse"]) == [
@@ -225,3 +226,61 @@ def test_leaderboard_command(tmp_path, srbench_cli):
     assert f"error: {tmp_path / 'missing.sqlite'}: results store not found" in missing.stderr
     assert "Traceback" not in missing.stderr and missing.stdout == ""
     assert not (tmp_path / "x").exists()
+
+
+# -- a diagnostic column (direction None): signed, in percent, never ranked ------------------
+BIASED = {
+    "trilinear": {"psnr": [30.0, 31.0, 32.0], "bias": [-0.001, 0.0, 0.001]},
+    "good": {"psnr": [33.0, 35.0, 34.0], "bias": [0.040, 0.042, 0.044]},
+    "bad": {"psnr": [20.0, 22.0, 24.0], "bias": [-0.010, -0.012, -0.014]},
+}
+
+
+def test_a_diagnostic_column_is_signed_and_never_ranked(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    fill(store, "insample", BIASED)
+    files = write_leaderboards(store, tmp_path / "out", today=TODAY)
+    markdown = files.tracks["insample"].read_text()
+    table = main_table(markdown)
+    assert table["__header__"] == ["Method", "n", "PSNR ↑", "Bias %"]  # no arrow: no better direction
+    # rows still sorted by PSNR; the bias in % of the HR range with its sign, never in bold (the
+    # smallest, the largest and the one closest to 0 alike)
+    assert [k for k in table if k != "__header__"] == ["good", "trilinear", "bad"]
+    assert table["good"] == ["good", "3", "**34.000 ± 1.000**", "+4.20 ± 0.20"]
+    assert table["trilinear"][3] == "+0.00 ± 0.10"
+    assert table["bad"][3] == "-1.20 ± 0.20"
+    assert "Columns without an arrow are signed diagnostics" in markdown
+    assert "Bias %: 100 × mean signed error SR − HR over the HR foreground" in markdown
+    # statistics: no test against a best method, the test against trilinear stays
+    bias = stats_table(markdown, "Bias %")
+    assert bias["__header__"] == ["Method", "n", "mean", "std", "95% CI", "p vs trilinear"]
+    lo, hi = bootstrap_ci([0.040, 0.042, 0.044], resamples=10_000, seed=0)
+    assert bias["good"] == ["good", "3", "+4.20", "0.20", f"[{100 * lo:+.2f}, {100 * hi:+.2f}]", "0.25 (P, n=3)"]
+    assert bias["trilinear"][5] == "—"
+    assert "A diagnostic has no best method: it is tested against trilinear only." in markdown
+    assert stats_table(markdown, "PSNR ↑")["__header__"][5] == "p vs best"
+    assert "good (34.000 PSNR)" in files.index_markdown
+
+
+def test_boards_without_a_diagnostic_render_as_before(published):
+    markdown = published.tracks["insample"].read_text()
+    assert "diagnostic" not in markdown and "Bias" not in markdown
+
+
+def test_a_diagnostic_never_leads_and_stays_one_with_explicit_directions(tmp_path):
+    from srbench.leaderboard import build_boards
+
+    store = ResultsStore(tmp_path / "r.sqlite")
+    fill(store, "insample", {method: {"bias": values["bias"]} for method, values in BIASED.items()})
+    board = build_boards(store, directions={"bias": None})[0]
+    assert board.directions == {"bias": None} and board.best("bias") == [] and board.first_ranked is None
+    assert [e.label for e in board.entries] == ["bad", "good", "trilinear"]  # by label: nothing to rank by
+    assert all(e.summaries["bias"].vs_best is None for e in board.entries)
+    assert all(e.summaries["bias"].vs_baseline is not None for e in board.entries if e.method != "trilinear")
+    files = write_leaderboards(store, tmp_path / "out", today=TODAY)
+    assert "| [insample](insample.md) | unknown | unknown | paper-linear | ×2 × 2 × 2 | 3 | 3 | — |" in (
+        files.index_markdown)
+    # the directions reach the board as given: None stays a diagnostic beside ranked columns
+    fill(store, "insample", {"trilinear": {"psnr": BIASED["trilinear"]["psnr"]}}, checkpoint_sha256="c" * 64)
+    board = build_boards(store, directions={"psnr": True, "bias": None})[0]
+    assert board.directions == {"psnr": True, "bias": None}

@@ -346,3 +346,30 @@ def test_ci_never_skips_the_browser_test():
         outcomes[ci] = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env,
                                       timeout=120).stdout.strip()
     assert outcomes == {"true": "failed", "": "skipped"}
+
+
+def test_a_diagnostic_column_is_signed_and_never_highlighted(tmp_path):
+    with ResultsStore(tmp_path / "r.sqlite") as store:
+        biases = {"trilinear": [0.0, -0.002, 0.002, 0.0], "good": [0.041, 0.043, 0.042, 0.042],
+                  "mid": [-0.01, -0.012, -0.011, -0.011], "bad": [0.2, 0.1, 0.15, 0.15]}
+        for method, metrics in INSAMPLE.items():
+            key = store.register_run(record(method))
+            for i in range(4):
+                store.add_subject(key, "insample", f"sub-{i + 1:02d}",
+                                  {"psnr": metrics["psnr"][i], "bias": biases[method][i]}, {})
+        site = write_html_site(store, tmp_path / "site", today=TODAY, directions={"psnr": True, "bias": None})
+    text = site.tracks["insample"].read_text(encoding="utf-8")
+    page = parse(site.tracks["insample"])
+    main = page.tables["main"]
+    assert main[0][:4] == ["Method", "n", "PSNR ↑", "Bias %"]
+    rows = by_first_cell(main)
+    assert list(rows) == ["good", "trilinear", "mid", "bad"]  # sorted by PSNR, not by bias
+    assert rows["good"][3].startswith("+4.20 ± ") and rows["mid"][3].startswith("-1.10 ± ")
+    assert text.count('class="best"') == 1  # PSNR's best only; no bias cell is highlighted
+    assert "Columns without an arrow are signed diagnostics" in text
+    stats = page.tables["stats-bias"]
+    assert stats[0] == ["Method", "n", "mean", "std", "95% CI", "p vs trilinear"]
+    assert "p vs best" in page.tables["stats-psnr"][0]
+    subject = next(r for r in page.tables["subjects"][1:] if r[0] == "sub-02" and r[1] == "good")
+    assert subject[2:] == [format_value(35.0), "+4.30"]
+    assert by_first_cell(parse(site.index).tables["tracks"])["insample"][7] == "good (34.125 PSNR)"

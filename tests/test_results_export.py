@@ -117,3 +117,18 @@ def test_edited_provenance_and_foreign_files_are_refused(store_path, tmp_path):
     (tmp_path / "other.jsonl").write_text('{"method": "x"}\n')
     with pytest.raises(InputError, match="not a record of a results export"):
         read_export(tmp_path / "other.jsonl")
+
+
+def test_a_signed_diagnostic_column_round_trips(tmp_path):
+    """The bias column (negative, zero, positive) is exported, imported and rendered unchanged."""
+    with ResultsStore(tmp_path / "s.sqlite") as store:
+        key = store.register_run(run("good"))
+        for i, bias in enumerate((-0.0421, 0.0, 0.0133)):
+            store.add_subject(key, "insample", f"s{i + 1}", {"psnr": 30.0 + i, "bias": bias}, {})
+        write_export(store, tmp_path / "e.jsonl")
+        before = write_leaderboards(store, tmp_path / "a").tracks["insample"].read_bytes()
+    records = read_export(tmp_path / "e.jsonl")
+    assert sorted(r["value"] for r in records if r["record"] == "result" and r["metric"] == "bias") == [-0.0421, 0.0, 0.0133]
+    with ResultsStore(store_from_records(records, tmp_path / "b.sqlite"), read_only=True) as store:
+        after = write_leaderboards(store, tmp_path / "b").tracks["insample"].read_bytes()
+    assert after == before and "| Bias % |" in after.decode() and "| -0.96 ± 2.89 |" in after.decode()

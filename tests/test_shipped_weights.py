@@ -22,12 +22,12 @@ from tests.fake_distributions import forget_fake_modules
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_shipped(folder: Path, *, method: str, preset: str, track: str, payload: bytes) -> None:
+def write_shipped(folder: Path, *, method: str, preset: str, track: str, payload: bytes, fold: int = 0) -> None:
     import hashlib
 
     folder.mkdir(parents=True)
     (folder / "model.safetensors").write_bytes(payload)
-    (folder / "config.json").write_text(json.dumps({"method": method, "preset": preset, "track": track}))
+    (folder / "config.json").write_text(json.dumps({"method": method, "preset": preset, "track": track, "fold": fold}))
     (folder / "manifest.json").write_text(json.dumps({"git": {"commit": "abc123", "dirty": False}}))
     (folder / SHA_FILE).write_text(f"{hashlib.sha256(payload).hexdigest()}  model.safetensors\n")
 
@@ -61,6 +61,16 @@ def test_discovery_choice_and_listing(fake_pm):
     assert find_shipped(pm, "m", sha256=two.recorded_sha256) == two
     rows = describe(found)
     assert rows[0]["training_commit"] == "abc123" and all(r["intact"] for r in rows)
+
+
+def test_a_cross_validation_folds_model_is_found_only_by_its_sha256(fake_pm):
+    pm, package = fake_pm
+    write_shipped(package / "weights" / "cpu-cv-fold-1", method="m", preset="cpu", track="cv", payload=b"fold", fold=1)
+    fold = next(w for w in shipped_weights(pm) if w.fold)
+    assert (fold.track, fold.fold, describe([fold])[0]["fold"]) == ("cv", 1, 1)
+    assert find_shipped(pm, "m", track="cv") is None, "a fold's model stood in for the track's model"
+    assert find_shipped(pm, "m").fold == 0
+    assert find_shipped(pm, "m", sha256=fold.recorded_sha256) == fold
 
 
 def test_a_modified_file_is_noticed_and_a_missing_one_refused(fake_pm):

@@ -147,3 +147,26 @@ def test_ship_evaluate_export_render_import_and_verify(bench):
     (root / "edited.jsonl").write_text("".join(json.dumps(r) + "\n" for r in edited))
     refused = srbench(root, "verify", "--from", "edited.jsonl", ok=False)
     assert refused.returncode == 2 and "recorded provenance (the record was edited)" in refused.stderr
+
+
+def test_verify_compares_the_stored_columns_of_an_export_with_or_without_bias(monkeypatch):
+    """Rows evaluated before the bias metric existed verify on what they store; rows with it
+    compare it like any value (a flipped sign differs; the tolerance is absolute below 1)."""
+    from srbench import verify
+
+    def export(values: dict[str, float]) -> list[dict]:
+        rows = [{"record": "result", "run_key": "k", "track": "t", "subject": "s1", "metric": metric, "value": value}
+                for metric, value in values.items()]
+        return [{"record": "export"}, {"record": "run", "run_key": "k", "method": "m"}, *rows]
+
+    monkeypatch.setattr(verify, "_recompute", lambda *args, **kwargs: {"psnr": 30.0, "bias": -0.0421})
+
+    def verdicts(values: dict[str, float]) -> list[tuple[str, str]]:
+        return [(c.metric, c.status) for c in verify.verify_export(export(values), pm=None, config=None)]
+
+    assert verdicts({"psnr": 30.0}) == [("psnr", "reproduced")]
+    assert verify.unstored_columns(export({"psnr": 30.0}), ["psnr", "bias"]) == ["bias"]
+    assert verdicts({"psnr": 30.0, "bias": -0.0421}) == [("bias", "reproduced"), ("psnr", "reproduced")]
+    assert verify.unstored_columns(export({"psnr": 30.0, "bias": -0.0421}), ["psnr", "bias"]) == []
+    assert verdicts({"psnr": 30.0, "bias": 0.0421}) == [("bias", "differs"), ("psnr", "reproduced")]
+    assert verdicts({"psnr": 30.0, "bias": -0.04213}) == [("bias", "differs"), ("psnr", "reproduced")]

@@ -33,7 +33,9 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
     for method in methods:
         pm.get("trainer", method)
     config = load_config(None)
-    demo_tracks = [t.name for t in config.tracks.values() if not config.dataset(t.test).uses_data_root]
+    demo_tracks = [
+        t.name for t in config.tracks.values() if not t.cross_validated and not config.dataset(t.test).uses_data_root
+    ]
     results_path.parent.mkdir(parents=True, exist_ok=True)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     for method in methods:

@@ -74,15 +74,15 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     predictions_dir = default_predictions_dir(store_path) if save_predictions else None
     if predictions_dir is not None and predictions_dir.exists():
         check_writable_dir(predictions_dir, what="predictions folder")
-    track_subjects = [(p.track, p.subjects, p.methods) for p in plan.tracks]
     store = ResultsStore(results_path)
     columns = metric_columns(pm)
     printer = RowPrinter(output_format=output_format, columns=columns)
     disabled = tuple((ctx.find_root().obj or {}).get("disabled_plugins", ()))
-    for track, subjects, resolved in track_subjects:
+    for track_plan in plan.tracks:
+        track, subjects, fold = track_plan.track, track_plan.subjects, track_plan.fold
         store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train))
         runs = []
-        for model, weights in resolved:
+        for model, weights in track_plan.methods:
             record = RunRecord.create(
                 method=model.name,
                 degradation=track.degradation,
@@ -90,7 +90,8 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
                 scale=track.scale,
                 config={"training": checkpoint_config(weights), "inference": inference_record(settings),
                         "degradation": {"name": track.degradation, "options": dict(track.degradation_options),
-                                        "seed": track.seed}},
+                                        "seed": track.seed},
+                        **({"cross_validation": fold.record()} if fold is not None else {})},
                 checkpoint=weights,
                 plugin_versions=pm.versions(),
             )
@@ -106,10 +107,10 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
             settings=settings,
             force=force,
             predictions_dir=predictions_dir,
-            figure_subject=subjects[0].subject if shard_spec[0] == 0 else None,
+            figure_subject=subjects[0].subject if shard_spec[0] == 0 and (fold is None or fold.number == 1) else None,
             disabled_plugins=disabled,
         )
-        label = f"{track.name}: {len(subjects)} subject(s) × {len(runs)} method(s)"
+        label = f"{track.name}{f' fold {fold.number}/{fold.count}' if fold else ''}: {len(subjects)} subject(s) × {len(runs)} method(s)"
         with progress_bar(label, total=len(subjects)) as advance:
             for outcome in run_track(job, subjects, pm=pm, store=store, jobs=jobs, on_subject=lambda _: advance(), loaded=plan.predictors):
                 printer.add(outcome)

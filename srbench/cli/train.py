@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from srbench.cli.common import PathParam, config_option, device_option, plugin_manager, resolve_device
 from srbench.errors import InputError
-from srbench.grid import integer_scale
 
 
 def parse_assignments(values: tuple[str, ...]) -> dict[str, str]:
@@ -36,8 +34,10 @@ def default_preset(trainer) -> str:
 @click.option("--preset", default=None, help="Preset of the method (paper, cpu, ...); default: cpu.")
 @click.option("--track", default="insample", show_default=True, help="Track whose training dataset is used.")
 @config_option
+@click.option("--fold", type=click.IntRange(min=1), default=None,
+              help="Cross-validation (cv) track: train only fold K (1-based; fold K holds out the K-th subject by id). Default: every fold.")
 @click.option("--run-dir", type=PathParam(file_okay=False), default=None,
-              help="Run directory; default runs/METHOD-PRESET-TRACK.")
+              help="Run directory; default runs/METHOD-PRESET-TRACK (a cv track: one fold-K sub-directory per fold).")
 @click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint (starts fresh when there is none).")
 @click.option("--iterations", type=int, default=None, help="Override the preset's number of iterations.")
 @click.option("--batch-size", type=int, default=None, help="Override the global batch size (patches per step).")
@@ -48,7 +48,7 @@ def default_preset(trainer) -> str:
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
 @device_option
 @click.pass_context
-def command(ctx, method, preset, track, config_path, run_dir, resume, iterations, batch_size, patch_size, seed,
+def command(ctx, method, preset, track, config_path, fold, run_dir, resume, iterations, batch_size, patch_size, seed,
             assignments, progress, device) -> None:
     """Train METHOD (e.g. trigan) on a track's training volumes.
 
@@ -63,56 +63,29 @@ def command(ctx, method, preset, track, config_path, run_dir, resume, iterations
       srbench train METHOD --preset cpu
       srbench train METHOD --iterations 2 --run-dir runs/smoke
       srbench train METHOD --set min_foreground=0.2 --set patch_stride=8 --seed 1
+      srbench train METHOD --track demo-t1-cv --resume      (every fold; one model path per fold)
+      srbench train METHOD --track demo-t1-cv --fold 2
     A method's own fields (learning rates, widths...) are in its README; a KEY that
     --set does not know lists them; docs/plugins.md lists the shared ones with units.
     """
     from srbench.config import load_config
-    from srbench.config.document import configure
-    from srbench.io.nifti import load_volume
-    from srbench.training.config import resolve_config
-    from srbench.training.loop import check_run_dir, run_training
-    from srbench.training.runs import default_run_dir
+    from srbench.training.plan import is_main_process, plan_training, run_job
 
     pm = plugin_manager(ctx)
     trainer = pm.get("trainer", method)
     preset = preset or default_preset(trainer)
     overrides: dict[str, object] = parse_assignments(assignments)
-    if "scale" in overrides:
-        raise InputError("--set scale: the scale comes from the track (its `scale` in datasets.toml)")
     for key, value in (("iterations", iterations), ("batch_size", batch_size), ("patch_size", patch_size), ("seed", seed)):
         if value is not None:
             overrides[key] = value
-
-    cfg = load_config(config_path, pm=pm)
-    tracks = cfg.select_tracks(track)
-    if len(tracks) != 1:
-        raise InputError(f"--track {track}: selects {len(tracks)} tracks; training needs exactly one (a track name)")
-    spec = tracks[0]
-    if spec.train is None:
-        trainable = sorted(t.name for t in cfg.tracks.values() if t.train)
-        raise InputError(
-            f"--track {spec.name}: has no training dataset (no `train` in {cfg.path}); "
-            f"tracks with one: {', '.join(trainable) or 'none'}"
-        )
-    overrides["scale"] = integer_scale(spec.scale, source=f"track '{spec.name}' scale")
-    config = resolve_config(trainer, preset=preset, overrides=overrides, track=spec.name)
-    degradation = configure(pm.get("degradation", spec.degradation), spec.degradation_options)
-    run_dir = run_dir or default_run_dir(method, preset, spec.name)
-    check_run_dir(run_dir, resume=resume, config=config)
-
-    subjects = cfg.subjects(spec.train, pm)
-    volumes = [load_volume(subject.path) for subject in subjects]
-    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
-    if main_process:
-        click.echo(
-            f"training {method} (preset {preset}) on track {spec.name}: {len(volumes)} volume(s) of dataset "
-            f"'{spec.train}', degradation {spec.degradation}, scale {tuple(config.scale)} → {run_dir}",
-            err=True,
-        )
-    model_path = run_training(
-        trainer=trainer, config=config, volumes=volumes, degradation=degradation, run_dir=run_dir,
-        resume=resume, device=resolve_device(device), progress=progress,
-        data_files=[subject.path for subject in subjects],
+    jobs = plan_training(
+        trainer=trainer, config=load_config(config_path, pm=pm), pm=pm, track_name=track, preset=preset,
+        overrides=overrides, run_dir=run_dir, fold=fold, resume=resume,
     )
-    if main_process:
-        click.echo(str(model_path))
+    main_process = is_main_process()
+    for job in jobs:
+        if main_process:
+            click.echo(job.describe(), err=True)
+        model_path = run_job(job, trainer=trainer, pm=pm, resume=resume, device=resolve_device(device), progress=progress)
+        if main_process:
+            click.echo(str(model_path))

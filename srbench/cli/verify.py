@@ -57,8 +57,9 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
       srbench verify --track insample --track knee --format json
     """
     from srbench.config import load_config
+    from srbench.evaluation import metric_columns
     from srbench.results import read_export
-    from srbench.verify import summary, verify_export
+    from srbench.verify import summary, unstored_columns, verify_export
 
     names = [n.strip() for value in tracks for n in value.split(",") if n.strip()] or ["all"]
     pm = plugin_manager(ctx)
@@ -81,5 +82,9 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
 
     checks = verify_export(records, pm=pm, config=config, tracks=names, tolerance=tolerance, on_row=show)
     click.echo(summary(checks, tolerance=tolerance), err=True)
+    missing = unstored_columns(records, metric_columns(pm))
+    if missing and checks:
+        click.echo(f"note: {export_path} stores no {', '.join(missing)} values (evaluated before the metric existed?): "
+                   "computed but not compared; re-evaluate and export to add them", err=True)
     if any(c.status != "reproduced" for c in checks):
         ctx.exit(1)

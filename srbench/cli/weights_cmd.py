@@ -36,9 +36,9 @@ def command(ctx: click.Context, output_format: str) -> None:
     if not rows:
         click.echo("no installed plugin ships trained weights", err=True)
         return
-    header = ["METHOD", "PRESET", "TRACK", "SHA256", "TRAINING COMMIT", "SIZE"]
+    header = ["METHOD", "PRESET", "TRACK", "FOLD", "SHA256", "TRAINING COMMIT", "SIZE"]
     table = [header] + [
-        [r["method"], r["preset"], r["track"], r["sha256"][:16] + ("" if r["intact"] else " (MODIFIED)"),
+        [r["method"], r["preset"], r["track"], str(r["fold"] or "—"), r["sha256"][:16] + ("" if r["intact"] else " (MODIFIED)"),
          r["training_commit"][:12] + ("+dirty" if r["training_commit"].endswith("+dirty") else ""),
          f"{r['bytes'] / 1e6:.2f} MB"]
         for r in rows
@@ -58,7 +58,8 @@ def command(ctx: click.Context, output_format: str) -> None:
 @click.pass_context
 def add_command(ctx: click.Context, run_dir: Path, into: Path | None) -> None:
     """Ship a finished run: copy its model.safetensors, config.json and manifest.json to
-    <plugin package>/weights/<preset>-<track>/ with the model's sha256; print that folder."""
+    <plugin package>/weights/<preset>-<track>/ (a cross-validation fold's run:
+    <preset>-<track>-fold-<k>/) with the model's sha256; print that folder."""
     from srbench.weights import add_run
 
     shipped = add_run(plugin_manager(ctx), run_dir, into=into)

@@ -24,7 +24,11 @@ if TYPE_CHECKING:
     from srbench.plugins import PluginManager
 
 DATA_ROOT_ENV = "SRBENCH_DATA_ROOT"
-TRACK_KINDS = ("insample", "ood")
+#: ``insample``: trains on ``train``, tests on ``test``; ``ood``: tests another track's models;
+#: ``cv``: leave-one-subject-out cross-validation over the subjects of ``test``
+TRACK_KINDS = ("insample", "ood", "cv")
+#: how a ``cv`` track splits its dataset (``folds = "subject"``: one fold per subject)
+FOLD_SCHEMES = ("subject",)
 #: the largest datasets.toml read (a configuration, not data)
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
@@ -56,7 +60,12 @@ class DatasetSpec:
 
 @dataclasses.dataclass(frozen=True)
 class TrackSpec:
-    """One ``[tracks.NAME]`` table: train on ``train`` (optional), test on ``test``."""
+    """One ``[tracks.NAME]`` table: train on ``train`` (optional), test on ``test``.
+
+    A cross-validation track (``kind = "cv"``, ``folds = "subject"``) has no ``train``: fold
+    ``k`` of ``n`` (:func:`srbench.folds.subject_folds`) trains on every subject of ``test``
+    but the ``k``-th (sorted by id) and tests on that one.
+    """
 
     name: str
     kind: str
@@ -70,11 +79,23 @@ class TrackSpec:
     degradation_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: seed of the degradation's noise (each subject's seed is derived from it)
     seed: int = 0
+    #: how a ``cv`` track splits its ``test`` dataset into folds (None for other kinds)
+    folds: str | None = None
+
+    @property
+    def cross_validated(self) -> bool:
+        """True for a ``cv`` track: one model per fold, each tested on its held-out subject."""
+        return self.kind == "cv"
+
+    @property
+    def training_dataset(self) -> str | None:
+        """The dataset training reads: ``train``, or for a ``cv`` track ``test`` (minus each fold's subject)."""
+        return self.test if self.cross_validated else self.train
 
     def training_track(self, config: BenchmarkConfig) -> str:
         """The track whose trained models this track evaluates: its own when it trains,
         else ``models_from``, else the first in-sample track of the configuration."""
-        if self.train is not None:
+        if self.train is not None or self.cross_validated:
             return self.name
         if self.models_from is not None:
             return self.models_from
@@ -95,7 +116,7 @@ class BenchmarkConfig:
         return self.path.parent
 
     def select_tracks(self, name: str) -> list[TrackSpec]:
-        """``NAME`` → that track; ``ood`` / ``insample`` → every track of that kind; ``all`` → every track."""
+        """``NAME`` → that track; ``ood`` / ``insample`` / ``cv`` → every track of that kind; ``all`` → every track."""
         if name == "all":
             return list(self.tracks.values())
         if name in self.tracks:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from srbench.config import DEFAULT_DEGRADATION, TRACK_KINDS, BenchmarkConfig, DatasetSpec, TrackSpec
+from srbench.config import DEFAULT_DEGRADATION, FOLD_SCHEMES, TRACK_KINDS, BenchmarkConfig, DatasetSpec, TrackSpec
 from srbench.config.schema import Table, check_top_level, describe
 from srbench.errors import InputError, did_you_mean, file_error, quoted
 from srbench.grid import integer_scale, parse_scale
@@ -25,9 +25,10 @@ TOP_LEVEL_KEYS = ("datasets", "tracks")
 COMMON_DATASET_KEYS = ("reader", "root", "contrast", "anatomy", "select", "description")
 TRACK_KEYS = (
     "test", "train", "kind", "degradation", "degradation_options", "seed", "scale", "description", "models_from",
+    "folds",
 )
 #: names that select several tracks on the command line, so no track may use them
-RESERVED_TRACK_NAMES = ("all", "ood")
+RESERVED_TRACK_NAMES = ("all", "ood", "cv")
 
 
 def parse_document(raw: Mapping[str, Any], *, path: Path, pm: PluginManager) -> BenchmarkConfig:
@@ -49,6 +50,12 @@ def parse_document(raw: Mapping[str, Any], *, path: Path, pm: PluginManager) -> 
                 path,
                 f"[tracks.{track.name}] models_from: {quoted(track.models_from)} is not a declared track"
                 f"{did_you_mean(track.models_from, tracks)}",
+            )
+        if track.models_from is not None and tracks[track.models_from].cross_validated:
+            raise file_error(
+                path,
+                f"[tracks.{track.name}] models_from: track {quoted(track.models_from)} is a cross-validation track "
+                "(one model per fold, each for its own held-out subject); name a track with one trained model",
             )
     if not tracks:
         raise file_error(path, "declares no [tracks.NAME]")
@@ -137,6 +144,16 @@ def _track(table: Table, *, name: str, path: Path, datasets: Mapping[str, Datase
     kind = table.string("kind", default="insample" if roles["train"] else "ood", choices=TRACK_KINDS)
     if kind == "insample" and roles["train"] is None:
         raise table.error_here("is kind \"insample\" but has no 'train' dataset")
+    folds = table.string("folds", default="subject" if kind == "cv" else None, choices=FOLD_SCHEMES)
+    if kind == "cv":
+        if roles["train"] is not None:
+            raise table.error(
+                "train", "a cv track trains each fold on the other subjects of its 'test' dataset; remove 'train'"
+            )
+        if "models_from" in table:
+            raise table.error("models_from", "a cv track trains its own model for each fold; remove 'models_from'")
+    elif folds is not None:
+        raise table.error("folds", f"only a track of kind \"cv\" has folds (this one is {quoted(kind)})")
     scale_value = table.data.get("scale", 2)
     wanted = "an integer factor from 1 to 16 or a list of 3 of them"
     items = scale_value if isinstance(scale_value, list) else [scale_value]
@@ -162,6 +179,7 @@ def _track(table: Table, *, name: str, path: Path, datasets: Mapping[str, Datase
         scale=scale,
         description=str(table.string("description", default="")),
         models_from=table.string("models_from"),
+        folds=folds,
     )
 
 

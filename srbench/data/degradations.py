@@ -24,12 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from srbench.data.foreground import FOREGROUND_FRACTION, FOREGROUND_PERCENTILE, foreground_threshold
 from srbench.errors import InputError, did_you_mean
-
-#: the HR foreground used to state an SNR: voxels strictly above this fraction ...
-FOREGROUND_FRACTION = 0.1
-#: ... of this percentile of the HR volume (linear interpolation, numpy's default)
-FOREGROUND_PERCENTILE = 99.9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,14 +150,15 @@ def kspace_crop(hr: torch.Tensor, *, scale: tuple[int, int, int]) -> torch.Tenso
 def foreground_mean(hr: torch.Tensor) -> torch.Tensor:
     """Mean of each batch item's HR foreground, shaped ``(B, C, 1, 1, 1)`` (float64).
 
-    Foreground: voxels strictly above ``FOREGROUND_FRACTION`` × the item's
-    ``FOREGROUND_PERCENTILE`` percentile. An item with no such voxel (a constant or
-    non-positive volume) uses the mean of its absolute values.
+    Foreground (:mod:`srbench.data.foreground`): voxels strictly above
+    ``FOREGROUND_FRACTION`` × the item's ``FOREGROUND_PERCENTILE`` percentile, computed in
+    float64. An item with no such voxel (a constant or non-positive volume) uses the mean
+    of its absolute values.
     """
     flat = hr.detach().to(torch.float64).reshape(hr.shape[0] * hr.shape[1], -1).cpu().numpy()
     means = []
     for values in flat:
-        threshold = FOREGROUND_FRACTION * np.percentile(values, FOREGROUND_PERCENTILE)
+        threshold = foreground_threshold(values)
         foreground = values[values > threshold]
         means.append(float(foreground.mean()) if foreground.size else float(np.abs(values).mean()))
     return torch.tensor(means, dtype=torch.float64, device=hr.device).reshape(hr.shape[0], hr.shape[1], 1, 1, 1)

@@ -53,6 +53,7 @@ CONFIG_UNITS: dict[str, str] = {
     "log_every": "iterations",
     "deviations": "list of sentences",
     "memory_format": "name",
+    "fold": "fold number (1-based; 0: none)",
 }
 COMMAND = "python -m srbench.testing.docgen docs/plugins.md"
 

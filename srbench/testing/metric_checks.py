@@ -48,15 +48,19 @@ def _compute(metric: Any, sr: torch.Tensor, hr: torch.Tensor, what: str) -> dict
 
 
 def registration(metric: Any, ctx: CheckContext) -> None:
-    """A lowercase name, ``outputs`` mapping each column to higher-is-better, ``symmetric`` a bool."""
+    """A lowercase name, ``outputs`` mapping each column to higher-is-better (True, False, or None
+    for a diagnostic), ``symmetric`` a bool."""
     check_name(metric, "metric")
     check_protocol(metric, "metric", Metric)
     outputs = metric.outputs
     require(isinstance(outputs, Mapping) and len(outputs) > 0,
-            f"metric '{metric.name}': outputs must map each result column to True (higher is better) or False")
+            f"metric '{metric.name}': outputs must map each result column to True (higher is better), False "
+            "(lower is better) or None (a diagnostic)")
     for column, higher in outputs.items():
         require(isinstance(column, str) and bool(column.strip()), f"metric '{metric.name}': column name {column!r} is not a string")
-        require(isinstance(higher, bool), f"metric '{metric.name}': outputs[{column!r}] must be a bool, got {higher!r}")
+        require(higher is None or isinstance(higher, bool),
+                f"metric '{metric.name}': outputs[{column!r}] must be a bool (True: higher is better, False: lower is "
+                f"better) or None (a diagnostic with no better direction), got {higher!r}")
     require(isinstance(metric.symmetric, bool), f"metric '{metric.name}': symmetric must be a bool, got {metric.symmetric!r}")
 
 
@@ -83,13 +87,21 @@ def symmetry(metric: Any, ctx: CheckContext) -> None:
 
 
 def identical_optimal(metric: Any, ctx: CheckContext) -> None:
-    """Identical volumes score at least as well as any worse pair, in every column."""
+    """Identical volumes score at least as well as any worse pair in every ranked column, and
+    give a finite value in every diagnostic column (direction None: no best to reach)."""
     sr, hr = _pair()
     same = _compute(metric, hr, hr, "identical volumes")
+    diagnostics = [column for column, higher in metric.outputs.items() if higher is None]
+    infinite = [column for column in diagnostics if not math.isfinite(same[column])]
+    require(not infinite,
+            f"metric '{metric.name}': diagnostic column(s) {infinite} are infinite for identical volumes; "
+            "infinity can stand for a perfect score only in a ranked column (e.g. PSNR)")
     for noise in (0.01, 0.1):
         worse_sr, _ = _pair(noise=noise)
         worse = _compute(metric, worse_sr, hr, f"noise {noise}")
         for column, higher in metric.outputs.items():
+            if higher is None:
+                continue
             a, b = same[column], worse[column]
             better_or_equal = a >= b - 1e-6 * max(1.0, abs(b)) if higher else a <= b + 1e-6 * max(1.0, abs(b))
             require(better_or_equal,

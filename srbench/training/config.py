@@ -51,6 +51,8 @@ class TrainingConfig:
         memory_format: layout of the networks' 5D weights and activations during training:
             ``"auto"`` (channels-last 3D on the CPU, contiguous on GPUs),
             ``"channels-last"`` or ``"contiguous"``; see :mod:`srbench.nn.memory_format`.
+        fold: the cross-validation fold this run trains (1-based; its held-out subject is
+            never read), 0 for a run on a track without folds (see :mod:`srbench.folds`).
     """
 
     method: str = ""
@@ -67,6 +69,7 @@ class TrainingConfig:
     log_every: int = 1
     deviations: tuple[str, ...] = ()
     memory_format: str = "auto"
+    fold: int = 0
 
     def validate(self) -> None:
         """Raise an InputError naming the first option whose value cannot work."""
@@ -75,6 +78,8 @@ class TrainingConfig:
             if int(getattr(self, name)) < 1:
                 raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
         memory_format_for(self.memory_format, device="cpu")  # an InputError for an unknown layout
+        if int(self.fold) < 0:
+            raise InputError(f"option fold: must be 0 (no cross-validation) or a fold number >= 1, got {self.fold!r}")
         if not 0.0 <= float(self.min_foreground) <= 1.0:
             raise InputError(f"option min_foreground: must be a fraction in [0, 1], got {self.min_foreground!r}")
         if len(self.scale) != 3 or any(int(s) < 1 for s in self.scale):

@@ -25,18 +25,25 @@ def default_run_dir(method: str, preset: str, track: str, *, runs_root: Path = R
     return Path(runs_root) / f"{method}-{preset}-{track}"
 
 
-def find_latest_model(method: str, *, track: str | None = None, runs_root: Path = RUNS_ROOT) -> Path | None:
+def find_latest_model(
+    method: str, *, track: str | None = None, fold: int | None = None, runs_root: Path = RUNS_ROOT
+) -> Path | None:
     """The newest (by modification time) ``runs_root/*/model.safetensors`` of ``method``.
 
     Only models whose metadata names ``method`` (and, when ``track`` is given, whose stored
-    configuration names that track) count; unreadable files are skipped. None when no
-    model matches.
+    configuration names that track) count; unreadable files are skipped. With ``fold``
+    (a cross-validation fold number) the models are those of the fold sub-directories,
+    ``runs_root/*/fold-*/model.safetensors``, whose configuration has that ``fold``.
+    None when no model matches.
     """
+    from srbench.folds import FOLD_DIR_PREFIX
+
     root = Path(runs_root)
     if not root.is_dir():
         return None
+    pattern = f"*/{FOLD_DIR_PREFIX}*/{MODEL_FILE}" if fold is not None else f"*/{MODEL_FILE}"
     candidates = []
-    for path in root.glob(f"*/{MODEL_FILE}"):
+    for path in root.glob(pattern):
         try:
             metadata = read_metadata(path)
         except InputError:
@@ -50,7 +57,18 @@ def find_latest_model(method: str, *, track: str | None = None, runs_root: Path 
                 continue
             if config.get("track") != track:
                 continue
+        if fold is not None and _stored_fold(metadata) != fold:
+            continue
         candidates.append((path.stat().st_mtime, str(path), path))
     if not candidates:
         return None
     return max(candidates)[2]
+
+
+def _stored_fold(metadata: dict) -> int | None:
+    """The ``fold`` of a model's stored configuration (None when unreadable or absent)."""
+    try:
+        value = json.loads(metadata.get("config", "{}")).get("fold")
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -60,6 +60,7 @@ def vgg_stage_config(config: Esrgan3dConfig) -> VggStageConfig:
         method=VGG_METHOD,
         preset=config.preset,
         track=config.track,
+        fold=config.fold,
         iterations=config.vgg_iterations,
         batch_size=config.batch_size,
         patch_size=config.patch_size,

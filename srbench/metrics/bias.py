@@ -1,0 +1,76 @@
+"""Intensity bias: the mean signed error of SR against HR over the HR foreground.
+
+``bias(sr, hr) = Σ_F (sr − hr) / |F|`` on the volumes the intensity convention hands every
+metric (:mod:`srbench.metrics.convention`: both scaled by the HR reference's minimum and
+maximum, so HR spans [0, 1], SR then clipped to [0, 1]). The value is therefore in units
+of the HR intensity range, within [−1, 1]: ``+0.042`` means that inside the foreground SR
+is on average 4.2 % of the HR range brighter than HR, ``−0.042`` as much darker, 0 that it
+is unbiased (identical volumes give exactly 0).
+
+``F`` is the HR foreground of :mod:`srbench.data.foreground`: the voxels of the scaled
+HR volume strictly above 0.1 × its 99.9th percentile (the convention maps the HR minimum
+to 0, so for an MRI volume whose minimum is 0 these are the voxels above 0.1 × the 99.9th
+percentile in scanner units, the same voxels the ``kspace`` degradation's SNR uses). Air
+is left out so that a method's offset is not diluted by how much background a field of
+view holds. When ``F`` is empty (a constant HR volume, or one with at least 99.9 % of its
+voxels at its minimum) the mean is taken over every voxel instead, so the value is always
+finite, never NaN (the results store refuses NaN).
+
+It is a diagnostic, not a score: its output declares no better direction (``outputs =
+{"bias": None}``, see :class:`srbench.interfaces.Metric`), so leaderboards show it signed
+and never rank by it. PSNR, SSIM and NRMSE penalise a bias without showing it (a uniform
+offset ``b`` alone limits PSNR to ``−20 log10 |b|`` dB: 32 dB for ``b = 0.025``). Because SR is clipped to the HR range,
+an overshoot above the HR maximum counts only up to the maximum (and an undershoot only
+down to the minimum); near the ends of the range the bias is then smaller in magnitude
+than in scanner units.
+
+The sum is accumulated in float64 over float32 differences; the metric is not symmetric
+(the foreground comes from HR, and swapping the arguments flips the sign).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import numpy as np
+import torch
+
+from srbench.data.foreground import foreground_mask
+
+
+def foreground_bias(sr: torch.Tensor, hr: torch.Tensor) -> float:
+    """Mean of ``sr − hr`` over the foreground of ``hr`` (every voxel when it has none).
+
+    Args:
+        sr: ``(W, H, D)`` float32 volume, scaled by the intensity convention.
+        hr: the ``(W, H, D)`` reference on the same grid and scale.
+
+    Returns:
+        The bias in units of the HR intensity range (a number in [−1, 1] for volumes in [0, 1]).
+    """
+    if sr.shape != hr.shape:
+        raise ValueError(f"shapes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}")
+    reference = hr.detach().to(torch.float32)
+    difference = sr.detach().to(device=reference.device, dtype=torch.float32) - reference  # a new tensor
+    mask = foreground_mask(reference)
+    count = int(torch.count_nonzero(mask))
+    if count == 0:
+        return float(difference.sum(dtype=torch.float64)) / difference.numel()
+    # zeroing the background in place is 4× faster than gathering the foreground (20 M voxels)
+    return float(difference.mul_(mask).sum(dtype=torch.float64)) / count
+
+
+class BiasMetric:
+    """The ``bias`` diagnostic (signed; no better direction) as a :class:`~srbench.interfaces.Metric`."""
+
+    name = "bias"
+    description = (
+        "mean signed error SR − HR over the HR foreground (voxels > 0.1 × the HR 99.9th percentile), as a "
+        "fraction of the HR intensity range; 0 = unbiased, + = brighter than HR"
+    )
+    outputs = MappingProxyType({"bias": None})
+    symmetric = False
+
+    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None) -> dict[str, float]:
+        """``{"bias": value}`` for ``(W, H, D)`` volumes already scaled to [0, 1]."""
+        return {"bias": foreground_bias(sr, hr)}
