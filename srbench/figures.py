@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from srbench.defaults import BASELINE_METHOD
 from srbench.errors import InputError, file_error
 from srbench.interfaces import Volume
 from srbench.io.atomic import atomic_path
@@ -42,7 +43,6 @@ BOTTOM_IN = 0.2
 #: blank margin around each panel inside its cell
 PAD_IN = 0.05
 PLANES = ("sagittal", "coronal", "axial")
-BASELINE_METHOD = "trilinear"
 #: file stem of the saved HR reference beside the predictions
 REFERENCE_NAME = "_hr"  # never a path_component() of a method name
 #: fraction of each axis of the field of view covered by the zoomed crop (a quarter of a plane's area)

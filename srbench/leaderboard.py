@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from srbench.defaults import BASELINE_METHOD
 from srbench.errors import InputError, file_error
 from srbench.io.atomic import write_text_atomic
 from srbench.io.hashing import sha256_text
@@ -50,7 +51,6 @@ PREFERRED_ORDER = ("psnr", "ssim", "nrmse", "lpips")
 #: how LPIPS is computed, stated in every track header
 LPIPS_PLANES = "sagittal, coronal, axial (slice-wise 2D, AlexNet v0.1), mean of the three"
 
-BASELINE_METHOD = "trilinear"
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
 
@@ -92,6 +92,8 @@ class Entry:
     not_applicable: str | None = None
     #: subject → the cross-validation fold whose model scored it (empty without folds)
     folds: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: fold → the run key of its evaluated run (empty without folds)
+    fold_runs: dict[int, str] = dataclasses.field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -313,7 +315,9 @@ def build_board(
             str(subject): int(folds[run]["fold"]) for subject, run in zip(group["subject"], group["run_key"], strict=True)
             if run in folds
         }
-        entries.append(Entry(label(method, key, group["checkpoint_sha256"].iloc[0]), method, key, values, folds=subject_folds))
+        fold_runs = {int(folds[run]["fold"]): str(run) for run in group["run_key"].unique() if run in folds}
+        entries.append(Entry(label(method, key, group["checkpoint_sha256"].iloc[0]), method, key, values,
+                             folds=subject_folds, fold_runs=dict(sorted(fold_runs.items()))))
     with_results = {e.run_key for e in entries}
     for mark in marks.itertuples():
         if mark.entry not in with_results:
@@ -598,8 +602,36 @@ def render_per_subject(board: TrackBoard) -> list[str]:
     return lines
 
 
-def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure: str | None = None) -> str:
-    """The markdown of one track's leaderboard."""
+#: sub-folder of a leaderboard folder holding hand-written notes: ``notes/<track>.md`` is
+#: shown under that track's table (an explanation with its measurement, e.g. why a method loses)
+NOTES_FOLDER = "notes"
+#: the largest notes file read (text, not data)
+MAX_NOTES_BYTES = 64 * 1024
+
+
+def read_track_notes(out_dir: Path, track: str) -> str | None:
+    """The notes of ``track`` in ``out_dir/notes/`` (None when there are none).
+
+    Raises:
+        InputError: the notes path is not a regular file, too large, or not UTF-8 text.
+    """
+    from srbench.io.paths import regular_file
+
+    path = Path(out_dir) / NOTES_FOLDER / f"{Path(track_filename(track)).stem}.md"
+    if not path.exists() and not path.is_symlink():
+        return None
+    regular_file(path, what="leaderboard notes")
+    if path.stat().st_size > MAX_NOTES_BYTES:
+        raise file_error(path, f"notes are larger than {MAX_NOTES_BYTES // 1024} KiB")
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except UnicodeDecodeError:
+        raise file_error(path, "notes are not UTF-8 text") from None
+
+
+def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure: str | None = None,
+                 notes: str | None = None) -> str:
+    """The markdown of one track's leaderboard (``notes``: markdown shown under the tables)."""
     info = board.info
     header = [
         f"# Leaderboard: track `{board.track}`",
@@ -645,6 +677,8 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
     if absent:
         body += ["", "## Not applicable", ""]
         body += [f"- **{e.label}**: {e.not_applicable}" for e in absent]
+    if notes:
+        body += ["", "## Notes", "", notes]
     if figure:
         body += ["", "## Figure", "", f"![{board.track}: ground truth, trilinear and each method, with error maps]({figure})"]
 
@@ -890,7 +924,8 @@ def write_leaderboards(
         out_dir: created when missing (its parent must exist).
         figures: also draw each track's figure from saved predictions
             (:func:`srbench.figures.figure_for_track`); without it, a figure already in
-            ``out_dir/figures/`` is linked.
+            ``out_dir/figures/`` is linked. Notes in ``out_dir/notes/<track>.md``
+            (:func:`read_track_notes`) are shown under the track's tables.
         predictions_dir: where evaluate saved predictions (default: ``predictions/``
             beside the store).
         today: the date to print (default: the UTC date of the newest run in the store, so the
@@ -904,6 +939,7 @@ def write_leaderboards(
     out_dir = Path(out_dir)
     check_creatable_dir(out_dir, what="leaderboard folder")
     boards = build_boards(store, directions=directions, track_info=track_info)
+    track_notes = {board.track: read_track_notes(out_dir, board.track) for board in boards}  # read all before writing
     if not out_dir.parent.exists():
         raise file_error(out_dir, f"output directory's parent '{out_dir.parent}' does not exist")
     ensure_dir(out_dir, what="leaderboard folder")
@@ -936,7 +972,9 @@ def write_leaderboards(
         if figure is None and not figures and existing.is_file():
             figure = existing  # drawn by an earlier run (e.g. the committed boards rendered --from an export)
         rel = figure.relative_to(out_dir).as_posix() if figure else None
-        write_text_atomic(path, render_track(board, today=today, srbench_version=__version__, figure=rel))
+        text = render_track(board, today=today, srbench_version=__version__, figure=rel,
+                            notes=track_notes[board.track])
+        write_text_atomic(path, text)
         track_paths[board.track] = path
     index_md = render_index(boards, today=today, srbench_version=__version__)
     index = out_dir / "index.md"

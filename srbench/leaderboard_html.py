@@ -200,9 +200,11 @@ def _json_field(text: Any) -> Any:
         return text
 
 
-def provenance_html(entry: Entry, run: Mapping[str, Any] | None) -> str:
-    """A ``<details>`` element with the run record behind ``entry`` (closed by default)."""
-    fields: list[tuple[str, str]] = [("run key", f"<code>{_e(entry.run_key)}</code>")]
+def provenance_html(entry: Entry, run: Mapping[str, Any] | None, *, run_key: str | None = None, caption: str = "") -> str:
+    """A ``<details>`` element with the run record behind ``entry`` (closed by default); a
+    cross-validation row has one per fold (``run_key`` and ``caption`` name the fold's run)."""
+    run_key = run_key or entry.run_key
+    fields: list[tuple[str, str]] = [("run key", f"<code>{_e(run_key)}</code>")]
     if run is not None:
         config = _json_field(run.get("config"))
         plugins = _json_field(run.get("plugin_versions"))
@@ -222,16 +224,19 @@ def provenance_html(entry: Entry, run: Mapping[str, Any] | None) -> str:
                 fields.append(("inference", f"<code>{_e(json.dumps(config['inference'], sort_keys=True))}</code>"))
             if config.get("degradation"):
                 fields.append(("degradation set-up", f"<code>{_e(json.dumps(config['degradation'], sort_keys=True))}</code>"))
+            if config.get("cross_validation"):
+                fields.append(("cross-validation", f"<code>{_e(json.dumps(config['cross_validation'], sort_keys=True))}</code>"))
             training = config.get("training")
             if isinstance(training, dict) and training:
-                keys = ("preset", "iterations", "track", "seed", "variant")
+                keys = ("preset", "iterations", "track", "fold", "seed", "variant")
                 brief = {k: training[k] for k in keys if k in training}
                 fields.append(("training", f"<code>{_e(json.dumps(brief or training, sort_keys=True))}</code>"))
         fields.append(("evaluated", _e(run.get("created_at") or "—")))
     else:
         fields.append(("record", "not in the store"))
     items = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in fields)
-    return f'<details class="provenance"><summary>run {_e(entry.run_key[:8])}</summary><dl>{items}</dl></details>'
+    label = f"{caption}: run {run_key[:8]}" if caption else f"run {run_key[:8]}"
+    return f'<details class="provenance"><summary>{_e(label)}</summary><dl>{items}</dl></details>'
 
 
 # -- pages --------------------------------------------------------------------------------
@@ -251,7 +256,9 @@ def _main_table(board: TrackBoard, runs: Mapping[str, Mapping[str, Any]]) -> str
                 continue
             text = format_summary(board, metric, summary)
             cells.append(_cell(_e(text), sort=_sort_number(summary.mean), cls="best" if entry.run_key in best[metric] else ""))
-        cells.append(_cell(provenance_html(entry, runs.get(entry.run_key)), sort=entry.run_key, cls="l"))
+        records = [(f"fold {k}", runs.get(run), run) for k, run in entry.fold_runs.items()] or [("", runs.get(entry.run_key), entry.run_key)]
+        provenance = "".join(provenance_html(entry, run, run_key=key, caption=caption) for caption, run, key in records)
+        cells.append(_cell(provenance, sort=entry.run_key, cls="l"))
         rows.append(f'<tr data-method="{_e(entry.method)}" data-run="{_e(entry.run_key)}">' + "".join(cells) + "</tr>")
     return _table(headers, rows, table_id="main")
 
@@ -286,13 +293,18 @@ def _statistics_table(board: TrackBoard, metric: str) -> str:
 
 
 def _subject_table(board: TrackBoard) -> str:
-    headers = [("Subject", "l"), ("Method", "l")] + [(_arrow(board, m), "") for m in board.metrics]
+    with_folds = any(entry.folds for entry in board.entries)
+    headers = [("Subject", "l"), ("Method", "l")] + ([("Fold", "")] if with_folds else [])
+    headers += [(_arrow(board, m), "") for m in board.metrics]
     rows = []
     for subject in board.subjects:
         for entry in board.entries:
             if entry.not_applicable is not None or not any(subject in v.index for v in entry.values.values()):
                 continue
             cells = [_cell(_e(subject), cls="l"), _cell(_e(entry.label), cls="l")]
+            if with_folds:
+                fold = entry.folds.get(subject)
+                cells.append(_cell(str(fold) if fold else "—", sort=fold or 0))
             for metric in board.metrics:
                 series = entry.values.get(metric)
                 if series is None or subject not in series.index:

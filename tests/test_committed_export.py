@@ -29,8 +29,9 @@ def test_the_export_renders_the_committed_markdown_byte_for_byte(tmp_path):
     assert EXPORT.is_file(), "commit the rows: srbench results export --results STORE --out leaderboards/results.jsonl"
     out = tmp_path / "boards"
     out.mkdir()
-    if (REPO / "leaderboards" / "figures").is_dir():  # the figures are drawn from predictions, not rows
-        shutil.copytree(REPO / "leaderboards" / "figures", out / "figures")
+    for folder in ("figures", "notes"):  # figures are drawn from predictions and notes written by hand, not rows
+        if (REPO / "leaderboards" / folder).is_dir():
+            shutil.copytree(REPO / "leaderboards" / folder, out / folder)
     result = srbench("leaderboard", "--from", str(EXPORT), "--out", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     committed = sorted(p.name for p in (REPO / "leaderboards").glob("*.md"))

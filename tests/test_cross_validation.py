@@ -171,8 +171,12 @@ def test_evaluate_scores_each_subject_with_its_folds_model(toy_plugin, cv_toml, 
         assert all(len(subjects) == 1 for subjects in by_run), "a fold's model scored more than its held-out subject"
 
     board_dir = tmp_path / "boards"
-    code, out, err = run_cli(capsys, "leaderboard", "--results", str(store_path), "--out", str(board_dir))
+    code, out, err = run_cli(capsys, "leaderboard", "--results", str(store_path), "--out", str(board_dir),
+                             "--html", str(tmp_path / "site"))
     assert code == 0, err
+    page = (tmp_path / "site" / "heads-cv.html").read_text()
+    assert ">Fold<" in page and all(f"fold {k}: run " in page for k in (1, 2, 3))
+    assert '&quot;held_out&quot;: &quot;sub-02&quot;' in page
     text = (board_dir / "heads-cv.md").read_text()
     assert "leave-one-subject-out cross-validation" in text and "**Subjects:** 3" in text
     table = [line for line in text.splitlines() if line.startswith("| toy ") or line.startswith("| trilinear ")]

@@ -284,3 +284,23 @@ def test_a_diagnostic_never_leads_and_stays_one_with_explicit_directions(tmp_pat
     fill(store, "insample", {"trilinear": {"psnr": BIASED["trilinear"]["psnr"]}}, checkpoint_sha256="c" * 64)
     board = build_boards(store, directions={"psnr": True, "bias": None})[0]
     assert board.directions == {"psnr": True, "bias": None}
+
+
+def test_notes_written_by_hand_appear_under_their_tracks_table(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    fill(store, "insample", {"trilinear": INSAMPLE["trilinear"]})
+    out = tmp_path / "out"
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "insample.md").write_text("**Why X loses.** Measured: 1.5 dB.\n")
+    files = write_leaderboards(store, out, today=TODAY)
+    text = files.tracks["insample"].read_text()
+    assert "\n## Notes\n\n**Why X loses.** Measured: 1.5 dB.\n" in text
+    before = text
+    (out / "notes" / "insample.md").write_bytes(b"\xff\xfe not text")
+    with pytest.raises(InputError, match=r"insample.md: notes are not UTF-8 text"):
+        write_leaderboards(store, out, today=TODAY)
+    assert files.tracks["insample"].read_text() == before, "a failed publish replaced a good board"
+    (out / "notes" / "insample.md").unlink()
+    (out / "notes" / "insample.md").mkdir()
+    with pytest.raises(InputError, match="insample.md"):
+        write_leaderboards(store, out, today=TODAY)

@@ -7,8 +7,9 @@ SNR), ``blur-noise`` takes ``noise``; ``paper-linear`` takes none. See
 
 from srbench import hookimpl
 from srbench.data.degradations import BlurNoise, KSpaceTruncation, PaperLinear
+from srbench.defaults import DEFAULT_DEGRADATION
 
-DEFAULT_DEGRADATION = "paper-linear"
+__all__ = ["DEFAULT_DEGRADATION", "register_degradations"]
 
 
 @hookimpl

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from srbench.builtins.degradations import DEFAULT_DEGRADATION
+from srbench.defaults import DEFAULT_DEGRADATION
 from srbench.cli.common import PathParam, plugin_manager
 from srbench.config.document import configure
 from srbench.data.pairs import degrade_volume

@@ -26,6 +26,7 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
     """
     from srbench.cli import evaluate, leaderboard_cmd, train
     from srbench.config import load_config
+    from srbench.defaults import BASELINE_METHOD
     from srbench.training.runs import find_latest_model
 
     pm = plugin_manager(ctx)
@@ -49,7 +50,7 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
         )
     for track in demo_tracks:
         checkpoints = {m: find_latest_model(m, track="insample") for m in methods}
-        for method in ("trilinear", *methods):
+        for method in (BASELINE_METHOD, *methods):
             ctx.invoke(
                 evaluate.command,
                 track_name=track,

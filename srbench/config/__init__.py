@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from srbench.builtins.degradations import DEFAULT_DEGRADATION
+from srbench.defaults import DEFAULT_DEGRADATION
 from srbench.errors import InputError, file_error, show, unknown_name
 from srbench.interfaces import Scale, SubjectFile
 

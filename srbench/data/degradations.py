@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from srbench.data.foreground import FOREGROUND_FRACTION, FOREGROUND_PERCENTILE, foreground_threshold
+from srbench.defaults import DEFAULT_DEGRADATION
 from srbench.errors import InputError, did_you_mean
 
 
@@ -39,7 +40,7 @@ class PaperLinear:
     Options: none.
     """
 
-    name: str = "paper-linear"
+    name: str = DEFAULT_DEGRADATION
     description: str = "mean of each scale-sized HR block (the paper's linear down-sampling)"
     #: deterministic: a seed changes nothing
     uses_seed: bool = False

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from srbench.defaults import DEFAULT_DEGRADATION
 from srbench.interfaces import PatchBatch, Trainer
 from srbench.testing.context import CheckContext, tiny_config, training_volumes
 from srbench.testing.failures import CheckFailed, require
@@ -27,7 +28,7 @@ def _patch_batch(ctx: CheckContext, config: Any, iteration: int) -> PatchBatch:
 
     source = PatchSource(
         training_volumes(config), patch_size=config.patch_size, stride=config.patch_stride, scale=config.scale,
-        degradation=ctx.pm.get("degradation", "paper-linear"), min_foreground=config.min_foreground, seed=config.seed,
+        degradation=ctx.pm.get("degradation", DEFAULT_DEGRADATION), min_foreground=config.min_foreground, seed=config.seed,
     )
     return source.batch(iteration, int(config.batch_size))
 
@@ -185,7 +186,7 @@ def train_resume(trainer: Any, ctx: CheckContext) -> None:
     from srbench.training.checkpoint import load_checkpoint
     from srbench.training.loop import run_training
 
-    degradation = ctx.pm.get("degradation", "paper-linear")
+    degradation = ctx.pm.get("degradation", DEFAULT_DEGRADATION)
     config = tiny_config(trainer, iterations=2)
     volumes = training_volumes(config)
     straight = run_training(trainer=trainer, config=config, volumes=volumes, degradation=degradation,
@@ -264,7 +265,7 @@ def train_seed(trainer: Any, ctx: CheckContext) -> None:
     from srbench.training.checkpoint import load_checkpoint
     from srbench.training.loop import run_training
 
-    degradation = ctx.pm.get("degradation", "paper-linear")
+    degradation = ctx.pm.get("degradation", DEFAULT_DEGRADATION)
     weights = {}
     for label, value in (("first", 0), ("again", 0), ("seed 1", 1), ("seed 2", 2), ("seed 3", 3)):
         config = tiny_config(trainer, iterations=1, seed=value)

@@ -24,9 +24,11 @@ class ArSSRConfig(TrainingConfig):
     """Training options of ArSSR (sizes in voxels).
 
     The core's patch source supplies HR patches of ``patch_size``; each training step
-    draws, per patch, a scale ``s ~ U[scale_min, scale_max]``, crops an HR cube of
-    ``round(lr_patch · s)`` voxels at a random place, area-averages it to ``lr_patch``³ LR
-    voxels and samples ``samples`` HR voxels of the crop as decoder targets.
+    draws, per patch, per-axis scales (one ``s ~ U[scale_min, scale_max]`` for all axes as
+    in the paper, or, with probability ``per_axis_probability``, one per axis; then, with
+    probability ``unit_axis_probability``, one or two axes at scale 1), crops an HR box of
+    ``round(lr_patch · s)`` voxels per axis at a random place, area-averages it to
+    ``lr_patch``³ LR voxels and samples ``samples`` HR voxels of the crop as decoder targets.
 
     Attributes:
         encoder: ``rdn``, ``rescnn`` or ``srresnet`` (the paper's three choices).
@@ -40,6 +42,11 @@ class ArSSRConfig(TrainingConfig):
         lr_patch: LR patch edge in LR voxels (paper: 10).
         scale_min: lower bound of the training scale (paper: 2).
         scale_max: upper bound of the training scale (paper: 4).
+        per_axis_probability: probability that a patch's three scales are drawn
+            independently (paper: 0, one isotropic scale; a deviation when positive).
+        unit_axis_probability: probability that one or two axes of a patch are not
+            down-sampled (scale 1, as the through-plane axis of a ``[2, 2, 1]`` track;
+            paper: 0; a deviation when positive).
         samples: HR voxels sampled per patch (paper: 8000).
         learning_rate: Adam step size (paper: 1e-4).
         betas: Adam's (β1, β2).
@@ -57,6 +64,8 @@ class ArSSRConfig(TrainingConfig):
     lr_patch: int = 10
     scale_min: float = 2.0
     scale_max: float = 4.0
+    per_axis_probability: float = 0.0
+    unit_axis_probability: float = 0.0
     samples: int = 8000
     learning_rate: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
@@ -73,6 +82,9 @@ class ArSSRConfig(TrainingConfig):
             raise InputError(f"option encoder_depth: must be a positive integer or none, got {self.encoder_depth!r}")
         if not 1.0 <= self.scale_min <= self.scale_max:
             raise InputError(f"option scale_min/scale_max: need 1 <= scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
+        for name in ("per_axis_probability", "unit_axis_probability"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise InputError(f"option {name}: must lie in [0, 1], got {getattr(self, name)!r}")
         needed = math.floor(self.lr_patch * self.scale_max + 0.5)
         if self.patch_size < needed:
             raise InputError(
@@ -88,6 +100,20 @@ def _rate(value: float) -> str:
     return f"{float(value):.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 
+def _scale_deviation(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """The per-axis scale sampling, rendered from the preset's probabilities (none when both are 0)."""
+    if not (float(values.get("per_axis_probability", 0)) or float(values.get("unit_axis_probability", 0))):
+        return ()
+    return (
+        f"per-axis training scales: the paper draws one isotropic factor per patch; here a patch's three "
+        f"factors are drawn independently from U[{values['scale_min']:g}, {values['scale_max']:g}] with probability "
+        f"{float(values['per_axis_probability']):.0%}, and with probability {float(values['unit_axis_probability']):.0%} "
+        f"one or two axes are left at full resolution (factor one), so that in-plane-only tracks such as "
+        f"[2, 2, 1] are inside the training distribution (the implicit decoder is queried at any per-axis "
+        f"coordinates, so the formulation allows it)",
+    )
+
+
 COMMON_DEVIATIONS = (
     "training LR made by exact area averaging of the HR crop to lr_patch³ (equal to paper-linear at integer "
     "scales); the authors' code used cubic-spline zoom (scipy order 3)",
@@ -101,6 +127,7 @@ COMMON_DEVIATIONS = (
 def _paper_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
     return (
         *COMMON_DEVIATIONS,
+        *_scale_deviation(values),
         f"training length: the authors count 2,500 epochs of their own patch set; the reference paper's "
         f"{values['iterations']:,} iterations are used (batch {values['batch_size']} as in the authors' code), "
         f"on every {values['patch_size']}^3 window of the stride-{values['patch_stride']} grid",
@@ -110,6 +137,7 @@ def _paper_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
 def _cpu_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
     return (
         *COMMON_DEVIATIONS,
+        *_scale_deviation(values),
         "global residual: the decoder predicts a correction to the trilinear value at the query point "
         "(last layer zero-initialised, no final ReLU)",
         "local coordinates: the decoder sees the offset from the nearest LR voxel centre (sub-voxel phase) "
@@ -131,6 +159,10 @@ _PAPER: dict[str, Any] = {
     "min_foreground": 0.0,
     "checkpoint_every": 1000,
     "encoder": "rdn",
+    "scale_min": 2.0,
+    "scale_max": 4.0,
+    "per_axis_probability": 0.0,
+    "unit_axis_probability": 0.0,
 }
 
 _CPU: dict[str, Any] = {
@@ -149,6 +181,10 @@ _CPU: dict[str, Any] = {
     "residual": True,
     "samples": 2000,
     "learning_rate": 5e-4,
+    "scale_min": 2.0,
+    "scale_max": 4.0,
+    "per_axis_probability": 0.0,
+    "unit_axis_probability": 0.0,
 }
 
 PAPER_DEVIATIONS = _paper_deviations(_PAPER)

@@ -37,3 +37,18 @@ def test_paper_preset_keeps_every_window_and_runs_record_the_readings():
     assert paper.min_foreground == 0.0
     assert any(f"{paper.iterations:,} iterations are used (batch {paper.batch_size}" in d for d in paper.deviations)
     assert any(r.startswith("cell-centred-coordinates") for r in config_to_dict(paper)["readings"])
+
+
+def test_per_axis_sampling_is_off_in_both_presets_and_named_when_a_preset_turns_it_on():
+    from srbench_arssr.config import _CPU, _cpu_deviations
+
+    for preset in ("paper", "cpu"):
+        config = _config(preset)
+        assert config.per_axis_probability == 0 and config.unit_axis_probability == 0  # the paper's isotropic sampling
+        assert not any("per-axis" in d for d in config.deviations)
+    values = {**_CPU, "per_axis_probability": 0.5, "unit_axis_probability": 0.25}
+    strings = _cpu_deviations(values)
+    named = [d for d in strings if d.startswith("per-axis training scales")]
+    assert len(named) == 1 and "probability 50%" in named[0] and "probability 25%" in named[0]
+    config = resolve_config(ArSSRTrainer(), preset="cpu", overrides={"per_axis_probability": "0.5", "unit_axis_probability": "0.25"})
+    assert unexplained_numbers(strings, config=config, constants=(*PAPER_CONSTANTS, 1)) == []  # 1: the [2, 2, 1] track

@@ -15,7 +15,7 @@ from srbench.training.loop import run_training
 from srbench.training.patches import PatchSource
 from srbench_arssr.network import sample
 from srbench_arssr.resample import area_downsample
-from srbench_arssr.trainer import ArSSRTrainer, draw_samples
+from srbench_arssr.trainer import ArSSRTrainer, draw_scales, draw_samples
 
 TINY = {
     "feature_dim": "4", "encoder_channels": "4", "encoder_depth": "1", "decoder_width": "8", "lr_patch": "4",
@@ -41,10 +41,11 @@ def batch(cfg, iteration):
 
 
 def test_samples_cover_the_scale_range_and_sit_on_the_crop_grid():
-    cfg = config(lr_patch=4, samples=50, scale_min=2.0, scale_max=4.0)
+    cfg = config(lr_patch=4, samples=50, scale_min=2.0, scale_max=4.0, per_axis_probability=0, unit_axis_probability=0)
     hr = torch.rand(32, 1, 16, 16, 16)
     samples = draw_samples(hr, config=cfg, generator=torch.Generator().manual_seed(0))
     assert samples.lr.shape == (32, 1, 4, 4, 4) and samples.positions.shape == (32, 50, 3) and samples.targets.shape == (32, 50)
+    assert samples.scales.shape == (32, 3) and bool((samples.scales == samples.scales[:, :1]).all())  # the paper's: isotropic
     assert bool((samples.scales >= 2.0).all() and (samples.scales <= 4.0).all()) and samples.scales.std() > 0.3
     again = draw_samples(hr, config=cfg, generator=torch.Generator().manual_seed(0))
     assert torch.equal(samples.positions, again.positions) and torch.equal(samples.targets, again.targets)
@@ -57,9 +58,37 @@ def test_samples_cover_the_scale_range_and_sit_on_the_crop_grid():
     inside = ((one.positions >= 0) & (one.positions <= 3)).all(dim=-1)
     values = sample(one.lr, one.positions)[..., 0]
     torch.testing.assert_close(values[inside], one.targets[inside], atol=1e-4, rtol=0)
-    n = round(float(one.scales[0]) * 4)
+    n = round(float(one.scales[0, 0]) * 4)
     offset = one.targets[0][0] - (one.positions[0, 0, 0] + 0.5) * n / 4 + 0.5  # crop corner along axis 0
     assert 0 <= float(offset) <= 16 - n and abs(float(offset) - round(float(offset))) < 1e-4
+
+
+def test_per_axis_scales_with_unit_axes_are_sampled_as_configured_and_reproducibly():
+    cfg = config(scale_min=2.0, scale_max=4.0, per_axis_probability=0.5, unit_axis_probability=0.25)
+    generator = torch.Generator().manual_seed(3)
+    drawn = torch.tensor([draw_scales(cfg, generator) for _ in range(4000)])
+    unit = drawn == 1.0
+    rest = drawn[~unit]
+    assert bool((rest >= 2.0).all() and (rest <= 4.0).all())
+    with_unit = unit.any(dim=1)
+    assert abs(float(with_unit.float().mean()) - 0.25) < 0.03 and not bool(unit.all(dim=1).any())  # never all three
+    counts = unit[with_unit].sum(dim=1)
+    assert abs(float((counts == 1).float().mean()) - 0.5) < 0.05  # one or two axes, equally likely
+    assert all(abs(float(unit[:, a].float().mean()) - 0.25 * 1.5 / 3) < 0.03 for a in range(3))  # no favoured axis
+    plain = drawn[~with_unit]
+    isotropic = (plain == plain[:, :1]).all(dim=1)
+    assert abs(float(isotropic.float().mean()) - 0.5) < 0.04  # per-axis draws half of the time
+    again = torch.tensor([draw_scales(cfg, torch.Generator().manual_seed(3)) for _ in range(1)])
+    assert torch.equal(again[0], drawn[0])
+    # a patch with a unit axis: that axis is cropped to lr_patch voxels and its samples sit on LR voxel centres
+    ramp = torch.arange(16, dtype=torch.float32)[None, None, None, :].expand(1, 16, 16, 16)[None].contiguous()
+    only_unit = config(lr_patch=4, samples=50, scale_min=3.0, scale_max=3.0, per_axis_probability=0, unit_axis_probability=1)
+    many = draw_samples(ramp.expand(64, 1, 16, 16, 16), config=only_unit, generator=torch.Generator().manual_seed(1))
+    flat = many.scales[:, 2] == 1.0
+    assert bool(flat.any()) and bool(((many.scales == 1.0) | (many.scales == 3.0)).all())
+    positions = many.positions[flat][..., 2]
+    torch.testing.assert_close(positions, positions.round())
+    torch.testing.assert_close(sample(many.lr[flat], many.positions[flat])[..., 0], many.targets[flat], atol=1e-4, rtol=0)
 
 
 def test_area_downsampled_training_lr_matches_paper_linear_at_scale_two():
@@ -109,3 +138,13 @@ def test_resumed_core_loop_run_is_bitwise_identical(tmp_path):
     a = load_checkpoint(whole, method="arssr").tensors
     b = load_checkpoint(resumed, method="arssr").tensors
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_scale_probabilities_outside_zero_one_are_refused():
+    import pytest
+
+    from srbench.errors import InputError
+
+    for name in ("per_axis_probability", "unit_axis_probability"):
+        with pytest.raises(InputError, match=f"option {name}: must lie in \\[0, 1\\]"):
+            config(**{name: 1.5})
