@@ -12,7 +12,7 @@ from srbench_esrgan3d.config import Esrgan3dConfig
 from srbench_esrgan3d.trainer import Esrgan3dTrainer
 
 #: numbers of ESRGAN and the three-player GAN paper that the strings compare against
-PAPER_CONSTANTS = (23, 3, 19, 100, 2e-4, 1e-4, 0.25, 15, 2)
+PAPER_CONSTANTS = (23, 3, 19, 100, 2e-4, 1e-4, 0.25, 15, 2, 0.01)
 
 
 def _config(preset: str) -> Esrgan3dConfig:
