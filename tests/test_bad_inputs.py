@@ -9,7 +9,7 @@ existing output file byte-for-byte untouched. The valid borderline inputs of the
 (a constant volume, odd sizes, a volume smaller than one patch, flipped affines...) must
 instead succeed with the right shape and affine.
 
-The corpus covers (issue 12): NIfTI header fields, data types and geometry, decompression
+The corpus covers: NIfTI header fields, data types and geometry, decompression
 bombs (refused from the header: the case checks wall time and peak memory against a trivial
 refusal), TOML types and values, names that would become paths, outputs aliasing inputs
 (``..``, symlinks, hard links, the config, the checkpoint), special files (FIFOs,
@@ -228,7 +228,7 @@ CASES: list[Case] = [
 
 
 # ======================================================================================
-# The grown corpus (issue 12): headers, data types, geometry, TOML types, traversal,
+# The grown corpus: headers, data types, geometry, TOML types, traversal,
 # aliasing, special files, checkpoint metadata, stores, permissions, non-finite values,
 # option misuse, control characters.
 # ======================================================================================
