@@ -9,6 +9,7 @@ intensity convention, config, and the sha256 of each input file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -144,7 +145,6 @@ def compute_metrics(pm: Any, *, sr: torch.Tensor, hr: torch.Tensor, affine: Any)
 class TrackJob:
     """Everything a worker needs to evaluate subjects of one track (picklable)."""
 
-    config_path: Path
     track: TrackSpec
     runs: list[MethodRun]
     results_path: Path
@@ -441,3 +441,95 @@ def plan_evaluation(
         detail = "; ".join(notes) if notes else "no track selected"
         raise InputError(f"nothing to evaluate for --track {track_name} ({detail})")
     return EvaluationPlan(tracks=plans, notes=notes, predictors=predictors)
+
+
+def inference_record(settings: InferenceSettings) -> dict[str, Any]:
+    """The inference settings that can change results (the device does not)."""
+    return {k: v for k, v in dataclasses.asdict(settings).items() if k != "device"}
+
+
+def open_results_store(results_path: Path | None, *, reads: Sequence[Path], save_predictions: bool) -> tuple[Any, Path | None]:
+    """Check where an evaluation writes, then open the store; return it and the predictions folder.
+
+    ``results_path`` None means :data:`srbench.results.DEFAULT_RESULTS_PATH` (its folder is
+    created). The store must not be one of ``reads`` (through any link) and its folder
+    must be writable; the predictions folder (beside the store) too when it exists.
+    """
+    from srbench.figures import default_predictions_dir
+    from srbench.io.paths import check_output_file, check_writable_dir, ensure_dir
+    from srbench.results import DEFAULT_RESULTS_PATH, ResultsStore
+
+    store_path = Path(results_path) if results_path is not None else DEFAULT_RESULTS_PATH
+    if results_path is None:
+        ensure_dir(store_path.parent, what="results folder")
+    check_output_file(store_path, inputs=reads, what="results store")
+    predictions_dir = default_predictions_dir(store_path) if save_predictions else None
+    if predictions_dir is not None and predictions_dir.exists():
+        check_writable_dir(predictions_dir, what="predictions folder")
+    return ResultsStore(store_path), predictions_dir
+
+
+def _no_progress(label: str, *, total: int) -> contextlib.AbstractContextManager[Callable[[], None]]:
+    return contextlib.nullcontext(lambda: None)
+
+
+def run_evaluation(
+    plan: EvaluationPlan,
+    *,
+    pm: Any,
+    store: Any,
+    settings: InferenceSettings,
+    force: bool = False,
+    jobs: int = 1,
+    predictions_dir: Path | None = None,
+    shard: tuple[int, int] = (0, 1),
+    disabled_plugins: tuple[str, ...] = (),
+    progress: Callable[..., contextlib.AbstractContextManager[Callable[[], None]]] = _no_progress,
+) -> Iterator[SubjectOutcome]:
+    """Run a planned evaluation: register each track and run in ``store``, evaluate every
+    subject, yield one :class:`SubjectOutcome` per method × subject as it is stored.
+
+    Args:
+        plan: from :func:`plan_evaluation` (every input found and checked).
+        pm: the plugin manager (metrics, degradations, models).
+        store: the :class:`~srbench.results.ResultsStore` written to.
+        settings: the inference settings (recorded in each run).
+        force: recompute subjects already stored.
+        jobs: worker processes per track.
+        predictions_dir: where to keep the figure subject's SR volumes (None: nowhere).
+        shard: ``(index, count)`` of this evaluation's shard (figures come from shard 0).
+        disabled_plugins: plugins the worker processes skip too.
+        progress: ``progress(label, total=n)`` → a context manager yielding an
+            ``advance()`` function (e.g. :func:`srbench.progress.progress_bar`).
+    """
+    from srbench.metrics.convention import CONVENTION_NAME
+    from srbench.results import RunRecord, TrackRecord
+
+    for track_plan in plan.tracks:
+        track, subjects, fold = track_plan.track, track_plan.subjects, track_plan.fold
+        store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train))
+        runs = []
+        for model, weights in track_plan.methods:
+            record = RunRecord.create(
+                method=model.name,
+                degradation=track.degradation,
+                intensity_convention=CONVENTION_NAME,
+                scale=track.scale,
+                config={"training": checkpoint_config(weights), "inference": inference_record(settings),
+                        "degradation": {"name": track.degradation, "options": dict(track.degradation_options),
+                                        "seed": track.seed},
+                        **({"cross_validation": fold.record()} if fold is not None else {})},
+                checkpoint=weights,
+                plugin_versions=pm.versions(),
+            )
+            runs.append(MethodRun(method=model.name, checkpoint=weights, run_key=store.register_run(record)))
+        first = shard[0] == 0 and (fold is None or fold.number == 1)
+        job = TrackJob(
+            track=track, runs=runs, results_path=store.path, settings=settings, force=force,
+            predictions_dir=predictions_dir, figure_subject=subjects[0].subject if first else None,
+            disabled_plugins=disabled_plugins,
+        )  # fmt: skip
+        label = f"{track.name}{f' fold {fold.number}/{fold.count}' if fold else ''}: {len(subjects)} subject(s) × {len(runs)} method(s)"
+        with progress(label, total=len(subjects)) as advance:
+            yield from run_track(job, subjects, pm=pm, store=store, jobs=jobs, on_subject=lambda _: advance(),
+                                 loaded=plan.predictors)

@@ -24,39 +24,49 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
 
     A finished run of the same method and preset is reused unless --retrain.
     """
-    from srbench.cli import evaluate, leaderboard_cmd, train
+    import pandas as pd
+
+    import srbench.api as sr
     from srbench.config import load_config
     from srbench.defaults import BASELINE_METHOD
-    from srbench.training.runs import find_latest_model
+    from srbench.leaderboard import write_leaderboards
+    from srbench.results import ResultsStore
+    from srbench.training.runs import default_run_dir
 
     pm = plugin_manager(ctx)
     methods = methods or ("trigan",)
     for method in methods:
         pm.get("trainer", method)
-    config = load_config(None)
+    config = load_config(None, pm=pm)
     demo_tracks = [
         t.name for t in config.tracks.values() if not t.cross_validated and not config.dataset(t.test).uses_data_root
     ]
     results_path.parent.mkdir(parents=True, exist_ok=True)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    checkpoints: dict[str, Path] = {}
     for method in methods:
-        run_dir = Path("runs") / f"{method}-{preset}-insample"
-        if not retrain and (run_dir / "model.safetensors").is_file():
+        run_dir = default_run_dir(method, preset, "insample")
+        checkpoints[method] = run_dir / "model.safetensors"
+        if not retrain and checkpoints[method].is_file():
             click.echo(f"reusing the finished run {run_dir} (pass --retrain to train again)", err=True)
             continue
-        ctx.invoke(
-            train.command, method=method, preset=preset, track="insample", run_dir=run_dir,
-            resume=not retrain and run_dir.exists(), iterations=iterations,
+        click.echo(f"training {method} (preset {preset}) on track insample → {run_dir}", err=True)
+        [checkpoints[method]] = sr.train(
+            method, track="insample", preset=preset, run_dir=run_dir, resume=not retrain and run_dir.exists(),
+            iterations=iterations, progress=True, pm=pm,
         )
-    for track in demo_tracks:
-        checkpoints = {m: find_latest_model(m, track="insample") for m in methods}
-        for method in (BASELINE_METHOD, *methods):
-            ctx.invoke(
-                evaluate.command,
-                track_name=track,
-                methods=(method,),
-                checkpoint=checkpoints.get(method),
-                results_path=results_path,
-                output_format="table",
-            )
-    ctx.invoke(leaderboard_cmd.command, results_path=results_path, out_dir=out_dir, figures=True)
+    rows = [
+        sr.evaluate(track, methods=[method], checkpoint=checkpoints.get(method), results=results_path,
+                    save_predictions=True, progress=True, pm=pm)
+        for track in demo_tracks
+        for method in (BASELINE_METHOD, *methods)
+    ]  # fmt: skip
+    table = pd.concat(rows, ignore_index=True).dropna(axis=1, how="all")
+    click.echo(table.to_markdown(index=False, floatfmt=".4f"))
+    with ResultsStore(results_path, read_only=True) as store:
+        written = write_leaderboards(store, out_dir, figures=True)
+    for note in written.notes:
+        click.echo(f"warning: {note}", err=True)
+    click.echo(written.index_markdown, nl=False)
+    for path in [*written.tracks.values(), *written.figures.values(), written.index]:
+        click.echo(f"wrote {path}", err=True)

@@ -13,17 +13,7 @@ from srbench.cli.common import PathParam, config_option, device_option, plugin_m
 from srbench.cli.predict import inference_settings, refuse_unused_patch_options, with_inference_options
 from srbench.config import load_config
 from srbench.errors import one_line
-from srbench.evaluation import (
-    MethodRun,
-    TrackJob,
-    checkpoint_config,
-    finite_or_none,
-    metric_columns,
-    parse_shard,
-    plan_evaluation,
-    run_track,
-)
-from srbench.io.paths import check_output_file, check_writable_dir, ensure_dir
+from srbench.evaluation import finite_or_none, metric_columns, parse_shard, plan_evaluation
 from srbench.progress import progress_bar
 
 
@@ -49,9 +39,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     already stored for the same run are skipped unless --force. Per-subject results are
     printed on stdout (json: one object per line).
     """
-    from srbench.figures import default_predictions_dir
-    from srbench.metrics.convention import CONVENTION_NAME
-    from srbench.results import DEFAULT_RESULTS_PATH, RunRecord, ResultsStore, TrackRecord
+    from srbench.evaluation import open_results_store, run_evaluation
 
     if jobs < 1:
         raise click.BadParameter("must be at least 1", param_hint="--jobs")
@@ -66,65 +54,20 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     refuse_unused_patch_options(ctx, [model for track in plan.tracks for model, _ in track.methods])
     for note in plan.notes:
         click.echo(note, err=True)
-    store_path = results_path or DEFAULT_RESULTS_PATH
-    reads = [config.path, *plan.inputs()]
-    if store_path.parent == DEFAULT_RESULTS_PATH.parent and results_path is None:
-        ensure_dir(store_path.parent, what="results folder")
-    check_output_file(store_path, inputs=reads, what="results store")
-    predictions_dir = default_predictions_dir(store_path) if save_predictions else None
-    if predictions_dir is not None and predictions_dir.exists():
-        check_writable_dir(predictions_dir, what="predictions folder")
-    store = ResultsStore(results_path)
-    columns = metric_columns(pm)
-    printer = RowPrinter(output_format=output_format, columns=columns)
-    disabled = tuple((ctx.find_root().obj or {}).get("disabled_plugins", ()))
-    for track_plan in plan.tracks:
-        track, subjects, fold = track_plan.track, track_plan.subjects, track_plan.fold
-        store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train))
-        runs = []
-        for model, weights in track_plan.methods:
-            record = RunRecord.create(
-                method=model.name,
-                degradation=track.degradation,
-                intensity_convention=CONVENTION_NAME,
-                scale=track.scale,
-                config={"training": checkpoint_config(weights), "inference": inference_record(settings),
-                        "degradation": {"name": track.degradation, "options": dict(track.degradation_options),
-                                        "seed": track.seed},
-                        **({"cross_validation": fold.record()} if fold is not None else {})},
-                checkpoint=weights,
-                plugin_versions=pm.versions(),
-            )
-            runs.append(MethodRun(method=model.name, checkpoint=weights, run_key=store.register_run(record)))
-        if not runs:
-            click.echo(f"track '{track.name}': no method to evaluate", err=True)
-            continue
-        job = TrackJob(
-            config_path=config.path,
-            track=track,
-            runs=runs,
-            results_path=store.path,
-            settings=settings,
-            force=force,
-            predictions_dir=predictions_dir,
-            figure_subject=subjects[0].subject if shard_spec[0] == 0 and (fold is None or fold.number == 1) else None,
-            disabled_plugins=disabled,
-        )
-        label = f"{track.name}{f' fold {fold.number}/{fold.count}' if fold else ''}: {len(subjects)} subject(s) × {len(runs)} method(s)"
-        with progress_bar(label, total=len(subjects)) as advance:
-            for outcome in run_track(job, subjects, pm=pm, store=store, jobs=jobs, on_subject=lambda _: advance(), loaded=plan.predictors):
-                printer.add(outcome)
-                if outcome.status == "not-applicable" and outcome.detail:
-                    click.echo(f"{outcome.method} on {outcome.track}: not applicable ({outcome.detail})", err=True)
+    store, predictions_dir = open_results_store(results_path, reads=[config.path, *plan.inputs()],
+                                                save_predictions=save_predictions)
+    printer = RowPrinter(output_format=output_format, columns=metric_columns(pm))
+    outcomes = run_evaluation(
+        plan, pm=pm, store=store, settings=settings, force=force, jobs=jobs, predictions_dir=predictions_dir,
+        shard=shard_spec, disabled_plugins=tuple((ctx.find_root().obj or {}).get("disabled_plugins", ())),
+        progress=progress_bar,
+    )
+    for outcome in outcomes:
+        printer.add(outcome)
+        if outcome.status == "not-applicable" and outcome.detail:
+            click.echo(f"{outcome.method} on {outcome.track}: not applicable ({outcome.detail})", err=True)
     printer.finish()
     click.echo(f"results stored in {store.path}", err=True)
-
-
-def inference_record(settings) -> dict:
-    """The inference settings that can change results (the device does not)."""
-    import dataclasses
-
-    return {k: v for k, v in dataclasses.asdict(settings).items() if k != "device"}
 
 
 class RowPrinter:

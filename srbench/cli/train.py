@@ -8,6 +8,7 @@ import click
 
 from srbench.cli.common import PathParam, config_option, device_option, plugin_manager, resolve_device
 from srbench.errors import InputError
+from srbench.training.plan import default_preset
 
 
 def parse_assignments(values: tuple[str, ...]) -> dict[str, str]:
@@ -19,14 +20,6 @@ def parse_assignments(values: tuple[str, ...]) -> dict[str, str]:
             raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. --set min_foreground=0.2")
         result[key.strip()] = value.strip()
     return result
-
-
-def default_preset(trainer) -> str:
-    """The trainer's ``default_preset`` attribute, else ``cpu`` when it has one, else its first preset."""
-    preset = getattr(trainer, "default_preset", None)
-    if preset:
-        return str(preset)
-    return "cpu" if "cpu" in trainer.presets else next(iter(trainer.presets))
 
 
 @click.command("train")

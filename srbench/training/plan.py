@@ -55,6 +55,14 @@ class TrainingJob:
         )
 
 
+def default_preset(trainer: Any) -> str:
+    """The trainer's ``default_preset`` attribute, else ``cpu`` when it has one, else its first preset."""
+    preset = getattr(trainer, "default_preset", None)
+    if preset:
+        return str(preset)
+    return "cpu" if "cpu" in trainer.presets else next(iter(trainer.presets))
+
+
 def trainable_track(config: BenchmarkConfig, name: str) -> TrackSpec:
     """The one track ``name`` selects, which must have training data.
 

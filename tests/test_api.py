@@ -1,0 +1,56 @@
+"""The library API (srbench.api): the same checks, files and rows as the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import srbench.api as sr
+from srbench.errors import InputError
+from srbench.plugins import PluginInfo, Registered, get_plugin_manager
+from srbench.results import ResultsStore
+from tests.training_toy import TOY_MODEL, ToyTrainer, write_volumes
+
+
+@pytest.fixture
+def toy_benchmark(tmp_path, monkeypatch) -> Path:
+    pm = get_plugin_manager()
+    info = PluginInfo(name="toy", distribution="srbench-test-toy", version="0")
+    monkeypatch.setitem(pm.registries["trainer"], "toy", Registered(obj=ToyTrainer(), plugin=info))
+    monkeypatch.setitem(pm.registries["model"], "toy", Registered(obj=TOY_MODEL, plugin=info))
+    (tmp_path / "vols").mkdir()
+    write_volumes(tmp_path / "vols", 3)
+    path = tmp_path / "datasets.toml"
+    path.write_text(
+        '[datasets.heads]\npaths = ["vols/*.nii.gz"]\ncontrast = "T1w"\nanatomy = "brain"\n\n'
+        '[tracks.insample]\ntrain = "heads"\ntest = "heads"\n\n[tracks.heads-cv]\nkind = "cv"\ntest = "heads"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def test_train_then_evaluate_from_python(toy_benchmark, tmp_path):
+    models = sr.train("toy", track="insample", iterations=2, options={"channels": 3})
+    assert models == [Path("runs/toy-cpu-insample/model.safetensors")] and models[0].is_file()
+    folds = sr.train("toy", track="heads-cv", iterations=1)
+    assert [m.parent.name for m in folds] == ["fold-1", "fold-2", "fold-3"]
+
+    rows = sr.evaluate("insample", methods=["trilinear", "toy"], results=tmp_path / "r.sqlite")
+    assert sorted(set(rows["method"])) == ["toy", "trilinear"] and set(rows["status"]) == {"ok"}
+    assert len(rows) == 6 and rows["psnr"].notna().all() and "lpips" in rows.columns
+    again = sr.evaluate("insample", methods=["trilinear"], results=tmp_path / "r.sqlite")
+    assert set(again["status"]) == {"skipped"}
+    with ResultsStore(tmp_path / "r.sqlite", read_only=True) as store:
+        assert len(store.rows("insample")["subject"].unique()) == 3
+
+    cv = sr.evaluate("heads-cv", methods=["toy"], results=tmp_path / "r.sqlite")
+    assert list(cv["subject"]) == ["sub-00", "sub-01", "sub-02"]
+
+
+def test_bad_input_is_the_command_lines_one_line_error(toy_benchmark, tmp_path):
+    with pytest.raises(InputError, match="unknown track 'nope'"):
+        sr.evaluate("nope", results=tmp_path / "r.sqlite")
+    with pytest.raises(InputError, match="--fold 9: track 'heads-cv' has folds 1 to 3"):
+        sr.train("toy", track="heads-cv", fold=9)
+    assert not (tmp_path / "r.sqlite").exists() and not Path("runs").exists()
