@@ -66,6 +66,19 @@ def write_nifti(tmp_path):
 
 
 @pytest.fixture
+def toy_plugin(monkeypatch):
+    """Register the toy trainer and model (tests/training_toy.py) in the process-wide plugin manager."""
+    from srbench.plugins import PluginInfo, Registered, get_plugin_manager
+    from tests.training_toy import TOY_MODEL, ToyTrainer
+
+    pm = get_plugin_manager()
+    info = PluginInfo(name="toy", distribution="srbench-test-toy", version="0")
+    monkeypatch.setitem(pm.registries["trainer"], "toy", Registered(obj=ToyTrainer(), plugin=info))
+    monkeypatch.setitem(pm.registries["model"], "toy", Registered(obj=TOY_MODEL, plugin=info))
+    return pm
+
+
+@pytest.fixture
 def srbench_cli():
     """Run the installed ``srbench`` command line in a subprocess (real entry points)."""
 

@@ -8,23 +8,17 @@ import pytest
 
 import srbench.api as sr
 from srbench.errors import InputError
-from srbench.plugins import PluginInfo, Registered, get_plugin_manager
 from srbench.results import ResultsStore
-from tests.training_toy import TOY_MODEL, ToyTrainer, write_volumes
+from tests.training_toy import write_benchmark
 
 
 @pytest.fixture
-def toy_benchmark(tmp_path, monkeypatch) -> Path:
-    pm = get_plugin_manager()
-    info = PluginInfo(name="toy", distribution="srbench-test-toy", version="0")
-    monkeypatch.setitem(pm.registries["trainer"], "toy", Registered(obj=ToyTrainer(), plugin=info))
-    monkeypatch.setitem(pm.registries["model"], "toy", Registered(obj=TOY_MODEL, plugin=info))
-    (tmp_path / "vols").mkdir()
-    write_volumes(tmp_path / "vols", 3)
-    path = tmp_path / "datasets.toml"
-    path.write_text(
+def toy_benchmark(toy_plugin, tmp_path, monkeypatch) -> Path:
+    path = write_benchmark(
+        tmp_path,
         '[datasets.heads]\npaths = ["vols/*.nii.gz"]\ncontrast = "T1w"\nanatomy = "brain"\n\n'
-        '[tracks.insample]\ntrain = "heads"\ntest = "heads"\n\n[tracks.heads-cv]\nkind = "cv"\ntest = "heads"\n'
+        '[tracks.insample]\ntrain = "heads"\ntest = "heads"\n\n[tracks.heads-cv]\nkind = "cv"\ntest = "heads"\n',
+        count=3,
     )
     monkeypatch.chdir(tmp_path)
     return path

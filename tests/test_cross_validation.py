@@ -13,9 +13,8 @@ from srbench.config import load_config
 from srbench.errors import InputError
 from srbench.folds import subject_folds
 from srbench.interfaces import SubjectFile
-from srbench.plugins import PluginInfo, Registered, get_plugin_manager
 from srbench.results import ResultsStore
-from tests.training_toy import TOY_MODEL, ToyTrainer, write_volumes
+from tests.training_toy import write_benchmark
 
 SUBJECTS = ["sub-00", "sub-01", "sub-02"]
 
@@ -37,20 +36,8 @@ test = "heads"
 
 
 @pytest.fixture
-def toy_plugin(monkeypatch):
-    pm = get_plugin_manager()
-    info = PluginInfo(name="toy", distribution="srbench-test-toy", version="0")
-    monkeypatch.setitem(pm.registries["trainer"], "toy", Registered(obj=ToyTrainer(), plugin=info))
-    monkeypatch.setitem(pm.registries["model"], "toy", Registered(obj=TOY_MODEL, plugin=info))
-    return pm
-
-
-@pytest.fixture
 def cv_toml(tmp_path, monkeypatch) -> Path:
-    (tmp_path / "vols").mkdir()
-    write_volumes(tmp_path / "vols", len(SUBJECTS))
-    path = tmp_path / "datasets.toml"
-    path.write_text(CV_TOML)
+    path = write_benchmark(tmp_path, CV_TOML, count=len(SUBJECTS))
     monkeypatch.chdir(tmp_path)
     return path
 

@@ -8,33 +8,20 @@ from pathlib import Path
 import pytest
 
 from srbench.cli import main
-from srbench.plugins import PluginInfo, Registered, get_plugin_manager
 from srbench.training.checkpoint import load_checkpoint
-from tests.training_toy import TOY_MODEL, ToyTrainer, write_volumes
-
-
-@pytest.fixture
-def toy_plugin(monkeypatch):
-    """Register the toy trainer and model in the process-wide plugin manager."""
-    pm = get_plugin_manager()
-    info = PluginInfo(name="toy", distribution="srbench-test-toy", version="0")
-    monkeypatch.setitem(pm.registries["trainer"], "toy", Registered(obj=ToyTrainer(), plugin=info))
-    monkeypatch.setitem(pm.registries["model"], "toy", Registered(obj=TOY_MODEL, plugin=info))
-    return pm
+from tests.training_toy import write_benchmark
 
 
 @pytest.fixture
 def datasets_toml(tmp_path) -> Path:
-    (tmp_path / "vols").mkdir()
-    write_volumes(tmp_path / "vols", 2)
-    path = tmp_path / "datasets.toml"
-    path.write_text(
+    return write_benchmark(
+        tmp_path,
         '[datasets.train]\npaths = ["vols/*.nii.gz"]\ncontrast = "T1w"\nanatomy = "brain"\n\n'
         '[tracks.insample]\nkind = "insample"\ntrain = "train"\ntest = "train"\n\n'
         '[tracks.knee]\nkind = "insample"\ntrain = "train"\ntest = "train"\nscale = [2, 2, 1]\n\n'
-        '[tracks.contrast]\nkind = "ood"\ntest = "train"\n'
+        '[tracks.contrast]\nkind = "ood"\ntest = "train"\n',
+        count=2,
     )
-    return path
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -127,6 +127,15 @@ def write_volumes(directory: Path, count: int = 2) -> list[Path]:
     return paths
 
 
+def write_benchmark(folder: Path, tables: str, *, count: int) -> Path:
+    """``folder/datasets.toml`` holding ``tables`` (TOML), with ``count`` volumes in ``folder/vols/``."""
+    (folder / "vols").mkdir(parents=True)
+    write_volumes(folder / "vols", count)
+    path = folder / "datasets.toml"
+    path.write_text(tables)
+    return path
+
+
 def toy_volumes(count: int = 2) -> list[Volume]:
     """In-memory smooth volumes (no files)."""
     return [Volume(data=smooth_volume(i), affine=np.eye(4), source=f"toy-{i}") for i in range(count)]

@@ -27,6 +27,7 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
     import pandas as pd
 
     import srbench.api as sr
+    from srbench.cli.leaderboard_cmd import report_written
     from srbench.config import load_config
     from srbench.defaults import BASELINE_METHOD
     from srbench.leaderboard import write_leaderboards
@@ -65,8 +66,4 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
     click.echo(table.to_markdown(index=False, floatfmt=".4f"))
     with ResultsStore(results_path, read_only=True) as store:
         written = write_leaderboards(store, out_dir, figures=True)
-    for note in written.notes:
-        click.echo(f"warning: {note}", err=True)
-    click.echo(written.index_markdown, nl=False)
-    for path in [*written.tracks.values(), *written.figures.values(), written.index]:
-        click.echo(f"wrote {path}", err=True)
+    report_written(written)

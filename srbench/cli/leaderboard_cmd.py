@@ -70,11 +70,17 @@ def command(results_path: Path | None, export_path: Path | None, out_dir: Path, 
             }
             drawn.update(written.figures)
             site = write_html_site(store, html_dir, figures=drawn)
+    report_written(written)
+    if site is not None:
+        for path in [*site.tracks.values(), *site.figures.values(), *site.exports, site.index]:
+            click.echo(f"wrote {path}", err=True)
+
+
+def report_written(written) -> None:
+    """Print a :class:`~srbench.leaderboard.LeaderboardFiles`: its notes as warnings and the
+    files written on stderr, the index markdown on stdout."""
     for note in written.notes:
         click.echo(f"warning: {note}", err=True)
     click.echo(written.index_markdown, nl=False)
     for path in [*written.tracks.values(), *written.figures.values(), written.index]:
         click.echo(f"wrote {path}", err=True)
-    if site is not None:
-        for path in [*site.tracks.values(), *site.figures.values(), *site.exports, site.index]:
-            click.echo(f"wrote {path}", err=True)
