@@ -169,6 +169,11 @@ def plugin_weights_dir(pm: Any, method: str) -> Path:
     return package / WEIGHTS_FOLDER
 
 
+def folder_name(*, preset: str, track: str, fold: int = 0) -> str:
+    """The folder of a shipped run: ``<preset>-<track>``, ``<preset>-<track>-fold-<k>`` for a fold."""
+    return f"{preset}-{track}-fold-{fold}" if fold else f"{preset}-{track}"
+
+
 def add_run(pm: Any, run_dir: Path, *, into: Path | None = None) -> ShippedWeights:
     """Copy a finished run's model, config and manifest into its plugin's ``weights/`` folder.
 
@@ -196,7 +201,7 @@ def add_run(pm: Any, run_dir: Path, *, into: Path | None = None) -> ShippedWeigh
     if isinstance(fold, bool) or not isinstance(fold, int) or fold < 0:
         raise file_error(run_dir / "config.json", f"fold: expected a fold number >= 0, got {fold!r}")
     root = into if into is not None else plugin_weights_dir(pm, method)
-    target = root / (f"{preset}-{track}-fold-{fold}" if fold else f"{preset}-{track}")
+    target = root / folder_name(preset=preset, track=track, fold=fold)
     target.mkdir(parents=True, exist_ok=True)
     for name in FILES:
         shutil.copyfile(run_dir / name, target / name)

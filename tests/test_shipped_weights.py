@@ -16,7 +16,7 @@ import pytest
 
 from srbench.errors import InputError
 from srbench.plugins import get_plugin_manager
-from srbench.weights import FILES, SHA_FILE, describe, find_shipped, read_shipped, shipped_weights
+from srbench.weights import FILES, SHA_FILE, describe, find_shipped, folder_name, read_shipped, shipped_weights
 from tests.fake_distributions import forget_fake_modules
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,6 +97,6 @@ def test_every_shipped_weights_folder_is_complete_intact_and_loads():
         assert shipped.intact, f"{shipped.path}: sha256 differs from {SHA_FILE}"
         owner = pm.owner("trainer", shipped.method)
         assert shipped.distribution == owner.distribution
-        assert shipped.path.parent.name == f"{shipped.preset}-{shipped.track}"
+        assert shipped.path.parent.name == folder_name(preset=shipped.preset, track=shipped.track, fold=shipped.fold)
         assert shipped.path.stat().st_size < 20_000_000, "ship small (cpu-preset) weights only"
         pm.get("model", shipped.method).load(checkpoint=shipped.path, device="cpu")
