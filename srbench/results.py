@@ -44,6 +44,7 @@ import pandas as pd
 from srbench.errors import InputError, SrbenchRuntimeError, file_error
 from srbench.io.atomic import atomic_path, ensure_parent_exists
 from srbench.io.hashing import sha256_file, sha256_text
+from srbench.io.paths import portable_path
 
 #: version of the table layout written by this module
 SCHEMA_VERSION = 1
@@ -760,17 +761,6 @@ def _number(value: float | str) -> float:
     return float(value)
 
 
-def _portable_path(path: str) -> str:
-    """An input path for a published export: relative to the working directory when it lies
-    below it (the repository, for the committed rows), so no machine's folder layout is
-    published; other paths are kept as recorded. Inputs are matched by sha256, not by path."""
-    candidate = Path(path)
-    if candidate.is_absolute():
-        with contextlib.suppress(ValueError):
-            return candidate.relative_to(Path.cwd().resolve()).as_posix()
-    return path
-
-
 def export_records(store: ResultsStore) -> list[dict[str, Any]]:
     """Every row of ``store`` as a JSON-ready dict, in a fixed order (independent of the
     order rows were written): the header, then runs (with their full provenance: versions,
@@ -786,7 +776,7 @@ def export_records(store: ResultsStore) -> list[dict[str, Any]]:
                 for column in _JSON_COLUMNS:
                     row[column] = json.loads(row[column])
             if kind == "input":
-                row["path"] = _portable_path(row["path"])
+                row["path"] = portable_path(row["path"])
             if kind == "result":
                 row["value"] = _json_number(float(row["value"]))
                 row["method"] = methods.get(row["run_key"], "")

@@ -169,6 +169,18 @@ def plugin_weights_dir(pm: Any, method: str) -> Path:
     return package / WEIGHTS_FOLDER
 
 
+def portable_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """``manifest`` with its training files' paths made portable (:func:`srbench.io.paths.portable_path`)."""
+    from srbench.io.paths import portable_path
+
+    files = manifest.get("data_files")
+    if not isinstance(files, list):
+        return manifest
+    rewritten = [{**f, "path": portable_path(f["path"])} if isinstance(f, dict) and isinstance(f.get("path"), str) else f
+                 for f in files]
+    return {**manifest, "data_files": rewritten}
+
+
 def folder_name(*, preset: str, track: str, fold: int = 0) -> str:
     """The folder of a shipped run: ``<preset>-<track>``, ``<preset>-<track>-fold-<k>`` for a fold."""
     return f"{preset}-{track}-fold-{fold}" if fold else f"{preset}-{track}"
@@ -193,6 +205,7 @@ def add_run(pm: Any, run_dir: Path, *, into: Path | None = None) -> ShippedWeigh
     preset = check_name(config.get("preset"), kind="preset", source=run_dir / "config.json")
     track = check_name(config.get("track"), kind="track", source=run_dir / "config.json")
     from srbench.training.checkpoint import load_checkpoint
+    from srbench.training.manifest import write_manifest
 
     checkpoint = load_checkpoint(run_dir / "model.safetensors", method=method)
     if checkpoint.kind != "model":
@@ -204,7 +217,10 @@ def add_run(pm: Any, run_dir: Path, *, into: Path | None = None) -> ShippedWeigh
     target = root / folder_name(preset=preset, track=track, fold=fold)
     target.mkdir(parents=True, exist_ok=True)
     for name in FILES:
-        shutil.copyfile(run_dir / name, target / name)
+        if name == "manifest.json":
+            write_manifest(target / name, portable_manifest(_read_json(run_dir / name)))
+        else:
+            shutil.copyfile(run_dir / name, target / name)
     write_text_atomic(target / SHA_FILE, f"{sha256_file(target / 'model.safetensors')}  model.safetensors\n")
     return read_shipped(target, distribution=pm.owner("trainer", method).distribution)
 

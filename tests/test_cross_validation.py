@@ -199,3 +199,5 @@ def test_a_folds_run_ships_into_its_own_weights_folder(toy_plugin, cv_toml, caps
     assert run_cli(capsys, "train", "toy", "--track", "heads-cv", "--fold", "2", "--iterations", "1", "--no-progress")[0] == 0
     shipped = add_run(toy_plugin, Path("runs/toy-cpu-heads-cv/fold-2"), into=tmp_path / "weights")
     assert shipped.path.parent.name == "cpu-heads-cv-fold-2" and (shipped.track, shipped.fold) == ("heads-cv", 2)
+    # the run was given absolute paths below the working directory: published relative
+    assert sorted(f["path"] for f in shipped.manifest["data_files"]) == ["vols/sub-00.nii.gz", "vols/sub-02.nii.gz"]

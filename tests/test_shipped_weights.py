@@ -99,4 +99,6 @@ def test_every_shipped_weights_folder_is_complete_intact_and_loads():
         assert shipped.distribution == owner.distribution
         assert shipped.path.parent.name == folder_name(preset=shipped.preset, track=shipped.track, fold=shipped.fold)
         assert shipped.path.stat().st_size < 20_000_000, "ship small (cpu-preset) weights only"
+        recorded = [f["path"] for f in shipped.manifest.get("data_files", [])]
+        assert not any(Path(p).is_absolute() for p in recorded), f"{shipped.path.parent}: a machine's path in manifest.json"
         pm.get("model", shipped.method).load(checkpoint=shipped.path, device="cpu")

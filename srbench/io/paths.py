@@ -225,3 +225,14 @@ def check_creatable_dir(directory: str | Path, *, what: str = "output folder") -
         raise file_error(directory, f"{what} is not writable (permission denied on {show(probe)})")
     _probe_write(probe, what=what)
     return directory
+
+
+def portable_path(path: str | Path) -> str:
+    """A recorded path fit to publish: relative to the working directory when it lies below
+    it (the repository, for committed rows and shipped manifests), so no machine's folder
+    layout is published; other paths are kept as given. Files are matched by sha256, not path."""
+    candidate = Path(path)
+    if candidate.is_absolute():
+        with contextlib.suppress(ValueError):
+            return candidate.relative_to(Path.cwd().resolve()).as_posix()
+    return str(path)

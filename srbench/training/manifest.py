@@ -55,13 +55,14 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The manifest of a run that is starting (see the module docstring)."""
     import srbench
+    from srbench.io.paths import portable_path
     from srbench.plugins import get_plugin_manager
 
     files = []
     for name in data_files:
         path = Path(name)
         if path.is_file():
-            files.append({"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_file(path)})
+            files.append({"path": portable_path(path), "bytes": path.stat().st_size, "sha256": sha256_file(path)})
     return {
         "srbench_version": srbench.__version__,
         "plugins": get_plugin_manager().versions(),
