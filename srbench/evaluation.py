@@ -218,7 +218,7 @@ def _worker(job: TrackJob, subjects: list[SubjectFile], threads: int) -> list[Su
     """Process-pool entry: evaluate ``subjects`` in a fresh process."""
     torch.set_num_threads(threads)
     from srbench.plugins import get_plugin_manager
-    from srbench.results import ResultsStore
+    from srbench.results.store import ResultsStore
 
     pm = get_plugin_manager(disabled=job.disabled_plugins)
     predictors = _load_predictors(job, pm)
@@ -451,13 +451,13 @@ def inference_record(settings: InferenceSettings) -> dict[str, Any]:
 def open_results_store(results_path: Path | None, *, reads: Sequence[Path], save_predictions: bool) -> tuple[Any, Path | None]:
     """Check where an evaluation writes, then open the store; return it and the predictions folder.
 
-    ``results_path`` None means :data:`srbench.results.DEFAULT_RESULTS_PATH` (its folder is
+    ``results_path`` None means :data:`srbench.results.store.DEFAULT_RESULTS_PATH` (its folder is
     created). The store must not be one of ``reads`` (through any link) and its folder
     must be writable; the predictions folder (beside the store) too when it exists.
     """
     from srbench.figures import default_predictions_dir
     from srbench.io.paths import check_output_file, check_writable_dir, ensure_dir
-    from srbench.results import DEFAULT_RESULTS_PATH, ResultsStore
+    from srbench.results.store import DEFAULT_RESULTS_PATH, ResultsStore
 
     store_path = Path(results_path) if results_path is not None else DEFAULT_RESULTS_PATH
     if results_path is None:
@@ -492,7 +492,7 @@ def run_evaluation(
     Args:
         plan: from :func:`plan_evaluation` (every input found and checked).
         pm: the plugin manager (metrics, degradations, models).
-        store: the :class:`~srbench.results.ResultsStore` written to.
+        store: the :class:`~srbench.results.store.ResultsStore` written to.
         settings: the inference settings (recorded in each run).
         force: recompute subjects already stored.
         jobs: worker processes per track.
@@ -502,9 +502,11 @@ def run_evaluation(
         progress: ``progress(label, total=n)`` → a context manager yielding an
             ``advance()`` function (e.g. :func:`srbench.progress.progress_bar`).
     """
+    from srbench.metric_columns import declared_columns
     from srbench.metrics.convention import CONVENTION_NAME
-    from srbench.results import RunRecord, TrackRecord
+    from srbench.results.store import RunRecord, TrackRecord
 
+    store.register_columns(declared_columns(pm).values())
     for track_plan in plan.tracks:
         track, subjects, fold = track_plan.track, track_plan.subjects, track_plan.fold
         store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train))

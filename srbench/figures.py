@@ -308,7 +308,7 @@ def figure_for_track(
     results store (``ResultsStore.inputs``) is used after checking its stored sha256.
 
     Args:
-        store: a :class:`srbench.results.ResultsStore`.
+        store: a :class:`srbench.results.store.ResultsStore`.
         methods: methods to show, in order (default: every saved prediction).
     """
     from srbench.io.hashing import sha256_file

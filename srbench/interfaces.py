@@ -210,6 +210,34 @@ class DatasetReader(Protocol):
         ...
 
 
+@dataclasses.dataclass(frozen=True)
+class ColumnDisplay:
+    """How leaderboards show one output column of a metric (every field optional).
+
+    Attributes:
+        label: the column's name in tables (``SNR``, ``SNR axial``); empty: the column
+            name with spaces for underscores.
+        group: the headline column this one details (``snr`` for ``snr_axial``); a
+            detail column follows its headline and is left out of per-subject tables.
+            Empty: the column is a headline itself.
+        order: position among the columns, lower first (ties by group, then name).
+        unit: unit of the values, named where changes are explained (``dB``).
+        percent: values are fractions, shown × 100 under a ``%`` header.
+        key: a key column, compared between an in-sample track and its acquisition
+            tracks in the leaderboard index.
+        setup: ``(label, text)`` stated in the header of every track showing the column
+            (``("SNR planes", "sagittal, coronal, axial, and their mean")``).
+    """
+
+    label: str = ""
+    group: str = ""
+    order: int = 1000
+    unit: str = ""
+    percent: bool = False
+    key: bool = False
+    setup: tuple[str, str] | None = None
+
+
 @runtime_checkable
 class Metric(Protocol):
     """An image-quality metric, registered by ``register_metrics``.
@@ -224,6 +252,11 @@ class Metric(Protocol):
             signed, never ranked, and only tested against the baseline. A metric may
             report several columns, e.g. LPIPS per plane and their mean.
         symmetric: whether ``compute(a, b) == compute(b, a)``.
+
+    Optional extensions: ``description`` (one line; leaderboards explain a diagnostic
+    column with it) and ``display``, a mapping of output column → :class:`ColumnDisplay`
+    (columns it leaves out get the defaults). Evaluation stores both with the results,
+    so a leaderboard renders them without the plugin installed.
     """
 
     name: str

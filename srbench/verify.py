@@ -1,6 +1,6 @@
 """Re-derive committed leaderboard rows from their recorded provenance and the shipped weights.
 
-For every run of a results export (:func:`srbench.results.read_export`) on the selected
+For every run of a results export (:func:`srbench.results.export.read_export`) on the selected
 tracks, :func:`verify_export` finds the weights whose sha256 the run recorded among the
 weights the plugins ship (:mod:`srbench.weights`), rebuilds each subject's LR volume
 with the recorded degradation, options, seed and scale from the test file (whose sha256
@@ -92,7 +92,7 @@ def verify_export(
     """Re-evaluate the rows of ``records`` on ``tracks`` (``all`` = every track in them).
 
     Args:
-        records: from :func:`srbench.results.read_export`.
+        records: from :func:`srbench.results.export.read_export`.
         pm: the plugin manager (models, degradations, metrics, shipped weights).
         config: the :class:`srbench.config.BenchmarkConfig` that locates each track's test files.
         tracks: track names, or ``all``.

@@ -167,7 +167,7 @@ def _child(request: dict) -> None:
 
 #: modules the commands import lazily; importing them once here saves each case the time
 PREIMPORTS = (
-    "pandas", "safetensors.torch", "srbench.results", "srbench.evaluation", "srbench.leaderboard",
+    "pandas", "safetensors.torch", "srbench.results.export", "srbench.evaluation", "srbench.leaderboard.markdown",
     "srbench.config", "srbench.training.checkpoint", "srbench.figures",
 )
 

@@ -20,10 +20,12 @@ import pytest
 from srbench.config import load_config
 from srbench.errors import InputError
 from srbench.plugins import get_plugin_manager
-from srbench.results import ResultsStore, RunRecord
+from srbench.results.store import ResultsStore, RunRecord
 from tests.conftest import DEMO_DATA, REPO, TRAIN_TEST_DATASETS
 from tests.forked_cli import ForkedCLI
 from tests.test_evaluate_cli import clean_env, copy_store, run_ok, stored_values, write_volume
+
+PM = get_plugin_manager()
 
 SUBJECTS = {"s1": ((24, 24, 24), (1.0, 1.0, 1.0), 21), "s2": ((25, 24, 23), (1.1, 1.0, 0.9), 22)}
 TRACK_SEED = 3
@@ -194,7 +196,7 @@ def test_index_shows_the_drop_from_insample_to_each_acquisition_track(evaluated)
 
 
 def test_a_track_mixing_degradation_options_is_refused(tmp_path):
-    from srbench.leaderboard import write_leaderboards
+    from srbench.leaderboard.markdown import write_leaderboards
 
     store = ResultsStore(tmp_path / "r.sqlite")
     for snr in (10, 20):
@@ -202,7 +204,7 @@ def test_a_track_mixing_degradation_options_is_refused(tmp_path):
                            config={"degradation": {"name": "kspace", "options": {"snr": snr}, "seed": 0}})
         store.add_subject(store.register_run(record), "noise", "s1", {"psnr": 30.0}, {})
     with pytest.raises(InputError, match="track 'noise' mixes degradation option sets"):
-        write_leaderboards(store, tmp_path / "out", today="2025-01-01")
+        write_leaderboards(store, tmp_path / "out", today="2025-01-01", pm=PM)
     assert not (tmp_path / "out").exists()
 
 
@@ -242,8 +244,8 @@ def test_the_vendored_flair_volume_matches_the_t1w_grid_and_is_licensed():
 
 
 def test_only_tracks_testing_the_insample_subjects_with_another_lr_get_a_drop_column(tmp_path):
-    from srbench.leaderboard import write_leaderboards
-    from srbench.results import TrackRecord
+    from srbench.leaderboard.markdown import write_leaderboards
+    from srbench.results.store import TrackRecord
 
     store = ResultsStore(tmp_path / "r.sqlite")
     tracks = {  # track → (kind, test dataset, degradation, options, PSNR of s1 and s2)
@@ -260,7 +262,7 @@ def test_only_tracks_testing_the_insample_subjects_with_another_lr_get_a_drop_co
         key = store.register_run(record)
         for subject, value in zip(("s1", "s2"), psnr, strict=True):
             store.add_subject(key, track, subject, {"psnr": value, "lpips": value / 100}, {})
-    index = write_leaderboards(store, tmp_path / "out", today="2025-01-01").index.read_text()
+    index = write_leaderboards(store, tmp_path / "out", today="2025-01-01", pm=PM).index.read_text()
     header, row = table_rows(index, "### From `insample`")
     assert header == ["Method", "PSNR insample", "Δ PSNR kspace", "Δ PSNR noisy",
                       "LPIPS insample", "Δ LPIPS kspace", "Δ LPIPS noisy"]

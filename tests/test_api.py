@@ -8,7 +8,7 @@ import pytest
 
 import srbench.api as sr
 from srbench.errors import InputError
-from srbench.results import ResultsStore
+from srbench.results.store import ResultsStore
 from tests.training_toy import write_benchmark
 
 

@@ -13,7 +13,7 @@ from srbench.config import load_config
 from srbench.errors import InputError
 from srbench.folds import subject_folds
 from srbench.interfaces import SubjectFile
-from srbench.results import ResultsStore
+from srbench.results.store import ResultsStore
 from tests.training_toy import write_benchmark
 
 SUBJECTS = ["sub-00", "sub-01", "sub-02"]

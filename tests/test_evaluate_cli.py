@@ -139,7 +139,7 @@ def full_run(bench, cli, tmp_path_factory) -> tuple[Path, list[dict]]:
 # -- reading stores ---------------------------------------------------------------------------
 def stored_values(path: Path, track: str | None = None) -> dict[tuple[str, str, str, str], float]:
     """``(method, track, subject, metric) → value`` of every stored result."""
-    from srbench.results import ResultsStore
+    from srbench.results.store import ResultsStore
 
     with ResultsStore(path, must_exist=True) as store:
         frame = store.rows(track)
@@ -299,7 +299,7 @@ def test_run_records_and_input_hashes(full_run, bench):
     import srbench
     from srbench.metrics.convention import CONVENTION_NAME
     from srbench.plugins import get_plugin_manager
-    from srbench.results import ResultsStore
+    from srbench.results.store import ResultsStore
 
     with ResultsStore(full_run[0], must_exist=True) as store:
         runs = store.runs()
@@ -482,7 +482,7 @@ test = "test"
 
 def test_demo_trains_evaluates_and_publishes(cli, tmp_path):
     from srbench.plugins import get_plugin_manager
-    from srbench.results import ResultsStore
+    from srbench.results.store import ResultsStore
 
     if "trigan" not in get_plugin_manager().names("trainer"):
         pytest.skip("the trigan plugin is not installed")

@@ -22,8 +22,11 @@ from srbench.figures import (
 from srbench.interfaces import Volume
 from srbench.io.hashing import sha256_file
 from srbench.io.nifti import save_volume
-from srbench.leaderboard import write_leaderboards
-from srbench.results import ResultsStore, RunRecord, TrackRecord
+from srbench.leaderboard.markdown import write_leaderboards
+from srbench.plugins import get_plugin_manager
+from srbench.results.store import ResultsStore, RunRecord, TrackRecord
+
+PM = get_plugin_manager()
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -112,7 +115,7 @@ def test_leaderboard_figures(tmp_path):
     save_volume(noisy(hr, 2.0, 1), prediction_path(root, track="insample", method="dcsrn", subject="s1"))
     save_volume(noisy(hr, 2.0, 1), prediction_path(root, track="insample", method="dcsrn", subject="s2"))
     save_volume(noisy(hr, 2.0, 1), prediction_path(root, track="insample", method="arssr", subject="s1"))
-    files = write_leaderboards(store, tmp_path / "boards", figures=True, predictions_dir=root, today="2025-01-01")
+    files = write_leaderboards(store, tmp_path / "boards", figures=True, predictions_dir=root, today="2025-01-01", pm=PM)
     figure = tmp_path / "boards" / "figures" / "insample.png"
     assert files.figures == {"insample": figure}
     # s1 has trilinear; rows: ground truth, dcsrn, trilinear and their error maps (arssr is not applicable)
@@ -143,7 +146,7 @@ def test_figure_inputs_and_reasons(tmp_path):
     assert result.subject == "s1" and result.methods == ("trilinear",)
     assert png_size(tmp_path / "f.png") == figure_size_px(1)
     files = write_leaderboards(store, tmp_path / "boards", figures=True, predictions_dir=tmp_path / "nowhere",
-                               today="2025-01-01")
+                               today="2025-01-01", pm=PM)
     assert files.figures == {} and any("no saved predictions" in note for note in files.notes)
     assert "## Figure" not in files.tracks["insample"].read_text()
 

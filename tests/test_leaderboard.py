@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 
 from srbench.errors import InputError
-from srbench.leaderboard import metric_directions, order_metrics, write_leaderboards
-from srbench.results import ResultsStore, RunRecord, TrackRecord
+from srbench.leaderboard.markdown import write_leaderboards
+from srbench.metric_columns import MetricColumn, declared_columns, resolve_columns
+from srbench.plugins import get_plugin_manager
+from srbench.results.store import ResultsStore, RunRecord, TrackRecord
 from srbench.statistics import bootstrap_ci, paired_test, sign_flip_test
+
+PM = get_plugin_manager()
 
 TODAY = "2025-01-02"
 
@@ -66,7 +70,7 @@ def published(tmp_path):
     fill(store, "knee", {"trilinear": {"psnr": [25.0 + i for i in range(6)], "ssim": [0.7] * 6}}, scale=(2, 2, 1))
     key = store.register_run(rec("good", scale=(2, 2, 1)))
     store.mark_not_applicable(key, "good", "knee", "good supports only scale (2, 2, 2)")
-    files = write_leaderboards(store, tmp_path / "boards", today=TODAY)
+    files = write_leaderboards(store, tmp_path / "boards", today=TODAY, pm=PM)
     store.close()
     return files
 
@@ -141,7 +145,7 @@ def test_wilcoxon_used_from_six_subjects(tmp_path):
         "trilinear": {"psnr": [30.0, 30.5, 31.0, 29.0, 30.0, 31.5]},
         "good": {"psnr": [33.0, 34.5, 32.0, 33.5, 35.0, 34.0]},
     })
-    markdown = write_leaderboards(store, tmp_path / "out", today=TODAY).tracks["insample"].read_text()
+    markdown = write_leaderboards(store, tmp_path / "out", today=TODAY, pm=PM).tracks["insample"].read_text()
     psnr = stats_table(markdown, "PSNR ↑")
     assert psnr["good"][6] == "0.0312 (W, n=6)"
     assert psnr["trilinear"][5] == "0.0312 (W, n=6)"
@@ -174,7 +178,7 @@ def test_refuses_mixed_rows(tmp_path, field, other, word):
     fill(store, "insample", {"trilinear": INSAMPLE["trilinear"]})
     fill(store, "insample", {"dcsrn": INSAMPLE["good"]}, **{field: other})
     with pytest.raises(InputError) as info:
-        write_leaderboards(store, tmp_path / "out", today=TODAY)
+        write_leaderboards(store, tmp_path / "out", today=TODAY, pm=PM)
     message = str(info.value)
     assert word in message and other in message and "--results" in message and "\n" not in message
     assert not (tmp_path / "out" / "insample.md").exists()
@@ -184,27 +188,47 @@ def test_two_checkpoints_of_one_method_are_two_rows(tmp_path):
     store = ResultsStore(tmp_path / "r.sqlite")
     fill(store, "insample", {"good": INSAMPLE["good"]}, checkpoint_sha256="a" * 64)
     fill(store, "insample", {"good": INSAMPLE["bad"]}, checkpoint_sha256="b" * 64)
-    table = main_table(write_leaderboards(store, tmp_path / "out", today=TODAY).tracks["insample"].read_text())
+    table = main_table(write_leaderboards(store, tmp_path / "out", today=TODAY, pm=PM).tracks["insample"].read_text())
     assert list(table)[1:] == ["good (ckpt aaaaaaaa)", "good (ckpt bbbbbbbb)"]
 
 
-def test_directions_and_order():
-    directions = metric_directions(["psnr", "ssim", "nrmse", "lpips", "lpips_axial", "bias"])
-    assert directions == {"psnr": True, "ssim": True, "nrmse": False, "lpips": False, "lpips_axial": False,
-                          "bias": None}
+def test_columns_come_from_the_metric_declarations_in_column_order():
+    declared = declared_columns(PM)
+    columns = resolve_columns(["bias", "lpips_axial", "psnr", "ssim", "nrmse", "lpips"], declared)
+    assert {name: c.direction for name, c in columns.items()} == {
+        "psnr": True, "ssim": True, "nrmse": False, "lpips": False, "lpips_axial": False, "bias": None}
+    assert list(columns) == ["psnr", "ssim", "nrmse", "lpips", "lpips_axial", "bias"]  # a plane after its LPIPS
+    assert [c.label for c in columns.values()] == ["PSNR", "SSIM", "NRMSE", "LPIPS", "LPIPS axial", "Bias"]
     with pytest.raises(InputError, match="mystery"):
-        metric_directions(["mystery"])
-    assert order_metrics(["lpips_axial", "ssim", "zeta", "lpips", "psnr", "nrmse"]) == [
-        "psnr", "ssim", "nrmse", "lpips", "lpips_axial", "zeta"]
+        resolve_columns(["mystery"], declared)
+    # a column declaring nothing but its direction: its name, a headline, after the declared order
+    zeta = {"zeta_x": MetricColumn(name="zeta_x", direction=True)}
+    assert list(resolve_columns(["zeta_x", "lpips", "psnr"], declared, zeta)) == ["psnr", "lpips", "zeta_x"]
+    assert zeta["zeta_x"].label == "zeta x" and zeta["zeta_x"].is_headline
+
+
+def test_a_store_written_by_evaluate_renders_without_the_plugins(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    fill(store, "insample", INSAMPLE)
+    with pytest.raises(InputError, match="not declared by any installed metric plugin"):
+        write_leaderboards(store, tmp_path / "none", today=TODAY)
+    store.register_columns(declared_columns(PM).values())
+    alone = write_leaderboards(store, tmp_path / "alone", today=TODAY).tracks["insample"].read_text()
+    with_plugins = write_leaderboards(store, tmp_path / "with", today=TODAY, pm=PM).tracks["insample"].read_text()
+    # only the degradation's description comes from the installed plugins
+    changed = [(a, b) for a, b in zip(alone.split("\n"), with_plugins.split("\n"), strict=True) if a != b]
+    assert changed == [("- **Degradation:** paper-linear", with_plugins.split("\n")[5])]
+    assert with_plugins.split("\n")[5].startswith("- **Degradation:** paper-linear — ")
+    assert "**LPIPS planes:** sagittal, coronal, axial" in alone and "| Method | n | PSNR ↑ | SSIM ↑ | LPIPS ↓ |" in alone
 
 
 def test_output_directory_errors(tmp_path):
     store = ResultsStore(tmp_path / "r.sqlite")
     with pytest.raises(InputError, match="empty"):
-        write_leaderboards(store, tmp_path / "out", today=TODAY)
+        write_leaderboards(store, tmp_path / "out", today=TODAY, pm=PM)
     fill(store, "insample", {"trilinear": INSAMPLE["trilinear"]})
     with pytest.raises(InputError, match="does not exist"):
-        write_leaderboards(store, tmp_path / "no" / "out", today=TODAY)
+        write_leaderboards(store, tmp_path / "no" / "out", today=TODAY, pm=PM)
 
 
 def test_leaderboard_command(tmp_path, srbench_cli):
@@ -239,7 +263,7 @@ BIASED = {
 def test_a_diagnostic_column_is_signed_and_never_ranked(tmp_path):
     store = ResultsStore(tmp_path / "r.sqlite")
     fill(store, "insample", BIASED)
-    files = write_leaderboards(store, tmp_path / "out", today=TODAY)
+    files = write_leaderboards(store, tmp_path / "out", today=TODAY, pm=PM)
     markdown = files.tracks["insample"].read_text()
     table = main_table(markdown)
     assert table["__header__"] == ["Method", "n", "PSNR ↑", "Bias %"]  # no arrow: no better direction
@@ -268,21 +292,21 @@ def test_boards_without_a_diagnostic_render_as_before(published):
 
 
 def test_a_diagnostic_never_leads_and_stays_one_with_explicit_directions(tmp_path):
-    from srbench.leaderboard import build_boards
+    from srbench.leaderboard.board import build_boards
 
     store = ResultsStore(tmp_path / "r.sqlite")
     fill(store, "insample", {method: {"bias": values["bias"]} for method, values in BIASED.items()})
-    board = build_boards(store, directions={"bias": None})[0]
+    board = build_boards(store, directions={"bias": None}, pm=PM)[0]
     assert board.directions == {"bias": None} and board.best("bias") == [] and board.first_ranked is None
     assert [e.label for e in board.entries] == ["bad", "good", "trilinear"]  # by label: nothing to rank by
     assert all(e.summaries["bias"].vs_best is None for e in board.entries)
     assert all(e.summaries["bias"].vs_baseline is not None for e in board.entries if e.method != "trilinear")
-    files = write_leaderboards(store, tmp_path / "out", today=TODAY)
+    files = write_leaderboards(store, tmp_path / "out", today=TODAY, pm=PM)
     assert "| [insample](insample.md) | unknown | unknown | paper-linear | ×2 × 2 × 2 | 3 | 3 | — |" in (
         files.index_markdown)
     # the directions reach the board as given: None stays a diagnostic beside ranked columns
     fill(store, "insample", {"trilinear": {"psnr": BIASED["trilinear"]["psnr"]}}, checkpoint_sha256="c" * 64)
-    board = build_boards(store, directions={"psnr": True, "bias": None})[0]
+    board = build_boards(store, directions={"psnr": True, "bias": None}, pm=PM)[0]
     assert board.directions == {"psnr": True, "bias": None}
 
 
@@ -292,15 +316,15 @@ def test_notes_written_by_hand_appear_under_their_tracks_table(tmp_path):
     out = tmp_path / "out"
     (out / "notes").mkdir(parents=True)
     (out / "notes" / "insample.md").write_text("**Why X loses.** Measured: 1.5 dB.\n")
-    files = write_leaderboards(store, out, today=TODAY)
+    files = write_leaderboards(store, out, today=TODAY, pm=PM)
     text = files.tracks["insample"].read_text()
     assert "\n## Notes\n\n**Why X loses.** Measured: 1.5 dB.\n" in text
     before = text
     (out / "notes" / "insample.md").write_bytes(b"\xff\xfe not text")
     with pytest.raises(InputError, match=r"insample.md: notes are not UTF-8 text"):
-        write_leaderboards(store, out, today=TODAY)
+        write_leaderboards(store, out, today=TODAY, pm=PM)
     assert files.tracks["insample"].read_text() == before, "a failed publish replaced a good board"
     (out / "notes" / "insample.md").unlink()
     (out / "notes" / "insample.md").mkdir()
     with pytest.raises(InputError, match="insample.md"):
-        write_leaderboards(store, out, today=TODAY)
+        write_leaderboards(store, out, today=TODAY, pm=PM)

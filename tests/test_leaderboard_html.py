@@ -22,10 +22,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srbench.leaderboard import build_boards, format_p, format_value, write_leaderboards
-from srbench.leaderboard_html import ROWS_CSV, ROWS_JSONL, page_name, write_html_site
-from srbench.results import ResultsStore, RunRecord, TrackRecord
+from srbench.leaderboard.board import build_boards
+from srbench.leaderboard.html import ROWS_CSV, ROWS_JSONL, page_name, write_html_site
+from srbench.leaderboard.markdown import write_leaderboards
+from srbench.leaderboard.text import format_p, format_value
+from srbench.plugins import get_plugin_manager
+from srbench.results.store import ResultsStore, RunRecord, TrackRecord
 from tests.conftest import REPO
+
+PM = get_plugin_manager()
 
 TODAY = "2025-01-02"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -82,7 +87,7 @@ def store(tmp_path) -> ResultsStore:
 @pytest.fixture
 def site(store, tmp_path):
     figure = write_png(tmp_path / "insample-figure.png")
-    return write_html_site(store, tmp_path / "site", figures={"insample": figure}, today=TODAY, directions=DIRECTIONS)
+    return write_html_site(store, tmp_path / "site", figures={"insample": figure}, today=TODAY, directions=DIRECTIONS, pm=PM)
 
 
 class Collector(HTMLParser):
@@ -161,7 +166,7 @@ def test_pages_are_self_contained(site):
 
 
 def test_track_page_tables_match_the_markdown_numbers(site, store, tmp_path):
-    board = next(b for b in build_boards(store, directions=DIRECTIONS) if b.track == "insample")
+    board = next(b for b in build_boards(store, directions=DIRECTIONS, pm=PM) if b.track == "insample")
     page = parse(site.tracks["insample"])
     main = by_first_cell(page.tables["main"])
     assert list(main) == [e.label for e in board.entries] == ["good", "trilinear", "mid", "bad"]
@@ -169,7 +174,7 @@ def test_track_page_tables_match_the_markdown_numbers(site, store, tmp_path):
     assert main["good"][2] == f"{format_value(good.summaries['psnr'].mean)} ± {format_value(good.summaries['psnr'].std)}"
     assert len(main["good"]) == 2 + len(board.metrics) + 1  # method, n, metrics, provenance
     # statistics: CIs and p-values are the ones the markdown prints
-    written = write_leaderboards(store, tmp_path / "md", today=TODAY, directions=DIRECTIONS)
+    written = write_leaderboards(store, tmp_path / "md", today=TODAY, directions=DIRECTIONS, pm=PM)
     markdown = written.tracks["insample"].read_text()
     # a track the markdown gives no statistics (too few subjects) gets none here either
     knee_md, knee_page = written.tracks["knee"].read_text(), parse(site.tracks["knee"])
@@ -357,7 +362,7 @@ def test_a_diagnostic_column_is_signed_and_never_highlighted(tmp_path):
             for i in range(4):
                 store.add_subject(key, "insample", f"sub-{i + 1:02d}",
                                   {"psnr": metrics["psnr"][i], "bias": biases[method][i]}, {})
-        site = write_html_site(store, tmp_path / "site", today=TODAY, directions={"psnr": True, "bias": None})
+        site = write_html_site(store, tmp_path / "site", today=TODAY, directions={"psnr": True, "bias": None}, pm=PM)
     text = site.tracks["insample"].read_text(encoding="utf-8")
     page = parse(site.tracks["insample"])
     main = page.tables["main"]

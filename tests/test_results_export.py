@@ -9,16 +9,13 @@ import json
 import pytest
 
 from srbench.errors import InputError
-from srbench.leaderboard import write_leaderboards
-from srbench.results import (
-    ResultsStore,
-    RunRecord,
-    TrackRecord,
-    import_export,
-    read_export,
-    store_from_records,
-    write_export,
-)
+from srbench.leaderboard.markdown import write_leaderboards
+from srbench.metric_columns import declared_columns
+from srbench.plugins import get_plugin_manager
+from srbench.results.export import import_export, read_export, store_from_records, write_export
+from srbench.results.store import ResultsStore, RunRecord, TrackRecord
+
+PM = get_plugin_manager()
 
 VALUES = {
     "trilinear": {"psnr": [30.0, 31.5, 29.25], "ssim": [0.8, 0.81, 0.79]},
@@ -68,14 +65,38 @@ def test_export_is_deterministic_and_round_trips(store_path, tmp_path):
     assert (tmp_path / "c.jsonl").read_bytes() == first
 
 
+def test_metric_column_declarations_travel_with_the_rows(store_path, tmp_path):
+    declared = declared_columns(PM)
+    with ResultsStore(store_path) as store:
+        store.register_columns(declared[name] for name in ("psnr", "ssim"))
+    with ResultsStore(store_path, read_only=True) as store:
+        write_export(store, tmp_path / "a.jsonl")
+        reference = write_leaderboards(store, tmp_path / "reference", pm=PM).tracks["insample"].read_text()
+    records = read_export(tmp_path / "a.jsonl")
+    assert records[0]["version"] == 2
+    assert [r["name"] for r in records if r["record"] == "column"] == ["psnr", "ssim"]
+    assert next(r for r in records if r["record"] == "column")["display"]["label"] == "PSNR"
+    # an export renders its columns as declared, with no plugin installed (only the degradation's
+    # description comes from the plugins); an import carries the declarations into another store
+    with ResultsStore(store_from_records(records, tmp_path / "rebuilt.sqlite"), read_only=True) as store:
+        assert store.metric_columns() == {name: declared[name] for name in ("psnr", "ssim")}
+        alone = write_leaderboards(store, tmp_path / "alone").tracks["insample"].read_text()
+    assert alone.replace("- **Degradation:** paper-linear\n", "") == "\n".join(
+        line for line in reference.split("\n") if not line.startswith("- **Degradation:** paper-linear")
+    )
+    assert import_export(tmp_path / "a.jsonl", tmp_path / "mine.sqlite").metric_columns_added == 2
+    with ResultsStore(tmp_path / "mine.sqlite", read_only=True) as store:
+        assert store.metric_columns() == {name: declared[name] for name in ("psnr", "ssim")}
+
+
 def test_rendering_does_not_depend_on_row_order(store_path, tmp_path):
     with ResultsStore(store_path, read_only=True) as store:
         write_export(store, tmp_path / "a.jsonl")
-        original = write_leaderboards(store, tmp_path / "original")
+        original = write_leaderboards(store, tmp_path / "original", pm=PM)
     rows = read_export(tmp_path / "a.jsonl")
     rebuilt = store_from_records([rows[0], *reversed(rows[1:])], tmp_path / "reversed.sqlite")
     with ResultsStore(rebuilt, read_only=True) as store:
-        again = write_leaderboards(store, tmp_path / "again")
+        again = write_leaderboards(store, tmp_path / "again", pm=PM)
     for track, path in original.tracks.items():
         assert path.read_bytes() == again.tracks[track].read_bytes()
     assert original.index.read_bytes() == again.index.read_bytes()
@@ -126,9 +147,9 @@ def test_a_signed_diagnostic_column_round_trips(tmp_path):
         for i, bias in enumerate((-0.0421, 0.0, 0.0133)):
             store.add_subject(key, "insample", f"s{i + 1}", {"psnr": 30.0 + i, "bias": bias}, {})
         write_export(store, tmp_path / "e.jsonl")
-        before = write_leaderboards(store, tmp_path / "a").tracks["insample"].read_bytes()
+        before = write_leaderboards(store, tmp_path / "a", pm=PM).tracks["insample"].read_bytes()
     records = read_export(tmp_path / "e.jsonl")
     assert sorted(r["value"] for r in records if r["record"] == "result" and r["metric"] == "bias") == [-0.0421, 0.0, 0.0133]
     with ResultsStore(store_from_records(records, tmp_path / "b.sqlite"), read_only=True) as store:
-        after = write_leaderboards(store, tmp_path / "b").tracks["insample"].read_bytes()
+        after = write_leaderboards(store, tmp_path / "b", pm=PM).tracks["insample"].read_bytes()
     assert after == before and "| Bias % |" in after.decode() and "| -0.96 ± 2.89 |" in after.decode()

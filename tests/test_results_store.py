@@ -13,14 +13,9 @@ from pathlib import Path
 import pytest
 
 from srbench.errors import InputError
-from srbench.results import (
-    DEFAULT_RESULTS_PATH,
-    SCHEMA_VERSION,
-    ResultsStore,
-    RunRecord,
-    TrackRecord,
-    merge,
-)
+from srbench.metric_columns import MetricColumn
+from srbench.results.merge import merge
+from srbench.results.store import DEFAULT_RESULTS_PATH, SCHEMA_VERSION, ResultsStore, RunRecord, TrackRecord
 
 
 def record(method: str = "trilinear", **changes) -> RunRecord:
@@ -216,7 +211,7 @@ def test_merge_conflict_names_both_files_and_writes_nothing(tmp_path):
 _WRITER = textwrap.dedent(
     """
     import sys, time
-    from srbench.results import ResultsStore, RunRecord
+    from srbench.results.store import ResultsStore, RunRecord
     path, worker, start, subjects = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
     while time.time() < start:
         time.sleep(0.005)
@@ -287,3 +282,18 @@ def test_results_merge_and_show_commands(tmp_path):
     conflict = CliRunner().invoke(command, ["merge", str(c), str(tmp_path / "d.sqlite"), "--into", str(tmp_path / "e.sqlite")])
     assert isinstance(conflict.exception, InputError)
     assert not (tmp_path / "e.sqlite").exists()
+
+
+def test_a_store_from_before_column_declarations_is_read_and_upgraded_when_written(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with ResultsStore(path) as store:
+        store.add_subject(store.register_run(record()), "insample", "s1", {"psnr": 30.0}, {})
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE metric_columns")
+    with ResultsStore(path, read_only=True) as store:
+        assert store.metric_columns() == {} and store.table_rows("metric_columns") == []
+    with ResultsStore(path) as store:
+        store.register_columns([MetricColumn(name="psnr", metric="psnr", direction=True)])
+        assert store.metric_columns()["psnr"].direction is True

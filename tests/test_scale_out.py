@@ -131,7 +131,7 @@ def _table(path: Path, table: str) -> list[tuple]:
 
 def _stored(path: Path) -> list[tuple]:
     """Every stored value with its run set-up, sorted (``ResultsStore.rows``)."""
-    from srbench.results import ResultsStore
+    from srbench.results.store import ResultsStore
 
     with ResultsStore(path, must_exist=True) as store:
         frame = store.rows()

@@ -30,8 +30,8 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
     from srbench.cli.leaderboard_cmd import report_written
     from srbench.config import load_config
     from srbench.defaults import BASELINE_METHOD
-    from srbench.leaderboard import write_leaderboards
-    from srbench.results import ResultsStore
+    from srbench.leaderboard.markdown import write_leaderboards
+    from srbench.results.store import ResultsStore
     from srbench.training.runs import default_run_dir
 
     pm = plugin_manager(ctx)
@@ -65,5 +65,5 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
     table = pd.concat(rows, ignore_index=True).dropna(axis=1, how="all")
     click.echo(table.to_markdown(index=False, floatfmt=".4f"))
     with ResultsStore(results_path, read_only=True) as store:
-        written = write_leaderboards(store, out_dir, figures=True)
+        written = write_leaderboards(store, out_dir, figures=True, pm=pm)
     report_written(written)

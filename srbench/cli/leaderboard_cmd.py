@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from srbench.cli.common import PathParam
+from srbench.cli.common import PathParam, plugin_manager
+
+if TYPE_CHECKING:
+    from srbench.leaderboard.markdown import LeaderboardFiles
 
 
 @click.command("leaderboard")
@@ -33,7 +37,8 @@ from srbench.cli.common import PathParam
     help="Also write a static site there: index.html, a sortable page per track with per-subject rows, "
     "provenance and figures, and the row export (rows.csv, rows.jsonl). Self-contained (no network).",
 )
-def command(results_path: Path | None, export_path: Path | None, out_dir: Path, figures: bool,
+@click.pass_context
+def command(ctx: click.Context, results_path: Path | None, export_path: Path | None, out_dir: Path, figures: bool,
             predictions_dir: Path | None, html_dir: Path | None) -> None:
     """Write the leaderboards: per track, mean ± std of every metric per method, the best in
     bold, bootstrap CIs and paired tests; print the index on stdout.
@@ -47,11 +52,13 @@ def command(results_path: Path | None, export_path: Path | None, out_dir: Path, 
     import tempfile
 
     from srbench.errors import InputError
-    from srbench.leaderboard import track_filename, write_leaderboards
-    from srbench.results import ResultsStore, read_export, store_from_records
+    from srbench.leaderboard.markdown import track_filename, write_leaderboards
+    from srbench.results.export import read_export, store_from_records
+    from srbench.results.store import ResultsStore
 
     if predictions_dir is not None and not figures:
         raise click.BadParameter("applies only with --figures (the predictions are read to draw them)", param_hint="--predictions")
+    pm = plugin_manager(ctx)
     staging = contextlib.ExitStack()
     if export_path is not None:
         if results_path is not None:
@@ -60,24 +67,24 @@ def command(results_path: Path | None, export_path: Path | None, out_dir: Path, 
         folder = staging.enter_context(tempfile.TemporaryDirectory(prefix="srbench-leaderboard-"))
         results_path = store_from_records(records, Path(folder) / "export.sqlite")
     with staging, ResultsStore(results_path, read_only=True) as store:
-        written = write_leaderboards(store, out_dir, figures=figures, predictions_dir=predictions_dir)
+        written = write_leaderboards(store, out_dir, figures=figures, predictions_dir=predictions_dir, pm=pm)
         site = None
         if html_dir is not None:
-            from srbench.leaderboard_html import write_html_site
+            from srbench.leaderboard.html import write_html_site
 
             drawn = {
                 track: out_dir / "figures" / f"{Path(track_filename(track)).stem}.png" for track in written.tracks
             }
             drawn.update(written.figures)
-            site = write_html_site(store, html_dir, figures=drawn)
+            site = write_html_site(store, html_dir, figures=drawn, pm=pm)
     report_written(written)
     if site is not None:
         for path in [*site.tracks.values(), *site.figures.values(), *site.exports, site.index]:
             click.echo(f"wrote {path}", err=True)
 
 
-def report_written(written) -> None:
-    """Print a :class:`~srbench.leaderboard.LeaderboardFiles`: its notes as warnings and the
+def report_written(written: LeaderboardFiles) -> None:
+    """Print a :class:`~srbench.leaderboard.markdown.LeaderboardFiles`: its notes as warnings and the
     files written on stderr, the index markdown on stdout."""
     for note in written.notes:
         click.echo(f"warning: {note}", err=True)

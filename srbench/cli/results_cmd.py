@@ -28,7 +28,7 @@ def merge_command(sources: tuple[Path, ...], into: Path) -> None:
     Identical rows are kept once; a value that differs between two stores is an error
     naming both files, and then nothing is written.
     """
-    from srbench.results import merge
+    from srbench.results.merge import merge
 
     report = merge(list(sources), into)
     for note in report.notes:
@@ -51,7 +51,7 @@ def merge_command(sources: tuple[Path, ...], into: Path) -> None:
 @click.option("--format", "output_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 def show_command(results_path: Path | None, track: str | None, output_format: str) -> None:
     """Print every stored value (one row per run × track × subject × metric) on stdout."""
-    from srbench.results import ResultsStore
+    from srbench.results.store import ResultsStore
 
     with ResultsStore(results_path, read_only=True) as store:
         if track is not None and track not in store.tracks():
@@ -87,7 +87,8 @@ def export_command(results_path: Path | None, out_path: Path) -> None:
     import FILE --into STORE` merges it into a store, `srbench verify` re-evaluates it.
     """
     from srbench.io.paths import check_output_file
-    from srbench.results import ResultsStore, write_export
+    from srbench.results.export import write_export
+    from srbench.results.store import ResultsStore
 
     with ResultsStore(results_path, read_only=True, must_exist=True) as store:
         check_output_file(out_path, inputs=[store.path], what="export")
@@ -103,7 +104,7 @@ def import_command(export: Path, into: Path) -> None:
     """Merge the rows of an export (from `srbench results export`) into a store, e.g. the
     committed reference rows into your own store so that your methods' boards show them.
     Identical rows are kept once; a value that differs is an error naming both files."""
-    from srbench.results import import_export
+    from srbench.results.export import import_export
 
     report = import_export(export, into)
     for note in report.notes:

@@ -58,7 +58,7 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
     """
     from srbench.config import load_config
     from srbench.evaluation import metric_columns
-    from srbench.results import read_export
+    from srbench.results.export import read_export
     from srbench.verify import summary, unstored_columns, verify_export
 
     names = [n.strip() for value in tracks for n in value.split(",") if n.strip()] or ["all"]

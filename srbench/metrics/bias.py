@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from srbench.data.foreground import foreground_mask
+from srbench.interfaces import ColumnDisplay
 
 
 def foreground_bias(sr: torch.Tensor, hr: torch.Tensor) -> float:
@@ -69,6 +70,7 @@ class BiasMetric:
         "fraction of the HR intensity range; 0 = unbiased, + = brighter than HR"
     )
     outputs = MappingProxyType({"bias": None})
+    display = MappingProxyType({"bias": ColumnDisplay(label="Bias", percent=True)})
     symmetric = False
 
     def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None) -> dict[str, float]:

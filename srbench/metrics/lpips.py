@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from srbench.errors import SrbenchRuntimeError
+from srbench.interfaces import ColumnDisplay
 from srbench.io.hashing import sha256_file
 
 #: The vendored ImageNet AlexNet ``features`` state dict and its expected file hash.
@@ -53,6 +54,8 @@ BACKBONE_KEY_PREFIXES = {
 
 #: The three planes, in the order they are reported.
 PLANES = ("sagittal", "coronal", "axial")
+#: how the columns are computed, stated in the header of every leaderboard showing them
+PLANES_TEXT = "sagittal, coronal, axial (slice-wise 2D, AlexNet v0.1), mean of the three"
 _PLANE_OF_CODE = {"L": "sagittal", "R": "sagittal", "A": "coronal", "P": "coronal", "S": "axial", "I": "axial"}
 
 #: Smallest slice side AlexNet's feature stack accepts (31 px); sides below are padded to 32.
@@ -224,6 +227,10 @@ class LPIPSMetric:
     name = "lpips"
     description = "LPIPS AlexNet v0.1, slice-wise on the sagittal, coronal and axial planes, and their mean"
     outputs = MappingProxyType({"lpips": False} | {f"lpips_{plane}": False for plane in PLANES})
+    display = MappingProxyType(
+        {"lpips": ColumnDisplay(label="LPIPS", order=40, key=True, setup=("LPIPS planes", PLANES_TEXT))}
+        | {f"lpips_{plane}": ColumnDisplay(label=f"LPIPS {plane}", group="lpips", order=40) for plane in PLANES}
+    )
     symmetric = True
 
     def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray) -> dict[str, float]:

@@ -17,6 +17,7 @@ from types import MappingProxyType
 import numpy as np
 import torch
 
+from srbench.interfaces import ColumnDisplay
 from srbench.metrics.reductions import square_sums
 
 
@@ -34,6 +35,7 @@ class NRMSEMetric:
     name = "nrmse"
     description = "root mean squared error / root mean square of HR (= skimage normalized_root_mse, euclidean)"
     outputs = MappingProxyType({"nrmse": False})
+    display = MappingProxyType({"nrmse": ColumnDisplay(label="NRMSE", order=30)})
     symmetric = False
 
     def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None) -> dict[str, float]:

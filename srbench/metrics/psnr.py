@@ -16,6 +16,7 @@ from types import MappingProxyType
 import numpy as np
 import torch
 
+from srbench.interfaces import ColumnDisplay
 from srbench.metrics.reductions import square_sums
 
 
@@ -42,6 +43,7 @@ class PSNRMetric:
     name = "psnr"
     description = "peak signal-to-noise ratio over the volume, dB (= skimage peak_signal_noise_ratio, data_range 1)"
     outputs = MappingProxyType({"psnr": True})
+    display = MappingProxyType({"psnr": ColumnDisplay(label="PSNR", order=10, unit="dB", key=True)})
     symmetric = True
 
     def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None) -> dict[str, float]:

@@ -31,7 +31,7 @@ CONTRACTS: dict[str, tuple[type, ...]] = {
     "register_models": (interfaces.SRModel, interfaces.Predictor, interfaces.Volume, interfaces.InferenceSettings),
     "register_trainers": (interfaces.Trainer, interfaces.Algorithm, interfaces.PatchBatch),
     "register_datasets": (interfaces.DatasetReader, interfaces.SubjectFile),
-    "register_metrics": (interfaces.Metric,),
+    "register_metrics": (interfaces.Metric, interfaces.ColumnDisplay),
     "register_degradations": (interfaces.Degradation,),
 }
 

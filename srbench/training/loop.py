@@ -37,6 +37,7 @@ from srbench.interfaces import PatchBatch, Volume
 from srbench.io.atomic import write_text_atomic
 from srbench.io.hashing import sha256_file
 from srbench.nn.memory_format import apply_memory_format, memory_format_for
+from srbench.provenance import utc_now
 from srbench.training import distributed
 from srbench.training.checkpoint import (
     CHECKPOINT_FILE,
@@ -48,7 +49,7 @@ from srbench.training.checkpoint import (
 )
 from srbench.training.config import RESUMABLE_FIELDS, config_to_dict, resume_conflicts
 from srbench.training.logging import LossLog, ProgressDisplay, TensorBoardLog
-from srbench.training.manifest import build_manifest, utc_now, write_manifest
+from srbench.training.manifest import build_manifest, write_manifest
 from srbench.training.patches import BatchPrefetcher, PatchSource
 from srbench.training.seeding import derive_seed, make_generator
 

@@ -8,10 +8,8 @@ training it also records the final iteration, wall time and the model file's sha
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import platform
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,29 +18,7 @@ import torch
 
 from srbench.io.atomic import write_text_atomic
 from srbench.io.hashing import sha256_file
-
-
-def git_state(directory: Path) -> dict[str, Any] | None:
-    """``{"commit": sha, "dirty": bool}`` of the git work tree holding ``directory``, else None."""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(directory), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )
-        if commit.returncode != 0:
-            return None
-        status = subprocess.run(
-            ["git", "-C", str(directory), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
-
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string (seconds)."""
-    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+from srbench.provenance import git_state, utc_now
 
 
 def build_manifest(
@@ -69,7 +45,7 @@ def build_manifest(
         "python": platform.python_version(),
         "torch": torch.__version__,
         "platform": platform.platform(),
-        "git": git_state(Path(srbench.__file__).resolve().parent),
+        "git": git_state(),
         "method": config.get("method"),
         "preset": config.get("preset"),
         "track": config.get("track"),

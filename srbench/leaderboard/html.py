@@ -1,8 +1,8 @@
 """The leaderboards as a static web site (``srbench leaderboard --html DIR``).
 
-Built from the same boards as the markdown (:func:`srbench.leaderboard.build_boards`):
+Built from the same boards as the markdown (:func:`srbench.leaderboard.board.build_boards`):
 ``index.html`` lists the tracks; ``<track>.html`` has the main table (mean ± std, best in
-bold; a diagnostic column such as ``bias`` signed and never highlighted), the 95% bootstrap CI and paired-test p-values of every metric, one row per subject
+bold; a diagnostic column signed and never highlighted), the 95% bootstrap CI and paired-test p-values of every metric, one row per subject
 × method, each run's provenance (checkpoint sha256, versions, git commit, degradation,
 scale, intensity convention, inference settings) in a ``<details>`` element one click
 away, the comparison figure when one was drawn, and links to the row export
@@ -17,7 +17,6 @@ that column (numbers numerically, missing values last); clicking again reverses 
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import html
 import json
 import math
@@ -25,34 +24,33 @@ import re
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from srbench import leaderboard
+from srbench.defaults import BASELINE_METHOD
 from srbench.errors import file_error
 from srbench.io.atomic import write_text_atomic
-from srbench.leaderboard import (
-    BASELINE_METHOD,
-    BOOTSTRAP_RESAMPLES,
-    BOOTSTRAP_SEED,
-    LPIPS_PLANES,
-    Entry,
-    TrackBoard,
-    _convention_text,
-    _degradation_text,
-    _scale_text,
-    build_boards,
+from srbench.io.paths import ensure_dir
+from srbench.leaderboard.board import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Entry, TrackBoard, build_boards
+from srbench.leaderboard.markdown import MIN_SUBJECTS_FOR_STATISTICS, track_filename
+from srbench.leaderboard.text import (
+    column_header,
+    column_setups,
+    convention_text,
+    degradation_text,
     diagnostics_legend,
-    display_name,
-    track_filename,
     format_metric,
     format_p,
     format_summary,
-    format_value,
+    leader_text,
+    scale_text,
 )
-from srbench.results import ResultsStore, TrackRecord
-from srbench.io.paths import check_creatable_dir, ensure_dir
+from srbench.provenance import utc_today
+from srbench.results.store import ResultsStore, TrackRecord
+
+if TYPE_CHECKING:
+    from srbench.plugins import PluginManager
 
 #: the row export written next to the pages
 ROWS_CSV = "rows.csv"
@@ -125,7 +123,7 @@ def _e(value: Any) -> str:
 
 
 def page_name(track: str) -> str:
-    """``track``'s page: the markdown file's name (:func:`srbench.leaderboard.track_filename`,
+    """``track``'s page: the markdown file's name (:func:`srbench.leaderboard.markdown.track_filename`,
     never ``index``) with ``.html``."""
     return Path(track_filename(track)).stem + ".html"
 
@@ -178,7 +176,7 @@ def _table(headers: Sequence[tuple[str, str]], rows: Sequence[str], *, table_id:
 
 
 def _arrow(board: TrackBoard, metric: str) -> str:
-    return _e(leaderboard._arrow(board, metric))
+    return _e(column_header(board, metric))
 
 
 def _slug(text: str) -> str:
@@ -216,7 +214,7 @@ def provenance_html(entry: Entry, run: Mapping[str, Any] | None, *, run_key: str
             ("plugin versions", _e(", ".join(f"{k} {v}" for k, v in sorted(plugins.items())) if isinstance(plugins, dict) and plugins else "—")),
             ("git commit", f"<code>{_e(run.get('git_commit'))}</code>" if run.get("git_commit") else "— (not a git checkout)"),
             ("degradation", _e(run.get("degradation"))),
-            ("scale", "×" + _e(_scale_text(json.loads(run["scale"])) if isinstance(run.get("scale"), str) else run.get("scale"))),
+            ("scale", "×" + _e(scale_text(json.loads(run["scale"])) if isinstance(run.get("scale"), str) else run.get("scale"))),
             ("intensity convention", _e(run.get("intensity_convention"))),
         ]
         if isinstance(config, dict):
@@ -330,10 +328,10 @@ def render_track_page(
     meta = [
         ("Kind", _e(info.kind if info else "unknown")),
         ("Test dataset", _e(info.test if info else "unknown") + (f" (models trained on {_e(info.train)})" if info and info.train else "")),
-        ("Degradation", _e(_degradation_text(board.degradation))),
-        ("Scale", "×" + _e(_scale_text(board.scale))),
-        ("Intensity convention", _e(_convention_text(board.intensity_convention))),
-        ("LPIPS planes", _e(LPIPS_PLANES)),
+        ("Degradation", _e(degradation_text(board))),
+        ("Scale", "×" + _e(scale_text(board.scale))),
+        ("Intensity convention", _e(convention_text(board.intensity_convention))),
+        *((_e(label), _e(text)) for label, text in column_setups(board)),
         ("srbench version", _e(srbench_version) + (f" (results computed with {_e(', '.join(board.srbench_versions))})" if board.srbench_versions else "")),
         ("Date", f"{_e(today)} (UTC)"),
         ("Subjects", str(len(board.subjects))),
@@ -359,7 +357,7 @@ def render_track_page(
             f'<p><a href="{_e(figure)}"><img class="figure" src="{_e(figure)}" '
             f'alt="{_e(board.track)}: ground truth, trilinear and each method, with error maps"></a></p>',
         ]
-    minimum = int(getattr(leaderboard, "MIN_SUBJECTS_FOR_STATISTICS", 0))
+    minimum = MIN_SUBJECTS_FOR_STATISTICS
     if len(board.subjects) < minimum:  # as the markdown: nothing can be tested
         body += [
             "<h2>Statistics</h2>",
@@ -396,18 +394,13 @@ def render_index_page(boards: Sequence[TrackBoard], *, today: str, srbench_versi
     ranked metric (never a diagnostic)."""
     rows = []
     for board in boards:
-        first = board.first_ranked
-        leaders = board.best(first) if first else []
-        leader = (
-            f"{_e(', '.join(e.label for e in leaders))} ({_e(format_value(leaders[0].summaries[first].mean))} {_e(display_name(first))})"
-            if leaders else "—"
-        )
+        leader = _e(leader_text(board))
         rows.append("<tr>" + "".join([
             _cell(f'<a href="{_e(page_name(board.track))}">{_e(board.track)}</a>', sort=board.track, cls="l"),
             _cell(_e(board.info.kind if board.info else "unknown"), cls="l"),
             _cell(_e(board.info.test if board.info else "unknown"), cls="l"),
             _cell(_e(board.degradation), cls="l"),
-            _cell("×" + _e(_scale_text(board.scale)), cls="l"),
+            _cell("×" + _e(scale_text(board.scale)), cls="l"),
             _cell(str(len(board.subjects)), sort=len(board.subjects)),
             _cell(str(len(board.entries)), sort=len(board.entries)),
             _cell(leader, cls="l"),
@@ -453,6 +446,7 @@ def write_html_site(
     *,
     figures: Mapping[str, str | Path] | None = None,
     today: str | None = None,
+    pm: PluginManager | None = None,
     directions: Mapping[str, bool | None] | None = None,
     track_info: Mapping[str, TrackRecord] | None = None,
 ) -> HtmlSite:
@@ -463,18 +457,19 @@ def write_html_site(
         out_dir: the site folder.
         figures: track → a PNG to show on its page (copied to ``out_dir/figures/``).
         today: the date to print (default: today, UTC).
+        pm: the installed plugins (see :func:`~srbench.leaderboard.board.build_boards`).
         directions: metric column → True (higher is better), False (lower is better) or None (a
-            diagnostic) (default: from the metric plugins).
+            diagnostic) (default: as the metrics declare it).
         track_info: track descriptions for tracks the store does not describe itself.
     """
     from srbench import __version__
 
     out_dir = Path(out_dir)
-    boards = build_boards(store, directions=directions, track_info=track_info)
+    boards = build_boards(store, pm=pm, directions=directions, track_info=track_info)
     if not out_dir.parent.exists():
         raise file_error(out_dir, f"output directory's parent '{out_dir.parent}' does not exist")
     ensure_dir(out_dir, what="site folder")
-    today = today or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+    today = today or utc_today()
     runs = _runs_by_key(store)
 
     copied: dict[str, Path] = {}

@@ -16,6 +16,11 @@ Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``schema_version``):
     the metric values; unique on ``(run_key, subject, track, metric)``.
 ``not_applicable``
     runs that could not be evaluated on a track (for example a scale the model cannot do).
+``metric_columns``
+    what the metric plugins declared about each results column when it was evaluated
+    (:class:`~srbench.metric_columns.MetricColumn`: direction, display, description), so
+    leaderboards render without the plugins; stores written before it existed lack it
+    and are still read (the table is created the first time such a store is written to).
 
 Concurrency: the store runs in WAL mode with a busy timeout, every write is one
 ``BEGIN IMMEDIATE`` transaction (one per subject), and a "database is locked" error is
@@ -27,24 +32,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as _dt
 import json
 import math
-import os
 import random
 import sqlite3
-import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from srbench.errors import InputError, SrbenchRuntimeError, file_error
-from srbench.io.atomic import atomic_path, ensure_parent_exists
+from srbench.io.atomic import ensure_parent_exists
 from srbench.io.hashing import sha256_file, sha256_text
-from srbench.io.paths import portable_path
+from srbench.metric_columns import MetricColumn
+from srbench.provenance import git_commit, utc_now, utc_today
 
 #: version of the table layout written by this module
 SCHEMA_VERSION = 1
@@ -105,19 +108,23 @@ CREATE TABLE IF NOT EXISTS not_applicable (
     reason TEXT NOT NULL,
     UNIQUE (run_key, track)
 );
+CREATE TABLE IF NOT EXISTS metric_columns (
+    name TEXT PRIMARY KEY,
+    declaration TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS results_by_track ON results (track);
 """
 
+#: the tables every store has
 _TABLES = ("schema_version", "runs", "tracks", "inputs", "results", "not_applicable")
+#: the tables of :data:`_TABLES` and those a store written by an older srbench may lack
+TABLES = (*_TABLES, "metric_columns")
 
 T = TypeVar("T")
 
 
-def _utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _canonical_json(value: Any) -> str:
+def canonical_json(value: Any) -> str:
+    """``value`` as compact JSON with sorted keys (the stored form of JSON columns)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
@@ -126,25 +133,6 @@ def _normalise_scale(scale: Sequence[float]) -> tuple[float, float, float]:
     if len(values) != 3:
         raise InputError(f"scale must have three values (x, y, z), got {list(scale)}")
     return values  # type: ignore[return-value]
-
-
-def git_commit() -> str | None:
-    """The commit of the srbench source tree (``+dirty`` when modified), or None outside git."""
-    source = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
-        )
-        if head.returncode != 0:
-            return None
-        status = subprocess.run(
-            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = head.stdout.strip()
-    return f"{commit}+dirty" if status.returncode == 0 and status.stdout.strip() else commit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +166,7 @@ class RunRecord:
     srbench_version: str = ""
     plugin_versions: Mapping[str, str] = dataclasses.field(default_factory=dict)
     git_commit: str | None = None
-    created_at: str = dataclasses.field(default_factory=_utc_now)
+    created_at: str = dataclasses.field(default_factory=utc_now)
 
     @classmethod
     def create(
@@ -189,17 +177,14 @@ class RunRecord:
         intensity_convention: str,
         scale: Sequence[float],
         config: Mapping[str, Any],
+        plugin_versions: Mapping[str, str],
         checkpoint: str | Path | None = None,
-        plugin_versions: Mapping[str, str] | None = None,
     ) -> RunRecord:
         """A record for the running environment: hashes ``checkpoint`` and fills in the
-        srbench version, the plugin versions (default: the plugin manager's) and git commit."""
+        srbench version and git commit; ``plugin_versions`` is distribution → version of
+        the loaded plugins (:meth:`srbench.plugins.PluginManager.versions`)."""
         from srbench import __version__
 
-        if plugin_versions is None:
-            from srbench.plugins import get_plugin_manager
-
-            plugin_versions = get_plugin_manager().versions()
         return cls(
             method=method,
             degradation=degradation,
@@ -224,7 +209,7 @@ class RunRecord:
             "intensity_convention": self.intensity_convention,
             "config": self.config,
         }
-        return sha256_text(_canonical_json(identity))
+        return sha256_text(canonical_json(identity))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,19 +227,6 @@ class TrackRecord:
     kind: str
     test: str
     train: str | None = None
-
-
-@dataclasses.dataclass
-class MergeReport:
-    """What :func:`merge` did, counted per table."""
-
-    runs_added: int = 0
-    tracks_added: int = 0
-    inputs_added: int = 0
-    results_added: int = 0
-    results_already_present: int = 0
-    not_applicable_added: int = 0
-    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def _wal_at_rest(path: Path) -> bool:
@@ -431,7 +403,7 @@ class ResultsStore:
             if c.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
-        if tables != set(_TABLES) or conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
+        if tables != set(TABLES) or conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
             with self._write() as c:
                 create(c)
 
@@ -445,12 +417,12 @@ class ResultsStore:
             record.checkpoint_path,
             record.checkpoint_sha256,
             record.srbench_version,
-            _canonical_json(dict(record.plugin_versions)),
+            canonical_json(dict(record.plugin_versions)),
             record.git_commit,
             record.degradation,
             record.intensity_convention,
-            _canonical_json(list(_normalise_scale(record.scale))),
-            _canonical_json(dict(record.config)),
+            canonical_json(list(_normalise_scale(record.scale))),
+            canonical_json(dict(record.config)),
             record.created_at,
         )
         self._transaction(
@@ -489,6 +461,14 @@ class ResultsStore:
 
         self._transaction(body)
 
+    def register_columns(self, columns: Iterable[MetricColumn]) -> None:
+        """Store what the metrics declare about their columns (a column's newest declaration
+        replaces an older one)."""
+        rows = [(c.name, canonical_json(c.to_record())) for c in columns]
+        self._transaction(
+            lambda c: c.executemany("INSERT OR REPLACE INTO metric_columns (name, declaration) VALUES (?, ?)", rows)
+        )
+
     def has_subject(self, run_key: str, track: str, subject: str, metrics: Sequence[str]) -> bool:
         """True when every metric in ``metrics`` is stored for this run, track and subject."""
         wanted = set(metrics)
@@ -516,7 +496,7 @@ class ResultsStore:
 
         Args:
             run_key: from :meth:`register_run`.
-            values: metric column → value; ``inf`` is stored as is (PSNR of identical
+            values: metric column → value; ``inf`` is stored as is (a ratio of identical
                 volumes), NaN is refused.
             inputs: input file path → its hex sha256.
             force: replace stored values instead of keeping them.
@@ -615,271 +595,70 @@ class ResultsStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return self._frame(f"SELECT * FROM inputs {where} ORDER BY track, subject, path, run_key", params)
 
-    def _dump(self, table: str) -> list[sqlite3.Row]:
-        return self._retry(lambda: self._conn.execute(f"SELECT * FROM {table}").fetchall())
+    def metric_columns(self) -> dict[str, MetricColumn]:
+        """Column name → what its metric declared at evaluation (empty for a store written
+        before declarations were stored).
 
-
-def _values_equal(a: float, b: float) -> bool:
-    return a == b or (math.isnan(a) and math.isnan(b))
-
-
-def merge(sources: Sequence[str | Path], into: str | Path) -> MergeReport:
-    """Merge results stores ``sources`` into ``into`` without duplicates.
-
-    Rows with the same unique key and the same content are kept once. A result (or an
-    input file hash, or a track definition) whose value differs between two files is a
-    conflict: nothing is written and an InputError names both files. Run records with the
-    same key describe the same measurement; the first one is kept. A new ``into`` file is
-    built beside its final name and renamed into place when complete.
-
-    Raises:
-        InputError: a missing source, ``into`` among the sources, or a conflict.
-    """
-    into = Path(into)
-    paths = [Path(s) for s in sources]
-    if not paths:
-        raise InputError("results merge: give at least one store to merge")
-    from srbench.io.paths import check_output_file, regular_file, same_file
-
-    for path in paths:
-        regular_file(path, what="results store")
-        if same_file(path, into):
-            raise file_error(into, "--into must not also be one of the stores being merged")
-    check_output_file(into, what="merged store")
-
-    origin: dict[tuple, tuple[Any, Path]] = {}
-    plans: dict[str, list[tuple]] = {t: [] for t in ("runs", "tracks", "inputs", "results", "not_applicable")}
-    report = MergeReport()
-    ordered = ([into] if into.exists() else []) + paths
-
-    def claim(kind: str, key: tuple, content: Any, path: Path, describe: Callable[[], str]) -> bool:
-        seen = origin.get((kind, *key))
-        if seen is None:
-            origin[(kind, *key)] = (content, path)
-            return True
-        previous, where = seen
-        same = _values_equal(previous, content) if kind == "results" else previous == content
-        if not same:
-            raise InputError(
-                f"results merge conflict: {describe()} is {previous!r} in {where} but {content!r} in {path}; "
-                "remove one of the two stores (or re-evaluate into one store with --force)"
-            )
-        return False
-
-    for path in ordered:
-        with ResultsStore(path, read_only=path != into) as store:
-            for row in store._dump("runs"):
-                key, provenance = row["run_key"], (row["srbench_version"], row["plugin_versions"], row["git_commit"])
-                if ("runs", key) not in origin:
-                    origin[("runs", key)] = (provenance, path)
-                    plans["runs"].append((path, tuple(row)))
-                elif origin[("runs", key)][0] != provenance:
-                    report.notes.append(
-                        f"run {key[:12]} ({row['method']}): srbench/plugin versions or git commit differ between "
-                        f"{origin[('runs', key)][1]} and {path}; kept the first record"
-                    )
-            for row in store._dump("tracks"):
-                name = row["track"]
-                if claim(
-                    "tracks", (name,), (row["kind"], row["test_dataset"]), path,
-                    lambda name=name: f"track '{name}' (kind, test dataset)",
-                ):
-                    plans["tracks"].append((path, tuple(row)))
-            for row in store._dump("inputs"):
-                key = (row["run_key"], row["track"], row["subject"], row["path"])
-                if claim(
-                    "inputs", key, row["sha256"], path,
-                    lambda key=key: f"the sha256 of input '{key[3]}' (track '{key[1]}', subject '{key[2]}')",
-                ):
-                    plans["inputs"].append((path, tuple(row)))
-            for row in store._dump("results"):
-                key = (row["run_key"], row["subject"], row["track"], row["metric"])
-                if claim(
-                    "results", key, float(row["value"]), path,
-                    lambda key=key: f"metric '{key[3]}' of subject '{key[1]}' on track '{key[2]}' (run {key[0][:12]})",
-                ):
-                    plans["results"].append((path, tuple(row)))
-                elif path != into:
-                    report.results_already_present += 1
-            for row in store._dump("not_applicable"):
-                key = (row["run_key"], row["track"])
-                if ("not_applicable", *key) not in origin:
-                    origin[("not_applicable", *key)] = (row["reason"], path)
-                    plans["not_applicable"].append((path, tuple(row)))
-
-    def write(target: Path) -> None:
-        with ResultsStore(target) as store:
-            def body(c: sqlite3.Connection) -> None:
-                for table, planned in plans.items():
-                    for source, row in planned:
-                        if source == into:
-                            continue
-                        marks = ", ".join("?" * len(row))
-                        c.execute(f"INSERT INTO {table} VALUES ({marks})", row)
-                        setattr(report, f"{table}_added", getattr(report, f"{table}_added") + 1)
-
-            try:
-                store._transaction(body)
-            except sqlite3.IntegrityError as exc:
-                raise SrbenchRuntimeError(
-                    f"{into}: the store changed while merging ({exc}); stop other writers and merge again"
-                ) from None
-            store._retry(lambda: store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
-
-    if into.exists():
-        write(into)
-    else:
-        with atomic_path(into, suffix=".sqlite") as tmp:
-            write(tmp)
-            for leftover in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(leftover)
-    return report
-
-
-# -- export and import (a text file of every row, committed next to the leaderboards) -----
-#: first line of an export: ``{"record": "export", "format": EXPORT_FORMAT, "version": EXPORT_VERSION, ...}``
-EXPORT_FORMAT = "srbench-results"
-EXPORT_VERSION = 1
-#: JSON text columns of the runs table, exported as JSON values
-_JSON_COLUMNS = ("plugin_versions", "scale", "config")
-#: record kind → (table, sort key columns)
-_EXPORT_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "run": ("runs", ("method", "run_key")),
-    "track": ("tracks", ("track",)),
-    "input": ("inputs", ("run_key", "track", "subject", "path")),
-    "result": ("results", ("run_key", "track", "subject", "metric")),
-    "not_applicable": ("not_applicable", ("run_key", "track")),
-}
-
-
-def _json_number(value: float) -> float | str:
-    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
-
-
-def _number(value: float | str) -> float:
-    return float(value)
-
-
-def export_records(store: ResultsStore) -> list[dict[str, Any]]:
-    """Every row of ``store`` as a JSON-ready dict, in a fixed order (independent of the
-    order rows were written): the header, then runs (with their full provenance: versions,
-    git commit, checkpoint sha256, degradation, scale, convention, configuration), tracks,
-    input-file hashes, metric values and not-applicable marks, each sorted by its key."""
-    records: list[dict[str, Any]] = [{"record": "export", "format": EXPORT_FORMAT, "version": EXPORT_VERSION,
-                                      "schema_version": SCHEMA_VERSION}]
-    methods = {row["run_key"]: row["method"] for row in store._dump("runs")}
-    for kind, (table, key) in _EXPORT_TABLES.items():
-        rows = [dict(row) for row in store._dump(table)]
-        for row in rows:
-            if kind == "run":
-                for column in _JSON_COLUMNS:
-                    row[column] = json.loads(row[column])
-            if kind == "input":
-                row["path"] = portable_path(row["path"])
-            if kind == "result":
-                row["value"] = _json_number(float(row["value"]))
-                row["method"] = methods.get(row["run_key"], "")
-        rows.sort(key=lambda r: tuple("" if r.get(c) is None else str(r[c]) for c in key))
-        records.extend({"record": kind, **row} for row in rows)
-    return records
-
-
-def write_export(store: ResultsStore, path: str | Path) -> int:
-    """Write :func:`export_records` to ``path`` as JSON lines (atomically); return the number
-    of metric values. The same rows always give the same bytes."""
-    records = export_records(store)
-    text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records)
-    from srbench.io.atomic import write_text_atomic
-
-    write_text_atomic(Path(path), text)
-    return sum(r["record"] == "result" for r in records)
-
-
-def read_export(path: str | Path) -> list[dict[str, Any]]:
-    """The records of an export, checked: the header, known record kinds, and every run's
-    ``run_key`` equal to the sha256 of its recorded provenance (an edited run is refused).
-
-    Raises:
-        InputError: one line naming the file, the line and the problem.
-    """
-    from srbench.io.paths import regular_file
-
-    path = regular_file(path, what="results export")
-    records: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise file_error(path, f"line {number}: not JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or record.get("record") not in {"export", *_EXPORT_TABLES}:
-                raise file_error(path, f"line {number}: not a record of a results export")
-            records.append(record)
-    if not records or records[0].get("record") != "export" or records[0].get("format") != EXPORT_FORMAT:
-        raise file_error(path, f"not an srbench results export (first line must be the '{EXPORT_FORMAT}' header)")
-    if int(records[0].get("version", 0)) > EXPORT_VERSION:
-        raise file_error(path, f"export version {records[0].get('version')} is newer than this srbench reads ({EXPORT_VERSION})")
-    for record in records:
-        if record["record"] != "run":
-            continue
+        Raises:
+            InputError: a stored declaration is not valid JSON or not a declaration.
+        """
+        rows = self.table_rows("metric_columns")
         try:
-            key = RunRecord(
-                method=record["method"], degradation=record["degradation"],
-                intensity_convention=record["intensity_convention"], scale=tuple(record["scale"]),
-                config=record["config"], checkpoint_sha256=record["checkpoint_sha256"],
-            ).run_key
-        except (KeyError, TypeError, ValueError) as exc:
-            raise file_error(path, f"run {str(record.get('run_key'))[:12]}: incomplete provenance ({exc})") from None
-        if key != record.get("run_key"):
-            raise file_error(path, f"run {str(record.get('run_key'))[:12]} ({record['method']}): its run_key is not the "
-                                   "sha256 of its recorded provenance (the record was edited)")
-    return records
+            return {row["name"]: MetricColumn.from_record(json.loads(row["declaration"])) for row in rows}
+        except ValueError as exc:
+            raise file_error(self.path, f"a metric column declaration is not JSON ({exc})") from None
 
+    # -- whole tables (merge, export) ---------------------------------------------------
+    def table_rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of ``table`` (one of :data:`TABLES`) as column → value, JSON columns
+        as stored text; ``[]`` for a table this store does not have yet."""
+        if table not in TABLES:
+            raise ValueError(f"unknown results table '{table}'")
 
-def store_from_records(records: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
-    """Write ``records`` (from :func:`read_export`) into a new store at ``path``."""
-    path = Path(path)
-    store = ResultsStore(path)
-    try:
-        def body(c: sqlite3.Connection) -> None:
-            for record in records:
-                kind = record["record"]
-                if kind == "export":
-                    continue
-                table = _EXPORT_TABLES[kind][0]
-                row = {k: v for k, v in record.items() if k != "record" and not (kind == "result" and k == "method")}
-                if kind == "run":
-                    for column in _JSON_COLUMNS:
-                        row[column] = _canonical_json(row[column])
-                if kind == "result":
-                    row["value"] = _number(row["value"])
+        def read() -> list[dict[str, Any]]:
+            present = self._conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+            if present.fetchone() is None:
+                return []
+            return [dict(row) for row in self._conn.execute(f"SELECT * FROM {table}").fetchall()]
+
+        return self._retry(read)
+
+    def insert_rows(self, rows: Iterable[tuple[str, Mapping[str, Any]]], *, keep_existing: bool = False) -> dict[str, int]:
+        """Insert ``(table, row)`` pairs (rows as :meth:`table_rows` gives them) in one
+        transaction; return the rows written per table.
+
+        Args:
+            keep_existing: skip a row whose unique key is already stored; without it such
+                a row rolls the whole transaction back.
+
+        Raises:
+            sqlite3.IntegrityError: a row clashes with a stored one (without ``keep_existing``).
+        """
+        rows = list(rows)
+        verb = "INSERT OR IGNORE" if keep_existing else "INSERT"
+        for table, _ in rows:
+            if table not in TABLES:
+                raise ValueError(f"unknown results table '{table}'")
+
+        def body(c: sqlite3.Connection) -> dict[str, int]:
+            written: dict[str, int] = {}
+            for table, row in rows:
                 columns = ", ".join(row)
                 marks = ", ".join("?" for _ in row)
-                c.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+                cursor = c.execute(f"{verb} INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+                written[table] = written.get(table, 0) + max(cursor.rowcount, 0)
+            return written
 
-        store._transaction(body)
-    finally:
-        store.close()
-    return path
+        return self._transaction(body)
 
-
-def import_export(export: str | Path, into: str | Path) -> MergeReport:
-    """Merge the rows of an export into the store ``into`` (created when missing), with the
-    same duplicate and conflict rules as :func:`merge`."""
-    import tempfile
-
-    records = read_export(export)
-    with tempfile.TemporaryDirectory(prefix="srbench-import-") as folder:
-        staged = store_from_records(records, Path(folder) / "export.sqlite")
-        return merge([staged], into)
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database file (leaves no ``-wal`` content)."""
+        self._retry(lambda: self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
 
 
 def results_date(store: ResultsStore) -> str:
     """The UTC date (``YYYY-MM-DD``) of the newest run in ``store`` (today for an empty one):
     the date a leaderboard of these rows states, so rendering the same rows twice, or from
     their export, gives the same bytes."""
-    dates = [str(row["created_at"])[:10] for row in store._dump("runs") if row["created_at"]]
-    return max(dates) if dates else _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+    dates = [str(row["created_at"])[:10] for row in store.table_rows("runs") if row["created_at"]]
+    return max(dates) if dates else utc_today()

@@ -1,0 +1,135 @@
+"""Leaderboard text shared by the markdown and the HTML: numbers, p-values, column headers
+and the one-line descriptions of a board's set-up (scale, degradation, convention)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from srbench.leaderboard.board import MetricSummary, TrackBoard
+from srbench.statistics import PairedTest
+
+
+def format_value(x: float) -> str:
+    """3 decimals for |x| ≥ 1, 4 below; ``inf`` / ``—`` for infinite / missing."""
+    if math.isnan(x):
+        return "—"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.3f}" if abs(x) >= 1 else f"{x:.4f}"
+
+
+def format_p(test: PairedTest | None) -> str:
+    """``0.031 (W, n=7)``: p-value, test (W Wilcoxon, P exact sign-flip, MC Monte-Carlo), pairs."""
+    if test is None:
+        return "—"
+    if test.n == 0 or math.isnan(test.p_value):
+        return "— (no paired subjects)"
+    code = {"wilcoxon": "W", "sign-flip": "P", "sign-flip-mc": "MC"}[test.test]
+    p = "<0.001" if test.p_value < 0.001 else f"{test.p_value:.3g}"
+    return f"{p} ({code}, n={test.n})"
+
+
+def format_metric(board: TrackBoard, metric: str, x: float, *, spread: bool = False) -> str:
+    """A value of column ``metric`` as ``board`` shows it: :func:`format_value` for a ranked
+    column; a diagnostic with its sign (``+0.0420``; a ``spread`` such as a standard
+    deviation without one), a percent column × 100 with 2 decimals (0.042 → ``+4.20``)."""
+    if board.ranked(metric):
+        return format_value(x)
+    if math.isnan(x) or (math.isinf(x) and (spread or x < 0)):
+        return format_value(x)
+    if math.isinf(x):
+        return "+inf"
+    sign = "" if spread else "+"
+    if board.columns[metric].display.percent:
+        return f"{100.0 * x:{sign}.2f}"
+    return f"{x:{sign}.3f}" if abs(x) >= 1 else f"{x:{sign}.4f}"
+
+
+def format_summary(board: TrackBoard, metric: str, summary: MetricSummary) -> str:
+    """A main-table cell: ``mean ± std`` (the mean alone when the std is undefined)."""
+    text = format_metric(board, metric, summary.mean)
+    if not math.isnan(summary.std):
+        text += f" ± {format_metric(board, metric, summary.std, spread=True)}"
+    return text
+
+
+def leader_text(board: TrackBoard) -> str:
+    """``a, b (34.000 SNR)``: the best entries on the board's first ranked column and their
+    mean (``—`` without one)."""
+    first = board.first_ranked
+    leaders = board.best(first) if first else []
+    if not leaders:
+        return "—"
+    return f"{', '.join(e.label for e in leaders)} ({format_value(leaders[0].summaries[first].mean)} {board.columns[first].label})"
+
+
+def column_header(board: TrackBoard, metric: str) -> str:
+    """A metric column's header: its label with ``↑`` (higher is better) or ``↓`` (lower is
+    better), or a diagnostic's label without an arrow (with `` %`` for a percent column)."""
+    column = board.columns[metric]
+    if not board.ranked(metric):
+        return column.label + (" %" if column.display.percent else "")
+    return f"{column.label} {'↑' if column.direction else '↓'}"
+
+
+def diagnostics_legend(board: TrackBoard) -> str:
+    """What the table legend says about the board's diagnostic columns ('' when it has none)."""
+    if not board.diagnostics:
+        return ""
+    parts = []
+    for metric in board.diagnostics:
+        column = board.columns[metric]
+        scale = "100 × " if column.display.percent and column.description else ""
+        header = column_header(board, metric)
+        parts.append(f"{header}: {scale}{column.description}" if column.description else header)
+    return ("Columns without an arrow are signed diagnostics: never ranked, in bold or tested against the best "
+            "method. " + ". ".join(parts) + ".")
+
+
+def column_setups(board: TrackBoard) -> list[tuple[str, str]]:
+    """``(label, text)`` of how the board's columns were computed, as their metrics declare
+    it, each once."""
+    setups = [column.display.setup for column in board.columns.values() if column.display.setup]
+    return list(dict.fromkeys(setups))
+
+
+def scale_text(scale: Sequence[float]) -> str:
+    """``2 × 2 × 1``."""
+    return " × ".join(f"{s:g}" for s in scale)
+
+
+def convention_text(name: str) -> str:
+    """``name: description`` of the intensity convention (the name alone for one not known here)."""
+    try:
+        from srbench.metrics import convention
+    except ImportError:
+        return name
+    if getattr(convention, "CONVENTION_NAME", None) != name:
+        return name
+    description = getattr(convention, "CONVENTION_DESCRIPTION", None) or (convention.__doc__ or "").strip().split("\n")[0]
+    return f"{name}: {description}" if description else name
+
+
+def degradation_text(board: TrackBoard) -> str:
+    """``name — description`` of the board's degradation (the name alone without one)."""
+    description = board.degradation_description
+    return f"{board.degradation} — {description}" if description else board.degradation
+
+
+def options_text(options: Mapping[str, Any]) -> str:
+    """``snr = 20, x = "a"`` (TOML-like), or ``none``."""
+    if not options:
+        return "none"
+    return ", ".join(f"{k} = {json.dumps(v)}" for k, v in sorted(options.items()))
+
+
+def degradation_setup_text(board: TrackBoard) -> str:
+    """The options and seed of a board's degradation, in one line."""
+    seed = (
+        f"seed {board.degradation_seed} (each subject's noise seed is sha256 of it and the subject id)"
+        if board.degradation_seed is not None else "seed not recorded"
+    )
+    return f"{options_text(board.degradation_options)}; {seed}"

@@ -1,0 +1,154 @@
+"""Results exports: every row of a store as JSON lines, committed next to the leaderboards
+(``srbench results export``, ``srbench leaderboard --from``, ``srbench results import``).
+
+The first line is the header ``{"record": "export", "format": EXPORT_FORMAT, "version":
+EXPORT_VERSION, "schema_version": ...}``; every other line is one row, ``{"record": KIND,
+...}`` with KIND one of ``run``, ``track``, ``input``, ``result``, ``not_applicable`` and
+(from version 2) ``column``, a metric column's declaration. A version-1 export (no
+``column`` records) reads as a store without declarations.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from srbench.errors import file_error
+from srbench.io.atomic import write_text_atomic
+from srbench.io.paths import portable_path, regular_file
+from srbench.metric_columns import MetricColumn
+from srbench.results.merge import MergeReport, merge
+from srbench.results.store import SCHEMA_VERSION, ResultsStore, RunRecord, canonical_json
+
+EXPORT_FORMAT = "srbench-results"
+EXPORT_VERSION = 2
+#: JSON text columns of the runs table, exported as JSON values
+_JSON_COLUMNS = ("plugin_versions", "scale", "config")
+#: record kind → (table, sort key columns)
+_EXPORT_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "run": ("runs", ("method", "run_key")),
+    "track": ("tracks", ("track",)),
+    "input": ("inputs", ("run_key", "track", "subject", "path")),
+    "result": ("results", ("run_key", "track", "subject", "metric")),
+    "not_applicable": ("not_applicable", ("run_key", "track")),
+    "column": ("metric_columns", ("name",)),
+}
+
+
+def _json_number(value: float) -> float | str:
+    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+
+
+def _exported(kind: str, row: dict[str, Any], methods: Mapping[str, str]) -> dict[str, Any]:
+    """A store row as its export record (JSON columns as JSON values, portable paths)."""
+    if kind == "run":
+        row.update({column: json.loads(row[column]) for column in _JSON_COLUMNS})
+    if kind == "input":
+        row["path"] = portable_path(row["path"])
+    if kind == "result":
+        row["value"] = _json_number(float(row["value"]))
+        row["method"] = methods.get(row["run_key"], "")
+    if kind == "column":
+        row = MetricColumn.from_record(json.loads(row["declaration"])).to_record()
+    return {"record": kind, **row}
+
+
+def _stored(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`_exported`: an export record as a store row."""
+    if kind == "column":
+        column = MetricColumn.from_record({k: v for k, v in record.items() if k != "record"})
+        return {"name": column.name, "declaration": canonical_json(column.to_record())}
+    row = {k: v for k, v in record.items() if k != "record" and not (kind == "result" and k == "method")}
+    if kind == "run":
+        row.update({column: canonical_json(row[column]) for column in _JSON_COLUMNS})
+    if kind == "result":
+        row["value"] = float(row["value"])
+    return row
+
+
+def export_records(store: ResultsStore) -> list[dict[str, Any]]:
+    """Every row of ``store`` as a JSON-ready dict, in a fixed order (independent of the
+    order rows were written): the header, then runs (with their full provenance: versions,
+    git commit, checkpoint sha256, degradation, scale, convention, configuration), tracks,
+    input-file hashes, metric values, not-applicable marks and metric column
+    declarations, each sorted by its key."""
+    records: list[dict[str, Any]] = [{"record": "export", "format": EXPORT_FORMAT, "version": EXPORT_VERSION,
+                                      "schema_version": SCHEMA_VERSION}]
+    methods = {row["run_key"]: row["method"] for row in store.table_rows("runs")}
+    for kind, (table, key) in _EXPORT_TABLES.items():
+        rows = [_exported(kind, row, methods) for row in store.table_rows(table)]
+        rows.sort(key=lambda r: tuple("" if r.get(c) is None else str(r[c]) for c in key))
+        records.extend(rows)
+    return records
+
+
+def write_export(store: ResultsStore, path: str | Path) -> int:
+    """Write :func:`export_records` to ``path`` as JSON lines (atomically); return the number
+    of metric values. The same rows always give the same bytes."""
+    records = export_records(store)
+    text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records)
+    write_text_atomic(Path(path), text)
+    return sum(r["record"] == "result" for r in records)
+
+
+def read_export(path: str | Path) -> list[dict[str, Any]]:
+    """The records of an export, checked: the header, known record kinds, and every run's
+    ``run_key`` equal to the sha256 of its recorded provenance (an edited run is refused).
+
+    Raises:
+        InputError: one line naming the file, the line and the problem.
+    """
+    path = regular_file(path, what="results export")
+    records: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise file_error(path, f"line {number}: not JSON ({exc.msg})") from None
+            if not isinstance(record, dict) or record.get("record") not in {"export", *_EXPORT_TABLES}:
+                raise file_error(path, f"line {number}: not a record of a results export")
+            records.append(record)
+    if not records or records[0].get("record") != "export" or records[0].get("format") != EXPORT_FORMAT:
+        raise file_error(path, f"not an srbench results export (first line must be the '{EXPORT_FORMAT}' header)")
+    if int(records[0].get("version", 0)) > EXPORT_VERSION:
+        raise file_error(path, f"export version {records[0].get('version')} is newer than this srbench reads ({EXPORT_VERSION})")
+    for record in records:
+        if record["record"] != "run":
+            continue
+        try:
+            key = RunRecord(
+                method=record["method"], degradation=record["degradation"],
+                intensity_convention=record["intensity_convention"], scale=tuple(record["scale"]),
+                config=record["config"], checkpoint_sha256=record["checkpoint_sha256"],
+            ).run_key
+        except (KeyError, TypeError, ValueError) as exc:
+            raise file_error(path, f"run {str(record.get('run_key'))[:12]}: incomplete provenance ({exc})") from None
+        if key != record.get("run_key"):
+            raise file_error(path, f"run {str(record.get('run_key'))[:12]} ({record['method']}): its run_key is not the "
+                                   "sha256 of its recorded provenance (the record was edited)")
+    return records
+
+
+def store_from_records(records: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Write ``records`` (from :func:`read_export`) into a new store at ``path``."""
+    path = Path(path)
+    rows = [(_EXPORT_TABLES[r["record"]][0], _stored(r["record"], r)) for r in records if r["record"] != "export"]
+    with ResultsStore(path) as store:
+        store.insert_rows(rows, keep_existing=True)
+    return path
+
+
+def import_export(export: str | Path, into: str | Path) -> MergeReport:
+    """Merge the rows of an export into the store ``into`` (created when missing), with the
+    same duplicate and conflict rules as :func:`~srbench.results.merge.merge`."""
+    records = read_export(export)
+    with tempfile.TemporaryDirectory(prefix="srbench-import-") as folder:
+        staged = store_from_records(records, Path(folder) / "export.sqlite")
+        return merge([staged], into)
