@@ -186,7 +186,7 @@ def main() -> None:
     from srbench.weights import find_shipped
 
     pm = get_plugin_manager()
-    config = load_config(None)
+    config = load_config(None, pm=get_plugin_manager())
     checkpoint = args.checkpoint
     described = str(checkpoint)
     if checkpoint is None:

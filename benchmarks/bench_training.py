@@ -61,7 +61,7 @@ def training_data(config_path: Path | None, track_name: str):
     from srbench.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
-    cfg = load_config(config_path)
+    cfg = load_config(config_path, pm=get_plugin_manager())
     (spec,) = cfg.select_tracks(track_name)
     if spec.train is None:
         raise SystemExit(f"track {spec.name} has no training dataset")

@@ -46,7 +46,7 @@ def _training_volumes(track: str):
     from srbench.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
-    cfg = load_config(None)
+    cfg = load_config(None, pm=get_plugin_manager())
     (spec,) = cfg.select_tracks(track)
     volumes = [load_volume(s.path) for s in cfg.subjects(spec.train, pm)]
     return volumes, pm.get("degradation", spec.degradation)
@@ -76,14 +76,14 @@ def _time_steps(algorithm, source, config, *, first: int, count: int) -> tuple[f
 def throughput(args: argparse.Namespace) -> None:
     from srbench.training.config import resolve_config
     from srbench.training.patches import PatchSource
-    from srbench_trigan.trainer import TriganTrainer
+    from srbench_trigan.trainer import TRAINER
 
     torch.set_num_threads(args.threads)
     reference = conv_reference(threads=args.threads)
     print(f"machine: conv3d 64→64 3³ fp32, {args.threads} thread(s): forward {reference['forward_gflops']:.1f} GFLOP/s, "
           f"forward+backward {reference['forward_backward_gflops']:.1f} GFLOP/s")
     volumes, degradation = _training_volumes("insample")
-    trainer = TriganTrainer()
+    trainer = TRAINER
     print(f"{'preset':8s} {'phase':12s} {'batch':>5s} {'patch':>5s} {'s/it':>8s} {'it/s':>8s} {'voxels/s':>10s} "
           f"{'GFLOP/it':>9s} {'GFLOP/s':>8s} {'of ref':>7s}")
     counts = {"cpu": args.iterations, "paper": args.paper_iterations}
@@ -135,7 +135,7 @@ def quality(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     pm = get_plugin_manager()
-    cfg = load_config(None)
+    cfg = load_config(None, pm=get_plugin_manager())
     (track,) = cfg.select_tracks("insample")
     degradation = pm.get("degradation", track.degradation)
     settings = InferenceSettings()

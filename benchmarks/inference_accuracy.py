@@ -43,7 +43,7 @@ def main() -> None:
     from srbench.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, pm=get_plugin_manager())
     (track,) = cfg.select_tracks(args.track)
     metrics = [pm.get("metric", name) for name in args.metrics.split(",") if name]
     subjects = cfg.subjects(track.test, pm)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,7 +28,10 @@ from srbench.folds import Fold, subject_folds
 from srbench.interfaces import InferenceSettings, SubjectFile
 from srbench.io.hashing import sha256_file
 from srbench.io.nifti import load_volume, save_volume
-from srbench.models import load_predictor, predict_checked, resolve_checkpoint, resolve_fold_checkpoint
+from srbench.io.checkpoint import checkpoint_config
+from srbench.models import load_predictor, predict_checked
+from srbench.plugins import PluginManager
+from srbench.training.runs import resolve_checkpoint, resolve_fold_checkpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,33 +269,6 @@ def run_track(
             yield from outcomes
 
 
-def checkpoint_sha256(path: Path | None) -> str | None:
-    """sha256 of the weights file (``None`` for methods without weights)."""
-    if path is None:
-        return None
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.safetensors"
-    return sha256_file(path) if path.is_file() else None
-
-
-def checkpoint_config(path: Path | None) -> dict[str, Any]:
-    """The training config stored in a safetensors checkpoint's metadata (empty if none)."""
-    if path is None:
-        return {}
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.safetensors"
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        return json.loads(metadata.get("config", "{}"))
-    except Exception:  # noqa: BLE001 - the model's own load() reports bad checkpoints clearly
-        return {}
-
-
 def finite_or_none(value: float) -> float | str:
     """JSON-safe number: ``inf`` (identical volumes' PSNR) becomes the string "inf"."""
     if math.isinf(value):
@@ -301,9 +276,9 @@ def finite_or_none(value: float) -> float | str:
     return value
 
 
-def resolve_method_checkpoint(model: Any, *, checkpoint: Path | None, track: TrackSpec, config: BenchmarkConfig, runs_root: Path | None) -> Path | None:
+def resolve_method_checkpoint(model: Any, *, checkpoint: Path | None, track: TrackSpec, config: BenchmarkConfig, runs_root: Path | None, pm: PluginManager) -> Path | None:
     """The weights evaluated for ``model`` on ``track`` (the models trained on its training track)."""
-    return resolve_checkpoint(model, checkpoint=checkpoint, track=track.training_track(config), runs_root=runs_root)
+    return resolve_checkpoint(model, checkpoint=checkpoint, track=track.training_track(config), runs_root=runs_root, pm=pm)
 
 
 @dataclasses.dataclass
@@ -415,7 +390,7 @@ def plan_evaluation(
         for model in models:
             try:
                 weights = [
-                    resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root)
+                    resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root, pm=pm)
                     if fold is None
                     else resolve_fold_checkpoint(model, track=track.name, fold=fold.number, runs_root=runs_root)
                     for fold, _ in splits

@@ -1,92 +1,29 @@
-"""Finding a method's model and its trained weights, and running it under the harness's checks."""
+"""The inference side of a method: loading its predictor (from a checkpoint for learned
+methods) and running it under the harness's checks."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from srbench import grid
-from srbench.errors import InputError, PluginError, show
-from srbench.interfaces import InferenceSettings, Predictor, Scale, Volume
+from srbench.errors import InputError, PluginError, file_error, show
+from srbench.interfaces import InferenceSettings, Predictor, Scale, SRModel, Volume
+from srbench.io.checkpoint import Checkpoint, check_fits, load_checkpoint, resolve_checkpoint_path, restore_modules
 
 #: largest distance (in mm, relative to the voxel size) between a model's output affine and the SR grid
 AFFINE_TOLERANCE = 1e-4
 
 
-def default_runs_root() -> Path:
-    """Where training runs live: ``./runs``."""
-    return Path("runs")
-
-
-def resolve_checkpoint(model: Any, *, checkpoint: Path | None, track: str | None = None, runs_root: Path | None = None) -> Path | None:
-    """The checkpoint to load for ``model``: the given one, else the newest run's (for ``track``).
-
-    A ``checkpoint`` given to a method that takes no weights (``trilinear``) is refused
-    rather than ignored.
-    """
-    needs = bool(getattr(model, "needs_checkpoint", False))
-    if checkpoint is not None and not needs:
-        raise InputError(f"--checkpoint: method '{model.name}' takes no trained weights; drop --checkpoint")
-    if checkpoint is not None or not needs:
-        return checkpoint
-    from srbench.training.runs import find_latest_model
-
-    found = find_latest_model(model.name, track=track, runs_root=runs_root or default_runs_root())
-    if found is None and track is not None:
-        found = find_latest_model(model.name, track=None, runs_root=runs_root or default_runs_root())
-    if found is None:
-        found = _shipped_checkpoint(model.name, track=track)
-    if found is None:
-        where = f" on track '{track}'" if track else ""
-        raise InputError(
-            f"method '{model.name}' needs trained weights and no run{where} was found under "
-            f"{show(runs_root or default_runs_root())}/: run `srbench train {model.name}` or pass --checkpoint"
-        )
-    return found
-
-
-def resolve_fold_checkpoint(model: Any, *, track: str, fold: int, runs_root: Path | None = None) -> Path | None:
-    """The weights of ``model`` for fold ``fold`` of cross-validation track ``track``: the
-    newest ``runs/*/fold-<fold>/model.safetensors`` trained on that track and fold (never a
-    model of another fold, track or shipped weights: those may have seen the held-out
-    subject). None for a method without weights."""
-    if not getattr(model, "needs_checkpoint", False):
-        return None
-    from srbench.training.runs import find_latest_model
-
-    root = runs_root or default_runs_root()
-    found = find_latest_model(model.name, track=track, fold=fold, runs_root=root)
-    if found is None:
-        raise InputError(
-            f"method '{model.name}' has no model for fold {fold} of cross-validation track '{track}' under "
-            f"{show(root)}/: run `srbench train {model.name} --track {track}` (every fold) or add --fold {fold}"
-        )
-    return found
-
-
-def _shipped_checkpoint(method: str, *, track: str | None) -> Path | None:
-    """The reference weights a plugin ships for ``method`` (trained on ``track`` when there are
-    such, else on any track), announced on stderr; None when it ships none."""
-    import sys
-
-    from srbench.plugins import get_plugin_manager
-    from srbench.weights import find_shipped
-
-    pm = get_plugin_manager()
-    shipped = find_shipped(pm, method, track=track) or find_shipped(pm, method)
-    if shipped is None:
-        return None
-    print(
-        f"no local run of '{method}' found: using the reference weights shipped with {shipped.distribution} "
-        f"(preset {shipped.preset}, trained on track {shipped.track}, sha256 {shipped.recorded_sha256[:12]})",
-        file=sys.stderr,
-    )
-    return shipped.path
-
-
-def load_predictor(model: Any, *, checkpoint: Path | None, device: str) -> Predictor:
+def load_predictor(model: SRModel, *, checkpoint: Path | None, device: str) -> Predictor:
     """``model.load`` with a check that it returned a predictor."""
     predictor = model.load(checkpoint=checkpoint, device=device)
     if not hasattr(predictor, "predict"):
@@ -135,3 +72,131 @@ def predict_checked(
         bad = int((~finite).sum())
         raise InputError(f"{who}: output has {bad:,} NaN or infinite voxel(s) of {sr.data.numel():,}; are the weights broken?")
     return sr
+
+
+#: the longest a stored configuration may take to build its network on the meta device
+BUILD_SECONDS = 60.0
+
+#: builds a network from a validated configuration (an instance of the trainer's config class)
+NetworkBuilder = Callable[[Any], torch.nn.Module]
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointModel:
+    """An :class:`~srbench.interfaces.SRModel` whose weights come from an srbench checkpoint.
+
+    ``load`` reads the checkpoint, rebuilds its configuration as ``config_class`` (checked:
+    types, ranges, ``validate()``), builds the network with ``build_network`` (the same
+    function the trainer uses), loads the weights strictly and wraps the network in a
+    predictor. A learned method registers one of these; nothing else is needed::
+
+        CheckpointModel(name="mymethod", description="...", config_class=MyConfig,
+                        build_network=build_network)
+
+    Args:
+        name: the method name (checkpoints of other methods are refused).
+        description: one line for ``srbench plugins``.
+        config_class: the trainer's configuration dataclass.
+        build_network: ``config_class`` instance → the inference network.
+        module_key: which saved module is the inference network.
+        native_scale: the network's integer per-axis factor; ``None`` reads it from the
+            stored configuration's ``scale`` (``(2, 2, 2)`` when absent).
+        predictor: ``predictor(network, device=...)`` → the method's own
+            :class:`~srbench.interfaces.Predictor`; ``None`` runs the network by
+            overlapping patches (:class:`~srbench.inference.NetworkPredictor`) at its
+            native scale.
+    """
+
+    name: str
+    description: str
+    config_class: type
+    build_network: NetworkBuilder
+    module_key: str = "generator"
+    native_scale: tuple[int, int, int] | None = None
+    predictor: Callable[..., Predictor] | None = None
+    needs_checkpoint: bool = True
+
+    def load(self, *, checkpoint: Path | None = None, device: str = "cpu") -> Predictor:
+        """Rebuild the network from ``checkpoint`` (a model or checkpoint file, or a run
+        directory), load its weights strictly and return its predictor on ``device``."""
+        if checkpoint is None:
+            raise InputError(
+                f"method {self.name} needs trained weights: run `srbench train {self.name}` or pass --checkpoint"
+            )
+        ckpt = load_checkpoint(resolve_checkpoint_path(checkpoint), method=self.name)
+        network = build_from_checkpoint(ckpt, self.build_network, module_key=self.module_key, config_class=self.config_class)
+        network.eval()
+        if self.predictor is not None:
+            return self.predictor(network, device=device)
+        from srbench.inference import NetworkPredictor
+
+        return NetworkPredictor(network, native_scale=tuple(self.native_scale or stored_scale(ckpt)), device=device)
+
+
+def stored_scale(ckpt: Checkpoint) -> tuple[int, int, int]:
+    """The integer per-axis ``scale`` of a checkpoint's stored configuration ((2, 2, 2) when absent)."""
+    value = ckpt.config.get("scale", (2, 2, 2))
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 3
+        or not all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 16 for s in value)
+    ):
+        raise file_error(ckpt.path, f"stored configuration 'scale' must be three integers from 1 to 16, got {value!r}")
+    return (value[0], value[1], value[2])
+
+
+def build_from_checkpoint(ckpt: Checkpoint, build_network: NetworkBuilder, *, module_key: str, config_class: type) -> torch.nn.Module:
+    """The network a checkpoint's stored configuration describes, with the checkpoint's weights.
+
+    The stored configuration is untrusted: it is rebuilt as ``config_class`` (types, ranges,
+    ``validate()``), the network is first built on the ``meta`` device (no memory), and its
+    parameter names and shapes must match the tensors in the file before it is built for
+    real, so a mistyped, negative or huge field is one InputError naming the file instead of
+    a crash or a huge allocation.
+    """
+    from srbench.training.config import config_from_dict
+
+    try:
+        config = config_from_dict(config_class, dict(ckpt.config))
+    except InputError as exc:
+        raise file_error(ckpt.path, f"stored configuration is invalid ({_short_text(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - a plugin's validate() fed untrusted values
+        raise file_error(ckpt.path, f"stored configuration is invalid ({type(exc).__name__}: {_short_text(exc)})") from None
+    try:
+        with _time_limit(BUILD_SECONDS, ckpt.path), torch.device("meta"):
+            probe = build_network(config)
+    except InputError as exc:
+        raise file_error(ckpt.path, f"stored configuration is invalid ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - plugin code fed untrusted values
+        raise file_error(ckpt.path, f"stored configuration cannot build the network ({type(exc).__name__}: {_short_text(exc)})") from None
+    if not isinstance(probe, torch.nn.Module):
+        raise file_error(ckpt.path, f"stored configuration built {type(probe).__name__}, not a network")
+    check_fits(ckpt, module_key, probe, what="the stored configuration")
+    network = build_network(config)
+    restore_modules(ckpt, {module_key: network})
+    return network
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, path: Path) -> Iterator[None]:
+    """Raise an InputError naming ``path`` when the block runs longer than ``seconds``
+    (a stored configuration asking for millions of blocks). Main thread only; elsewhere no limit."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise file_error(path, f"stored configuration did not build its network within {seconds:.0f} s (implausibly large)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _short_text(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] if text else type(exc).__name__

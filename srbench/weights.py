@@ -204,7 +204,7 @@ def add_run(pm: Any, run_dir: Path, *, into: Path | None = None) -> ShippedWeigh
     method = check_name(config.get("method"), kind="method", source=run_dir / "config.json")
     preset = check_name(config.get("preset"), kind="preset", source=run_dir / "config.json")
     track = check_name(config.get("track"), kind="track", source=run_dir / "config.json")
-    from srbench.training.checkpoint import load_checkpoint
+    from srbench.io.checkpoint import load_checkpoint
     from srbench.training.manifest import write_manifest
 
     checkpoint = load_checkpoint(run_dir / "model.safetensors", method=method)

@@ -23,7 +23,7 @@ GOOD = '''
 
     from srbench import hookimpl
     from srbench.inference import NetworkPredictor
-    from srbench.training.checkpoint import CheckpointModel
+    from srbench.models import CheckpointModel
     from srbench.training.config import TrainingConfig
 
     NAME = "{name}"
@@ -50,14 +50,14 @@ GOOD = '''
 
 
     def build_network(config):
-        return Net(int(config.get("width", 4)))
+        return Net(config.width)
 
 
     class Algorithm:
         inference_module = "generator"
 
         def __init__(self, config):
-            self.net = build_network(dataclasses.asdict(config))
+            self.net = build_network(config)
             self.modules = {"generator": self.net}
             self.optimizers = {"generator": torch.optim.Adam(self.net.parameters(), lr=1e-3)}
 
@@ -87,7 +87,7 @@ GOOD = '''
 
 
     def make_model():
-        return Model(name=NAME, description="tiny learned test model", build_network=build_network)
+        return Model(name=NAME, description="tiny learned test model", config_class=Config, build_network=build_network)
 
 
     @hookimpl
@@ -147,7 +147,7 @@ VARIANTS: dict[str, tuple[str, str, str]] = {
                 state = None
             if not isinstance(state, dict) or "state_dict" not in state:
                 return _safe_load(self, checkpoint=checkpoint, device=device)
-            network = build_network({})
+            network = build_network(Config())
             network.load_state_dict(state["state_dict"])
             return NetworkPredictor(network, native_scale=(2, 2, 2), device=device)
 
@@ -179,7 +179,7 @@ VARIANTS: dict[str, tuple[str, str, str]] = {
         '''
         def _fresh_load(self, *, checkpoint=None, device="cpu"):
             torch.manual_seed(0)
-            return NetworkPredictor(build_network({}), native_scale=(2, 2, 2), device=device)
+            return NetworkPredictor(build_network(Config()), native_scale=(2, 2, 2), device=device)
 
         Model.load = _fresh_load
         ''',

@@ -168,7 +168,7 @@ def _child(request: dict) -> None:
 #: modules the commands import lazily; importing them once here saves each case the time
 PREIMPORTS = (
     "pandas", "safetensors.torch", "srbench.results.export", "srbench.evaluation", "srbench.leaderboard.markdown",
-    "srbench.config", "srbench.training.checkpoint", "srbench.figures",
+    "srbench.config", "srbench.io.checkpoint", "srbench.models", "srbench.figures",
 )
 
 

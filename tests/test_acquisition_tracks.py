@@ -211,7 +211,7 @@ def test_a_track_mixing_degradation_options_is_refused(tmp_path):
 # -- shipped configurations and data -------------------------------------------------------------
 @pytest.mark.parametrize("path", [REPO / "datasets.toml", REPO / "srbench" / "demo" / "datasets.toml"], ids=["root", "shipped"])
 def test_shipped_configs_declare_the_acquisition_and_flair_tracks(path):
-    config = load_config(path)
+    config = load_config(path, pm=get_plugin_manager())
     pm = get_plugin_manager()
     for prefix, insample in (("", "insample"), ("paper-", "paper-insample")):
         kspace, noise = config.tracks[f"{prefix}acquisition-kspace"], config.tracks[f"{prefix}acquisition-noise"]

@@ -35,7 +35,7 @@ test = "a"
 def test_globs_subject_ids_and_track_selection(tmp_path, write_nifti):
     for name in ("s2", "s1"):
         write_nifti(f"vols/{name}.nii.gz", smooth_volume((8, 8, 8)))
-    config = load_config(write_toml(tmp_path, BASIC + '\n[tracks.o]\ntest = "a"\nscale = [2, 2, 1]\n'))
+    config = load_config(write_toml(tmp_path, BASIC + '\n[tracks.o]\ntest = "a"\nscale = [2, 2, 1]\n'), pm=get_plugin_manager())
     subjects = config.subjects("a", get_plugin_manager())
     assert [s.subject for s in subjects] == ["s1", "s2"]
     assert [t.name for t in config.select_tracks("ood")] == ["o"]
@@ -58,13 +58,13 @@ def test_globs_subject_ids_and_track_selection(tmp_path, write_nifti):
 def test_invalid_config_is_one_line_naming_the_file(tmp_path, text, message):
     path = write_toml(tmp_path, text)
     with pytest.raises(InputError) as info:
-        load_config(path)
+        load_config(path, pm=get_plugin_manager())
     assert message in str(info.value)
     assert str(path.resolve()) in str(info.value) and "\n" not in str(info.value)
 
 
 def test_empty_glob_and_unknown_track(tmp_path):
-    config = load_config(write_toml(tmp_path, BASIC))
+    config = load_config(write_toml(tmp_path, BASIC), pm=get_plugin_manager())
     with pytest.raises(InputError, match="pattern matches no file"):
         config.subjects("a", get_plugin_manager())
     with pytest.raises(InputError, match="did you mean 't'"):
@@ -81,18 +81,18 @@ def test_cli_reports_config_errors_with_exit_2(tmp_path, srbench_cli):
 
 def test_config_lookup_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert load_config().path.name == "datasets.toml" and "demo" in str(load_config().path)
+    assert load_config(pm=get_plugin_manager()).path.name == "datasets.toml" and "demo" in str(load_config(pm=get_plugin_manager()).path)
     write_toml(tmp_path, BASIC)
-    assert load_config().path == (tmp_path / "datasets.toml").resolve()
+    assert load_config(pm=get_plugin_manager()).path == (tmp_path / "datasets.toml").resolve()
     other = tmp_path / "other.toml"
     shutil.copy(tmp_path / "datasets.toml", other)
     monkeypatch.setenv("SRBENCH_CONFIG", str(other))
-    assert load_config().path == other.resolve()
+    assert load_config(pm=get_plugin_manager()).path == other.resolve()
 
 
 def test_shipped_and_root_configs_declare_the_demo_and_paper_tracks():
-    root = load_config(REPO / "datasets.toml")
-    shipped = load_config(REPO / "srbench" / "demo" / "datasets.toml")
+    root = load_config(REPO / "datasets.toml", pm=get_plugin_manager())
+    shipped = load_config(REPO / "srbench" / "demo" / "datasets.toml", pm=get_plugin_manager())
     assert set(root.tracks) == set(shipped.tracks) >= {"insample", "contrast", "resolution", "knee", "paper-insample", "paper-knee"}
     pm = get_plugin_manager()
     for config in (root, shipped):
@@ -104,7 +104,7 @@ def test_shipped_and_root_configs_declare_the_demo_and_paper_tracks():
 
 def test_paper_datasets_need_the_data_root(monkeypatch):
     monkeypatch.delenv("SRBENCH_DATA_ROOT", raising=False)
-    config = load_config(REPO / "datasets.toml")
+    config = load_config(REPO / "datasets.toml", pm=get_plugin_manager())
     with pytest.raises(DataUnavailable, match="SRBENCH_DATA_ROOT"):
         config.subjects("hcp-lifespan-t1-train", get_plugin_manager())
 
@@ -125,7 +125,7 @@ def test_paper_tracks_from_a_bids_tree(tmp_path, monkeypatch):
         _copy_as(t1, tmp_path / "hcp-ya" / f"sub-{i}" / "ses-1" / "anat" / f"sub-{i}_ses-1_T1w.nii.gz")
         _copy_as(knee, tmp_path / "mridata-knee" / f"sub-k{i}" / "anat" / f"sub-k{i}_PD.nii.gz")
     monkeypatch.setenv("SRBENCH_DATA_ROOT", str(tmp_path))
-    config = load_config(REPO / "datasets.toml")
+    config = load_config(REPO / "datasets.toml", pm=get_plugin_manager())
     pm = get_plugin_manager()
     train = config.subjects("hcp-lifespan-t1-train", pm)
     test = config.subjects("hcp-lifespan-t1-test", pm)
@@ -141,6 +141,6 @@ def test_paper_tracks_from_an_hcp_layout(tmp_path, monkeypatch):
     for i in range(27):
         _copy_as(DEMO_DATA / "stroke_T1w.nii.gz", tmp_path / "hcp-lifespan" / f"{100000 + i}" / "T1w" / "T1w_acpc_dc_restore.nii.gz")
     monkeypatch.setenv("SRBENCH_DATA_ROOT", str(tmp_path))
-    config = load_config(REPO / "datasets.toml")
+    config = load_config(REPO / "datasets.toml", pm=get_plugin_manager())
     test = config.subjects("hcp-lifespan-t1-test", get_plugin_manager())
     assert [s.subject for s in test] == [str(100000 + i) for i in range(20, 27)]

@@ -203,12 +203,14 @@ class TinyModel:
 
     def load(self, *, checkpoint=None, device="cpu"):
         from srbench.inference import NetworkPredictor
-        from srbench.training.checkpoint import CheckpointModel
+        from srbench.models import CheckpointModel
 
         if self.ignore_weights:
             torch.manual_seed(0)
             return NetworkPredictor(Net(), native_scale=(2, 2, 2))
-        return CheckpointModel(name="tiny", description="", build_network=lambda config: Net()).load(checkpoint=checkpoint)
+        return CheckpointModel(name="tiny", description="", config_class=TinyConfig, build_network=lambda config: Net()).load(
+            checkpoint=checkpoint
+        )
 
 
 def test_learned_model_and_trainer_pass(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from srbench.cli import main
 from srbench.config import load_config
+from srbench.plugins import get_plugin_manager
 from srbench.errors import InputError
 from srbench.folds import subject_folds
 from srbench.interfaces import SubjectFile
@@ -63,7 +64,7 @@ def test_folds_leave_one_subject_out_in_id_order():
 
 
 def test_cv_track_is_parsed(cv_toml):
-    config = load_config(cv_toml)
+    config = load_config(cv_toml, pm=get_plugin_manager())
     track = config.tracks["heads-cv"]
     assert (track.kind, track.folds, track.test, track.train, track.cross_validated) == ("cv", "subject", "heads", None, True)
     assert track.training_dataset == "heads" and track.training_track(config) == "heads-cv"
@@ -84,13 +85,13 @@ def test_cv_track_is_parsed(cv_toml):
 def test_cv_configuration_mistakes_are_one_line_errors(cv_toml, table, message):
     cv_toml.write_text(CV_TOML + f"\n[tracks.bad]\n{table}\n")
     with pytest.raises(InputError, match=message):
-        load_config(cv_toml)
+        load_config(cv_toml, pm=get_plugin_manager())
 
 
 def test_cv_is_a_reserved_track_name(cv_toml):
     cv_toml.write_text(CV_TOML + '\n[tracks.cv]\ntest = "heads"\n')
     with pytest.raises(InputError, match="reserved"):
-        load_config(cv_toml)
+        load_config(cv_toml, pm=get_plugin_manager())
 
 
 def test_train_every_fold_then_one_fold_resumably(toy_plugin, cv_toml, capsys):

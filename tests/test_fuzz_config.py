@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from srbench.config import load_config
+from srbench.plugins import get_plugin_manager
 from srbench.errors import InputError
 
 #: a valid subject the generated configurations may point at (relative to the config)
@@ -203,7 +204,7 @@ def test_any_document_is_parsed_or_refused_in_one_line(text, folder, plugins, ca
     config.write_text(text, encoding="utf-8")
     capfd.readouterr()
     try:
-        parsed = load_config(config)
+        parsed = load_config(config, pm=get_plugin_manager())
     except InputError as exc:
         _check_error(exc, config)
     else:
@@ -227,7 +228,7 @@ def test_arbitrary_bytes_are_parsed_or_refused_in_one_line(data, folder, capfd):
     config.write_bytes(data)
     capfd.readouterr()
     try:
-        load_config(config)
+        load_config(config, pm=get_plugin_manager())
     except InputError as exc:
         _check_error(exc, config)
     assert capfd.readouterr().err == ""
@@ -240,8 +241,8 @@ def test_the_grammar_reaches_both_outcomes(folder):
         "datasets": {"corpus-test": {"paths": [SUBJECT], "contrast": "T1w", "anatomy": "brain"}},
         "tracks": {"corpus": {"test": "corpus-test", "kind": "ood", "scale": 2}},
     }))
-    parsed = load_config(config)
+    parsed = load_config(config, pm=get_plugin_manager())
     assert [t.name for t in parsed.select_tracks("all")] == ["corpus"]
     config.write_text(_document({"datasets": 5, "tracks": {"corpus": {"test": "corpus-test"}}}))
     with pytest.raises(InputError, match="datasets.toml"):
-        load_config(config)
+        load_config(config, pm=get_plugin_manager())

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from srbench import hookimpl
 from srbench.errors import InputError
 from srbench.interfaces import SubjectFile
-from srbench.training.checkpoint import CheckpointModel
+from srbench.models import CheckpointModel
 from srbench.training.config import TrainingConfig
 
 SRBENCH_API_VERSIONS = ("1",)
@@ -58,7 +58,7 @@ class Net(torch.nn.Module):
 
 
 def build_network(config):
-    return Net(config["scale"])
+    return Net(config.scale)
 
 
 @dataclasses.dataclass
@@ -70,7 +70,7 @@ class Algorithm:
     inference_module = "generator"
 
     def __init__(self, config, device):
-        net = build_network(dataclasses.asdict(config)).to(device)
+        net = build_network(config).to(device)
         self.modules = {"generator": net}
         self.optimizers = {"generator": torch.optim.SGD(net.parameters(), lr=config.learning_rate)}
 
@@ -130,7 +130,7 @@ class MaxPool:
 
 @hookimpl
 def register_models():
-    return [CheckpointModel(name="pkhooks", description="one residual convolution", build_network=build_network)]
+    return [CheckpointModel(name="pkhooks", description="one residual convolution", config_class=Config, build_network=build_network)]
 
 
 @hookimpl

@@ -132,7 +132,7 @@ def payload_files(tmp_path):
 
 
 def test_pickled_checkpoints_are_refused_and_never_run(payload_files):
-    from srbench.training.checkpoint import load_checkpoint
+    from srbench.io.checkpoint import load_checkpoint
 
     files, marker = payload_files
     for name, path in files.items():
@@ -166,7 +166,8 @@ def test_model_loading_refuses_pickles_too(payload_files):
 
 
 def test_checkpoint_metadata_strings_are_never_evaluated(tmp_path):
-    from srbench.training.checkpoint import load_checkpoint, save_checkpoint
+    from srbench.io.checkpoint import load_checkpoint
+    from srbench.training.checkpoint import save_checkpoint
 
     marker = tmp_path / "CONFIG_RAN"
     code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
@@ -180,6 +181,7 @@ def test_checkpoint_metadata_strings_are_never_evaluated(tmp_path):
 
 def test_config_strings_are_never_evaluated(tmp_path, monkeypatch):
     from srbench.config import load_config
+    from srbench.plugins import get_plugin_manager
 
     marker = tmp_path / "TOML_RAN"
     code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
@@ -188,7 +190,7 @@ def test_config_strings_are_never_evaluated(tmp_path, monkeypatch):
         f'[datasets.d]\npaths = ["v.nii.gz"]\ncontrast = "{code}"\nanatomy = "brain"\ndescription = "{code}"\n\n'
         '[tracks.t]\nkind = "ood"\ntest = "d"\n'
     )
-    config = load_config(tmp_path / "datasets.toml")
+    config = load_config(tmp_path / "datasets.toml", pm=get_plugin_manager())
     assert config.datasets["d"].contrast == code
     assert not marker.exists()
 

@@ -267,7 +267,7 @@ def _single(config: Path, run_dir: Path, iterations: int, *, cwd: Path) -> None:
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
-    from srbench.training.checkpoint import load_checkpoint
+    from srbench.io.checkpoint import load_checkpoint
 
     return load_checkpoint(path, method="toy").tensors
 

@@ -12,16 +12,10 @@ from safetensors.torch import save_file
 
 from srbench.errors import InputError
 from srbench.interfaces import InferenceSettings, Volume
-from srbench.training.checkpoint import (
-    FORMAT,
-    CheckpointModel,
-    load_checkpoint,
-    read_metadata,
-    restore_modules,
-    restore_optimizers,
-    save_checkpoint,
-)
-from tests.training_toy import ToyNet, build_network, smooth_volume
+from srbench.io.checkpoint import FORMAT, load_checkpoint, read_metadata, restore_modules
+from srbench.models import CheckpointModel
+from srbench.training.checkpoint import restore_optimizers, save_checkpoint
+from tests.training_toy import ToyConfig, ToyNet, build_network, smooth_volume
 
 
 def trained_toy(steps: int = 3) -> tuple[ToyNet, torch.optim.Optimizer]:
@@ -137,7 +131,7 @@ def test_checkpoint_model_predicts_from_a_model_file_or_run_directory(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     save_toy(run / "model.safetensors", net, opt, kind="model")
-    model = CheckpointModel(name="toy", description="toy", build_network=build_network)
+    model = CheckpointModel(name="toy", description="toy", config_class=ToyConfig, build_network=build_network)
     assert model.needs_checkpoint
     lr = Volume(data=smooth_volume(3, (10, 12, 9)), affine=np.diag([2.0, 2.0, 2.0, 1.0]), source="lr")
     settings = InferenceSettings(patch_size=6, overlap=2, batch_size=2)
@@ -147,7 +141,7 @@ def test_checkpoint_model_predicts_from_a_model_file_or_run_directory(tmp_path):
     assert torch.equal(out_dir.data, out_file.data)
     with pytest.raises(InputError, match="method toy needs trained weights: run `srbench train toy` or pass --checkpoint"):
         model.load(checkpoint=None)
-    other = CheckpointModel(name="other", description="x", build_network=build_network)
+    other = CheckpointModel(name="other", description="x", config_class=ToyConfig, build_network=build_network)
     with pytest.raises(InputError, match="trained by method 'toy', not 'other'"):
         other.load(checkpoint=run)
 

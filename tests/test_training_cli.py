@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from srbench.cli import main
-from srbench.training.checkpoint import load_checkpoint
+from srbench.io.checkpoint import load_checkpoint
 from tests.training_toy import write_benchmark
 
 

@@ -11,7 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from srbench.data.degradations import PaperLinear
-from srbench.training.checkpoint import load_checkpoint
+from srbench.io.checkpoint import load_checkpoint
 from srbench.training.config import resolve_config
 from srbench.training.loop import run_training
 from tests.training_toy import ToyTrainer, toy_volumes

@@ -18,7 +18,8 @@ from srbench.data.degradations import PaperLinear
 from srbench.errors import InputError
 from srbench.io.hashing import sha256_file
 from srbench.io.nifti import load_volume
-from srbench.training.checkpoint import load_checkpoint
+from srbench.plugins import get_plugin_manager
+from srbench.io.checkpoint import load_checkpoint
 from srbench.training.config import resolve_config
 from srbench.training.loop import run_training
 from srbench.training.runs import default_run_dir, find_latest_model
@@ -32,7 +33,7 @@ def train(run_dir: Path, *, resume: bool = False, volumes=None, track: str = "in
     config = resolve_config(trainer, preset="cpu", overrides={k: str(v) for k, v in overrides.items()}, track=track)
     return run_training(
         trainer=trainer, config=config, volumes=volumes or toy_volumes(), degradation=PaperLinear(),
-        run_dir=run_dir, resume=resume, progress=False,
+        run_dir=run_dir, resume=resume, progress=False, plugin_versions=get_plugin_manager().versions(),
     )
 
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srbench.interfaces import PatchBatch, Volume
-from srbench.training.checkpoint import CheckpointModel
+from srbench.models import CheckpointModel
 from srbench.training.config import TrainingConfig
 
 
@@ -47,9 +47,9 @@ class ToyNet(nn.Module):
         return up + self.conv2(F.relu(self.conv1(up)))
 
 
-def build_network(config: dict[str, Any]) -> ToyNet:
-    """The toy network from a stored configuration dict."""
-    return ToyNet(channels=int(config["channels"]), scale=tuple(config["scale"]), use_bias=bool(config.get("use_bias", True)))
+def build_network(config: ToyConfig) -> ToyNet:
+    """The toy network of a configuration."""
+    return ToyNet(channels=config.channels, scale=tuple(config.scale), use_bias=config.use_bias)
 
 
 class ToyAlgorithm:
@@ -59,7 +59,7 @@ class ToyAlgorithm:
 
     def __init__(self, config: ToyConfig, *, device: str = "cpu") -> None:
         self.config = config
-        net = build_network(dataclasses.asdict(config)).to(device)
+        net = build_network(config).to(device)
         self.modules = {"generator": net}
         self.optimizers = {"generator": torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.999))}
 
@@ -103,7 +103,7 @@ class ToyTrainer:
         return ToyAlgorithm(config, device=device)
 
 
-TOY_MODEL = CheckpointModel(name="toy", description="toy test method", build_network=build_network)
+TOY_MODEL = CheckpointModel(name="toy", description="toy test method", config_class=ToyConfig, build_network=build_network)
 
 
 def smooth_volume(seed: int, shape: tuple[int, int, int] = (24, 24, 24)) -> torch.Tensor:

@@ -37,7 +37,7 @@ def check_command(ctx: click.Context, track_name: str, output_format: str, deep:
     if jobs < 1:
         raise click.BadParameter("must be at least 1", param_hint="--jobs")
     pm = plugin_manager(ctx)
-    config = load_config(config_path)
+    config = load_config(config_path, pm=pm)
     config.select_tracks(track_name)  # an unknown name is an error before anything is read
     with progress_bar("checking files", total=None) as advance:
         report = check_datasets(config, pm, track=track_name, deep=deep, jobs=jobs, on_file=advance)

@@ -30,6 +30,7 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
     from srbench.cli.leaderboard_cmd import report_written
     from srbench.config import load_config
     from srbench.defaults import BASELINE_METHOD
+    from srbench.io.checkpoint import MODEL_FILE
     from srbench.leaderboard.markdown import write_leaderboards
     from srbench.results.store import ResultsStore
     from srbench.training.runs import default_run_dir
@@ -47,7 +48,7 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
     checkpoints: dict[str, Path] = {}
     for method in methods:
         run_dir = default_run_dir(method, preset, "insample")
-        checkpoints[method] = run_dir / "model.safetensors"
+        checkpoints[method] = run_dir / MODEL_FILE
         if not retrain and checkpoints[method].is_file():
             click.echo(f"reusing the finished run {run_dir} (pass --retrain to train again)", err=True)
             continue

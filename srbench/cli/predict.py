@@ -12,7 +12,8 @@ from srbench.interfaces import InferenceSettings
 from srbench.errors import file_error, show
 from srbench.io.nifti import NIFTI_SUFFIXES, load_volume, save_volume
 from srbench.io.paths import check_output_file
-from srbench.models import load_predictor, predict_checked, resolve_checkpoint
+from srbench.models import load_predictor, predict_checked
+from srbench.training.runs import resolve_checkpoint
 
 inference_options = [
     click.option("--patch-size", default=32, show_default=True, help="LR patch edge (voxels) for patch inference."),
@@ -66,9 +67,10 @@ def command(ctx, method, input_path, output_path, checkpoint, scale, patch_size,
     """
     factors = parse_scale(scale, source="--scale")
     settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device)
-    model = plugin_manager(ctx).get("model", method)
+    pm = plugin_manager(ctx)
+    model = pm.get("model", method)
     refuse_unused_patch_options(ctx, [model])
-    weights = resolve_checkpoint(model, checkpoint=checkpoint)
+    weights = resolve_checkpoint(model, checkpoint=checkpoint, pm=pm)
     check_output_file(output_path, inputs=[input_path, *([weights] if weights is not None else [])])
     if not output_path.name.endswith(NIFTI_SUFFIXES):
         raise file_error(output_path, "output must be a NIfTI file name ending in .nii or .nii.gz")

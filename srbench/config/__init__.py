@@ -187,13 +187,13 @@ def default_config_path() -> Path:
     return Path(str(resources.files("srbench.demo") / "datasets.toml"))
 
 
-def load_config(path: Path | str | None = None, *, pm: PluginManager | None = None) -> BenchmarkConfig:
+def load_config(path: Path | str | None = None, *, pm: PluginManager) -> BenchmarkConfig:
     """Read and validate a datasets.toml (see module docstring for the lookup order).
 
     Everything is checked here, before a command creates or writes anything: the types
     of every key, dataset and track names (they become file names), readers, degradation
     names and options, scales. ``pm`` is the plugin manager that supplies readers and
-    degradations (default: the process-wide one).
+    degradations.
     """
     from srbench.io.paths import regular_file
 
@@ -211,10 +211,6 @@ def load_config(path: Path | str | None = None, *, pm: PluginManager | None = No
         raise file_error(path, "malformed TOML: values are nested too deeply") from None
     except OSError as exc:
         raise file_error(path, f"cannot read configuration ({exc.strerror or exc})") from None
-    if pm is None:
-        from srbench.plugins import get_plugin_manager
-
-        pm = get_plugin_manager()
     from srbench.config.document import parse_document
 
     return parse_document(raw, path=path.resolve(), pm=pm)

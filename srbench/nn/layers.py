@@ -91,3 +91,10 @@ def kaiming_init(module: nn.Module, *, negative_slope: float = 0.0, scale: float
         elif isinstance(layer, (nn.BatchNorm3d, nn.InstanceNorm3d)) and layer.affine:
             nn.init.ones_(layer.weight)
             nn.init.zeros_(layer.bias)
+
+
+def zero_init(layer: nn.Module) -> None:
+    """Zero the weight and bias of ``layer``: a residual branch ending in it starts as the
+    identity of what it is added to (e.g. a network that starts as trilinear interpolation)."""
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)

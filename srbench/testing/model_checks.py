@@ -203,7 +203,7 @@ def checkpoint_roundtrip(model: Any, ctx: CheckContext) -> None:
         return
     raise CheckFailed(
         f"model '{model.name}': load() accepted a checkpoint written by another method; refuse it with an "
-        "InputError (srbench.training.checkpoint.load_checkpoint(path, method=NAME) does)"
+        "InputError (srbench.io.checkpoint.load_checkpoint(path, method=NAME) does)"
     )
 
 
@@ -287,7 +287,7 @@ def pickle_refusal(model: Any, ctx: CheckContext) -> None:
         require(not marker.exists(),
                 f"model '{model.name}': load(checkpoint='{name}') executed the pickle's code (a marker file appeared); "
                 "never torch.load(weights_only=False) or pickle.load a file you are given: load safetensors "
-                "(srbench.training.checkpoint.load_checkpoint does)")
+                "(srbench.io.checkpoint.load_checkpoint does)")
         require(refused,
                 f"model '{model.name}': load(checkpoint='{name}') with a pickle file did not refuse it with an "
                 f"InputError ({error})")

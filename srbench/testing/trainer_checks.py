@@ -123,7 +123,8 @@ def step(trainer: Any, ctx: CheckContext) -> None:
 def state_roundtrip(trainer: Any, ctx: CheckContext) -> None:
     """Modules and optimisers saved after one step and restored into a fresh algorithm
     continue bitwise identically (all training state is in the checkpoint)."""
-    from srbench.training.checkpoint import load_checkpoint, restore_modules, restore_optimizers, save_checkpoint
+    from srbench.io.checkpoint import load_checkpoint, restore_modules
+    from srbench.training.checkpoint import restore_optimizers, save_checkpoint
     from srbench.training.config import config_to_dict
 
     config = tiny_config(trainer)
@@ -183,7 +184,7 @@ def train_resume(trainer: Any, ctx: CheckContext) -> None:
     """srbench.training.loop.run_training: a two-iteration run, and the same run interrupted
     after its first iteration and resumed, give bitwise equal model weights; the registered
     model loads the result."""
-    from srbench.training.checkpoint import load_checkpoint
+    from srbench.io.checkpoint import load_checkpoint
     from srbench.training.loop import run_training
 
     degradation = ctx.pm.get("degradation", DEFAULT_DEGRADATION)
@@ -262,7 +263,7 @@ def train_seed(trainer: Any, ctx: CheckContext) -> None:
     """Through srbench.training.loop.run_training, one iteration on a volume of 8 patches: two
     runs with seed 0 write bitwise equal weights, and runs with seeds 1 to 3 do not all write
     the weights of seed 0."""
-    from srbench.training.checkpoint import load_checkpoint
+    from srbench.io.checkpoint import load_checkpoint
     from srbench.training.loop import run_training
 
     degradation = ctx.pm.get("degradation", DEFAULT_DEGRADATION)

@@ -72,11 +72,12 @@ class TrainingConfig:
     fold: int = 0
 
     def validate(self) -> None:
-        """Raise an InputError naming the first option whose value cannot work."""
-        positive = ("iterations", "batch_size", "patch_size", "patch_stride", "checkpoint_every", "log_every")
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
+        """Raise an InputError naming the first option whose value cannot work.
+
+        A method's configuration extends it: ``super().validate()``, then its own checks
+        (:meth:`require_positive` for its sizes and counts).
+        """
+        self.require_positive("iterations", "batch_size", "patch_size", "patch_stride", "checkpoint_every", "log_every")
         memory_format_for(self.memory_format, device="cpu")  # an InputError for an unknown layout
         if int(self.fold) < 0:
             raise InputError(f"option fold: must be 0 (no cross-validation) or a fold number >= 1, got {self.fold!r}")
@@ -89,6 +90,13 @@ class TrainingConfig:
                 raise InputError(
                     f"option patch_size: {self.patch_size} is not divisible by the scale {tuple(self.scale)}"
                 )
+
+    def require_positive(self, *names: str) -> None:
+        """Raise an InputError naming the first field of ``names`` that is not an integer >= 1."""
+        for name in names:
+            value = getattr(self, name)
+            if int(value) < 1:
+                raise InputError(f"option {name}: must be a positive integer, got {value!r}")
 
 
 def field_types(config_class: type) -> dict[str, Any]:

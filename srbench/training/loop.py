@@ -26,27 +26,21 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from srbench.errors import InputError
-from srbench.interfaces import PatchBatch, Volume
+from srbench.interfaces import Degradation, PatchBatch, Trainer, Volume
 from srbench.io.atomic import write_text_atomic
 from srbench.io.hashing import sha256_file
 from srbench.nn.memory_format import apply_memory_format, memory_format_for
 from srbench.provenance import utc_now
 from srbench.training import distributed
-from srbench.training.checkpoint import (
-    CHECKPOINT_FILE,
-    MODEL_FILE,
-    load_checkpoint,
-    restore_modules,
-    restore_optimizers,
-    save_checkpoint,
-)
+from srbench.io.checkpoint import CHECKPOINT_FILE, MODEL_FILE, load_checkpoint, restore_modules
+from srbench.training.checkpoint import restore_optimizers, save_checkpoint
 from srbench.training.config import RESUMABLE_FIELDS, config_to_dict, resume_conflicts
 from srbench.training.logging import LossLog, ProgressDisplay, TensorBoardLog
 from srbench.training.manifest import build_manifest, write_manifest
@@ -148,15 +142,16 @@ def _to_device(batch: PatchBatch, device: str) -> PatchBatch:
 
 def run_training(
     *,
-    trainer: Any,
+    trainer: Trainer,
     config: Any,
     volumes: Sequence[Volume],
-    degradation: Any,
+    degradation: Degradation,
     run_dir: str | Path,
     resume: bool,
     device: str = "cpu",
     progress: bool = True,
     data_files: Sequence[str | Path] | None = None,
+    plugin_versions: Mapping[str, str] | None = None,
 ) -> Path:
     """Train ``trainer``'s algorithm with ``config`` on patches of ``volumes``.
 
@@ -171,6 +166,8 @@ def run_training(
         device: ``cpu`` or ``cuda``; under torchrun each process takes ``cuda:LOCAL_RANK``.
         progress: show a progress display on stderr.
         data_files: files to hash into the manifest (default: each volume's ``source``).
+        plugin_versions: distribution → version of the installed plugins, recorded in the
+            manifest (:meth:`srbench.plugins.PluginManager.versions`; none when not given).
 
     Returns:
         The path of ``run_dir/model.safetensors`` (the inference weights).
@@ -181,6 +178,7 @@ def run_training(
         return _train(
             trainer=trainer, config=config, volumes=volumes, degradation=degradation, run_dir=run_dir,
             resume=resume, device=device, progress=progress, data_files=data_files, context=context,
+            plugin_versions=plugin_versions,
         )
     finally:
         distributed.shutdown(context)
@@ -188,7 +186,7 @@ def run_training(
 
 def _train(
     *,
-    trainer: Any,
+    trainer: Trainer,
     config: Any,
     volumes: Sequence[Volume],
     degradation: Any,
@@ -198,6 +196,7 @@ def _train(
     progress: bool,
     data_files: Sequence[str | Path] | None,
     context: distributed.DistContext,
+    plugin_versions: Mapping[str, str] | None,
 ) -> Path:
     config_dict = config_to_dict(config)
     method = str(config_dict["method"])
@@ -245,7 +244,8 @@ def _train(
         write_text_atomic(run_dir / CONFIG_FILE, json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
         files = [v.source for v in volumes] if data_files is None else list(data_files)
         manifest = build_manifest(
-            config=config_dict, data_files=files, seed=seed, device=device, world_size=context.world_size
+            config=config_dict, data_files=files, seed=seed, device=device, world_size=context.world_size,
+            plugins=plugin_versions or {},
         )
         manifest["resumed_from_iteration"] = start if ckpt is not None else None
         write_manifest(run_dir / MANIFEST_FILE, manifest)

@@ -28,11 +28,12 @@ def build_manifest(
     seed: int,
     device: str,
     world_size: int,
+    plugins: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The manifest of a run that is starting (see the module docstring)."""
+    """The manifest of a run that is starting (see the module docstring); ``plugins`` maps
+    each installed plugin distribution to its version."""
     import srbench
     from srbench.io.paths import portable_path
-    from srbench.plugins import get_plugin_manager
 
     files = []
     for name in data_files:
@@ -41,7 +42,7 @@ def build_manifest(
             files.append({"path": portable_path(path), "bytes": path.stat().st_size, "sha256": sha256_file(path)})
     return {
         "srbench_version": srbench.__version__,
-        "plugins": get_plugin_manager().versions(),
+        "plugins": dict(plugins),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "platform": platform.platform(),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from srbench.errors import InputError
 from srbench.folds import Fold, select_folds, track_folds
 from srbench.grid import integer_scale
-from srbench.interfaces import SubjectFile
+from srbench.interfaces import SubjectFile, Trainer
 
 if TYPE_CHECKING:
     from srbench.config import BenchmarkConfig, TrackSpec
@@ -55,7 +55,7 @@ class TrainingJob:
         )
 
 
-def default_preset(trainer: Any) -> str:
+def default_preset(trainer: Trainer) -> str:
     """The trainer's ``default_preset`` attribute, else ``cpu`` when it has one, else its first preset."""
     preset = getattr(trainer, "default_preset", None)
     if preset:
@@ -85,7 +85,7 @@ def trainable_track(config: BenchmarkConfig, name: str) -> TrackSpec:
 
 def plan_training(
     *,
-    trainer: Any,
+    trainer: Trainer,
     config: BenchmarkConfig,
     pm: PluginManager,
     track_name: str,
@@ -138,7 +138,7 @@ def plan_training(
 
 
 def run_job(
-    job: TrainingJob, *, trainer: Any, pm: PluginManager, resume: bool, device: str, progress: bool
+    job: TrainingJob, *, trainer: Trainer, pm: PluginManager, resume: bool, device: str, progress: bool
 ) -> Path:
     """Train one job (loads its volumes, then :func:`~srbench.training.loop.run_training`);
     return its ``model.safetensors``."""
@@ -151,6 +151,7 @@ def run_job(
     return run_training(
         trainer=trainer, config=job.config, volumes=volumes, degradation=degradation, run_dir=job.run_dir,
         resume=resume, device=device, progress=progress, data_files=[subject.path for subject in job.subjects],
+        plugin_versions=pm.versions(),
     )  # fmt: skip
 
 

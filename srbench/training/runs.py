@@ -1,18 +1,25 @@
-"""Run directories: where training writes, and how evaluation finds the newest model.
+"""Run directories: where training writes, and which weights a method is evaluated with.
 
 A run directory (default ``runs/<method>-<preset>-<track>/``) holds ``config.json``,
 ``manifest.json``, ``losses.csv``, ``checkpoint.safetensors`` (resumable state) and, once
-training finishes, ``model.safetensors`` (inference weights).
+training finishes, ``model.safetensors`` (inference weights). :func:`resolve_checkpoint`
+picks a method's weights: the given ones, else the newest run's, else those its plugin ships.
 """
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from srbench.errors import InputError
-from srbench.training.checkpoint import MODEL_FILE, read_metadata
+from srbench.errors import InputError, show
+from srbench.io.checkpoint import MODEL_FILE, metadata_config, read_metadata
 
+if TYPE_CHECKING:
+    from srbench.interfaces import SRModel
+    from srbench.plugins import PluginManager
+
+#: where training runs live unless a command says otherwise
 RUNS_ROOT = Path("runs")
 
 
@@ -50,14 +57,10 @@ def find_latest_model(
             continue
         if metadata.get("method") != method or metadata.get("kind") != "model":
             continue
-        if track is not None:
-            try:
-                config = json.loads(metadata.get("config", "{}"))
-            except json.JSONDecodeError:
-                continue
-            if config.get("track") != track:
-                continue
-        if fold is not None and _stored_fold(metadata) != fold:
+        config = metadata_config(metadata)
+        if track is not None and config.get("track") != track:
+            continue
+        if fold is not None and _stored_fold(config) != fold:
             continue
         candidates.append((path.stat().st_mtime, str(path), path))
     if not candidates:
@@ -65,10 +68,69 @@ def find_latest_model(
     return max(candidates)[2]
 
 
-def _stored_fold(metadata: dict) -> int | None:
-    """The ``fold`` of a model's stored configuration (None when unreadable or absent)."""
-    try:
-        value = json.loads(metadata.get("config", "{}")).get("fold")
-    except (json.JSONDecodeError, AttributeError):
-        return None
+def _stored_fold(config: dict) -> int | None:
+    """The ``fold`` of a model's stored configuration (None when absent or not an integer)."""
+    value = config.get("fold")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def resolve_checkpoint(
+    model: SRModel, *, checkpoint: Path | None, pm: PluginManager, track: str | None = None, runs_root: Path | None = None
+) -> Path | None:
+    """The checkpoint to load for ``model``: the given one, else the newest run's (for ``track``),
+    else the reference weights a plugin of ``pm`` ships.
+
+    A ``checkpoint`` given to a method that takes no weights (``trilinear``) is refused
+    rather than ignored.
+    """
+    needs = bool(getattr(model, "needs_checkpoint", False))
+    if checkpoint is not None and not needs:
+        raise InputError(f"--checkpoint: method '{model.name}' takes no trained weights; drop --checkpoint")
+    if checkpoint is not None or not needs:
+        return checkpoint
+    root = runs_root or RUNS_ROOT
+    found = find_latest_model(model.name, track=track, runs_root=root)
+    if found is None and track is not None:
+        found = find_latest_model(model.name, track=None, runs_root=root)
+    if found is None:
+        found = _shipped_checkpoint(pm, model.name, track=track)
+    if found is None:
+        where = f" on track '{track}'" if track else ""
+        raise InputError(
+            f"method '{model.name}' needs trained weights and no run{where} was found under "
+            f"{show(root)}/: run `srbench train {model.name}` or pass --checkpoint"
+        )
+    return found
+
+
+def resolve_fold_checkpoint(model: SRModel, *, track: str, fold: int, runs_root: Path | None = None) -> Path | None:
+    """The weights of ``model`` for fold ``fold`` of cross-validation track ``track``: the
+    newest ``runs/*/fold-<fold>/model.safetensors`` trained on that track and fold (never a
+    model of another fold, track or shipped weights: those may have seen the held-out
+    subject). None for a method without weights."""
+    if not getattr(model, "needs_checkpoint", False):
+        return None
+    root = runs_root or RUNS_ROOT
+    found = find_latest_model(model.name, track=track, fold=fold, runs_root=root)
+    if found is None:
+        raise InputError(
+            f"method '{model.name}' has no model for fold {fold} of cross-validation track '{track}' under "
+            f"{show(root)}/: run `srbench train {model.name} --track {track}` (every fold) or add --fold {fold}"
+        )
+    return found
+
+
+def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None) -> Path | None:
+    """The reference weights a plugin ships for ``method`` (trained on ``track`` when there are
+    such, else on any track), announced on stderr; None when it ships none."""
+    from srbench.weights import find_shipped
+
+    shipped = find_shipped(pm, method, track=track) or find_shipped(pm, method)
+    if shipped is None:
+        return None
+    print(
+        f"no local run of '{method}' found: using the reference weights shipped with {shipped.distribution} "
+        f"(preset {shipped.preset}, trained on track {shipped.track}, sha256 {shipped.recorded_sha256[:12]})",
+        file=sys.stderr,
+    )
+    return shipped.path

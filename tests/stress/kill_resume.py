@@ -127,7 +127,7 @@ def logged_iterations(run_dir: Path) -> list[int]:
 def check_run_dir(run_dir: Path, *, method: str) -> list[str]:
     """Problems found in a run directory after a kill (every file present must be complete)."""
     from srbench.errors import InputError
-    from srbench.training.checkpoint import load_checkpoint
+    from srbench.io.checkpoint import load_checkpoint
 
     problems = []
     if not run_dir.exists():

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from srbench.errors import InputError
 from srbench.training.config import TrainingConfig
+from srbench.training.presets import dropped_patches_text, rate_text
 
 #: How this implementation reads the ArSSR paper (stored as ``readings`` in every run's config.json).
 READINGS: tuple[str, ...] = (
@@ -73,9 +74,7 @@ class ArSSRConfig(TrainingConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("feature_dim", "encoder_channels", "decoder_width", "decoder_layers", "lr_patch", "samples"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
+        self.require_positive("feature_dim", "encoder_channels", "decoder_width", "decoder_layers", "lr_patch", "samples")
         if self.decoder_layers < 2:
             raise InputError(f"option decoder_layers: must be at least 2, got {self.decoder_layers}")
         if self.encoder_depth is not None and self.encoder_depth < 1:
@@ -93,11 +92,6 @@ class ArSSRConfig(TrainingConfig):
             )
         if not self.learning_rate > 0:
             raise InputError(f"option learning_rate: must be positive, got {self.learning_rate!r}")
-
-
-def _rate(value: float) -> str:
-    """A learning rate as ``1e-4``."""
-    return f"{float(value):.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 
 def _scale_deviation(values: Mapping[str, Any]) -> tuple[str, ...]:
@@ -145,9 +139,8 @@ def _cpu_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
         f"small ResCNN encoder ({values['encoder_channels']} channels, {values['encoder_depth']} groups of 6 "
         f"convolutions), {values['feature_dim']} feature channels, decoder width {values['decoder_width']}, "
         f"batch {values['batch_size']}, {values['samples']:,} samples per patch, {values['iterations']:,} "
-        f"iterations, learning rate {_rate(values['learning_rate'])} (CPU budget)",
-        f"HR patches with less than {float(values['min_foreground']):.0%} foreground are dropped (the paper "
-        "preset keeps every window)",
+        f"iterations, learning rate {rate_text(values['learning_rate'])} (CPU budget)",
+        f"HR {dropped_patches_text(values)}",
     )
 
 

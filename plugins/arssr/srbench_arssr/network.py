@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srbench.nn.layers import zero_init
 from srbench_arssr.coordinates import normalised
 from srbench_arssr.decoder import SkipMLP
 from srbench_arssr.encoders import build_encoder
@@ -76,8 +77,7 @@ class ArSSRNetwork(nn.Module):
         self.encoder = build_encoder(encoder, feature_dim=feature_dim, channels=encoder_channels, depth=encoder_depth)
         self.decoder = SkipMLP(feature_dim + 3, width=decoder_width, layers=decoder_layers)
         if self.residual:
-            nn.init.zeros_(self.decoder.output_layer.weight)
-            nn.init.zeros_(self.decoder.output_layer.bias)
+            zero_init(self.decoder.output_layer)
 
     def encode(self, lr: torch.Tensor) -> torch.Tensor:
         """Feature map ``(B, feature_dim, w, h, d)`` of a normalised LR batch ``(B, 1, w, h, d)``."""

@@ -1,17 +1,10 @@
-"""srbench hook implementations of the ArSSR plugin."""
+"""srbench hook implementations of the ArSSR plugin: its model and its trainer."""
 
-from srbench import hookimpl
+from srbench.method_hooks import method_hooks
 
-from srbench_arssr.trainer import ArSSRModel, ArSSRTrainer
+from srbench_arssr.model import MODEL
+from srbench_arssr.trainer import TRAINER
 
 SRBENCH_API_VERSIONS = ("1",)
 
-
-@hookimpl
-def register_models():
-    return [ArSSRModel()]
-
-
-@hookimpl
-def register_trainers():
-    return [ArSSRTrainer()]
+register_models, register_trainers = method_hooks(models=[MODEL], trainers=[TRAINER])

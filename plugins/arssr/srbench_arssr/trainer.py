@@ -1,33 +1,25 @@
-"""ArSSR's training algorithm (multi-scale implicit regression) and its registrations."""
+"""Training side of ArSSR: the network of a configuration, multi-scale implicit regression, the trainer."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from srbench.errors import InputError
 from srbench.interfaces import PatchBatch
-from srbench.training.checkpoint import build_from_checkpoint, load_checkpoint, resolve_checkpoint_path
-from srbench.training.config import config_from_dict
+from srbench.training.trainer import MethodTrainer
 
 from srbench_arssr.config import PRESETS, ArSSRConfig
 from srbench_arssr.network import ArSSRNetwork, sample
-from srbench_arssr.predictor import ArSSRPredictor
 from srbench_arssr.resample import area_downsample
 
 NAME = "arssr"
 MODULE = "network"
 
 
-def build_network(config: ArSSRConfig | Mapping[str, Any]) -> ArSSRNetwork:
-    """The ArSSR network of a configuration (an :class:`ArSSRConfig` or its stored dict)."""
-    if not isinstance(config, ArSSRConfig):
-        config = config_from_dict(ArSSRConfig, config)
+def build_network(config: ArSSRConfig) -> ArSSRNetwork:
+    """The ArSSR network of a configuration."""
     return ArSSRNetwork(
         encoder=config.encoder,
         feature_dim=config.feature_dim,
@@ -159,30 +151,4 @@ class ArSSRAlgorithm:
         return {"loss": loss.item(), "l1_trilinear": baseline, "mean_scale": float(samples.scales.mean())}
 
 
-@dataclasses.dataclass(frozen=True)
-class ArSSRTrainer:
-    """The :class:`~srbench.interfaces.Trainer` of ArSSR."""
-
-    name: str = NAME
-    config_class: type = ArSSRConfig
-    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: PRESETS, repr=False)
-
-    def build(self, config: ArSSRConfig, *, device: str = "cpu") -> ArSSRAlgorithm:
-        return ArSSRAlgorithm(config, device=device)
-
-
-@dataclasses.dataclass(frozen=True)
-class ArSSRModel:
-    """The :class:`~srbench.interfaces.SRModel` of ArSSR: any scale, its own predictor."""
-
-    name: str = NAME
-    description: str = "ArSSR (Wu et al. 2023): CNN encoder + implicit MLP decoder, arbitrary (non-integer) scales"
-    needs_checkpoint: bool = True
-
-    def load(self, *, checkpoint: Path | None = None, device: str = "cpu") -> ArSSRPredictor:
-        """Rebuild the network from ``checkpoint`` (file or run directory) and load its weights."""
-        if checkpoint is None:
-            raise InputError(f"method {self.name} needs trained weights: run `srbench train {self.name}` or pass --checkpoint")
-        ckpt = load_checkpoint(resolve_checkpoint_path(checkpoint), method=self.name)
-        network = build_from_checkpoint(ckpt, build_network, module_key=MODULE, config_class=ArSSRConfig)
-        return ArSSRPredictor(network, device=device)
+TRAINER = MethodTrainer(name=NAME, config_class=ArSSRConfig, presets=PRESETS, algorithm=ArSSRAlgorithm)

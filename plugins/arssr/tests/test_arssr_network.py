@@ -11,7 +11,7 @@ from srbench.training.config import resolve_config
 from srbench_arssr.coordinates import lr_positions, owner_ranges
 from srbench_arssr.network import ArSSRNetwork
 from srbench_arssr.resample import area_downsample, area_matrix
-from srbench_arssr.trainer import ArSSRTrainer, build_network
+from srbench_arssr.trainer import TRAINER, build_network
 
 #: measured parameter counts of the ``paper`` preset per encoder (encoder + 364,676 decoder)
 PAPER_PARAMETERS = {"rdn": 6_283_460, "rescnn": 2_579_588, "srresnet": 4_682_052}
@@ -24,7 +24,7 @@ def count(module: nn.Module) -> int:
 
 @pytest.mark.parametrize("encoder", sorted(PAPER_PARAMETERS))
 def test_paper_preset_parameter_counts_and_feature_map(encoder):
-    cfg = resolve_config(ArSSRTrainer(), preset="paper", overrides={"encoder": encoder})
+    cfg = resolve_config(TRAINER, preset="paper", overrides={"encoder": encoder})
     net = build_network(cfg)
     assert count(net) == PAPER_PARAMETERS[encoder]
     assert count(net.decoder) == DECODER_PARAMETERS
@@ -34,7 +34,7 @@ def test_paper_preset_parameter_counts_and_feature_map(encoder):
 
 
 def test_paper_decoder_is_two_stages_of_four_linear_relu_with_a_skip():
-    net = build_network(resolve_config(ArSSRTrainer(), preset="paper", overrides={}))
+    net = build_network(resolve_config(TRAINER, preset="paper", overrides={}))
     linears = [[m for m in stage if isinstance(m, nn.Linear)] for stage in (net.decoder.stage1, net.decoder.stage2)]
     assert [len(stage) for stage in linears] == [4, 4]
     assert [(m.in_features, m.out_features) for m in linears[0]] == [(131, 256), (256, 256), (256, 256), (256, 131)]
@@ -47,7 +47,7 @@ def test_paper_decoder_is_two_stages_of_four_linear_relu_with_a_skip():
 
 
 def test_paper_network_outputs_non_negative_intensities_at_query_points():
-    net = build_network(resolve_config(ArSSRTrainer(), preset="paper", overrides={"encoder": "rescnn"}))
+    net = build_network(resolve_config(TRAINER, preset="paper", overrides={"encoder": "rescnn"}))
     with torch.no_grad():
         out = net(torch.rand(2, 1, 10, 10, 10), torch.rand(2, 50, 3) * 9)
     assert out.shape == (2, 50) and bool((out >= 0).all())

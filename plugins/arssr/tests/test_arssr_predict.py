@@ -17,7 +17,7 @@ from srbench.plugins import get_plugin_manager
 from srbench.training.checkpoint import save_checkpoint
 from srbench.training.config import config_to_dict, resolve_config
 from srbench_arssr.predictor import ArSSRPredictor
-from srbench_arssr.trainer import ArSSRTrainer, build_network
+from srbench_arssr.trainer import TRAINER, build_network
 
 SMALL = {"feature_dim": "4", "encoder_channels": "4", "encoder_depth": "1", "decoder_width": "8"}
 SETTINGS = InferenceSettings(patch_size=6, overlap=2, batch_size=2)
@@ -25,7 +25,7 @@ AFFINE = np.array([[0.0, 0.0, 2.2, -40.0], [1.8, 0.1, 0.0, 12.5], [0.0, 2.0, 0.0
 
 
 def network(*, perturb: bool = True, **changes):
-    cfg = resolve_config(ArSSRTrainer(), preset="cpu", overrides={**SMALL, **changes})
+    cfg = resolve_config(TRAINER, preset="cpu", overrides={**SMALL, **changes})
     torch.manual_seed(0)
     net = build_network(cfg)
     if perturb:

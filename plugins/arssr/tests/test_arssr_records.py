@@ -7,14 +7,14 @@ import pytest
 
 from srbench.testing.records import unexplained_numbers
 from srbench.training.config import config_to_dict, resolve_config
-from srbench_arssr.trainer import ArSSRTrainer
+from srbench_arssr.trainer import TRAINER
 
 #: the authors' values the strings compare against (2,500 epochs, halving every 200, ResCNN groups of 6 convs)
 PAPER_CONSTANTS = (2500, 200, 6, 3)
 
 
 def _config(preset: str):
-    return resolve_config(ArSSRTrainer(), preset=preset, overrides={})
+    return resolve_config(TRAINER, preset=preset, overrides={})
 
 
 @pytest.mark.parametrize("preset", ["paper", "cpu"])
@@ -50,5 +50,5 @@ def test_per_axis_sampling_is_off_in_both_presets_and_named_when_a_preset_turns_
     strings = _cpu_deviations(values)
     named = [d for d in strings if d.startswith("per-axis training scales")]
     assert len(named) == 1 and "probability 50%" in named[0] and "probability 25%" in named[0]
-    config = resolve_config(ArSSRTrainer(), preset="cpu", overrides={"per_axis_probability": "0.5", "unit_axis_probability": "0.25"})
+    config = resolve_config(TRAINER, preset="cpu", overrides={"per_axis_probability": "0.5", "unit_axis_probability": "0.25"})
     assert unexplained_numbers(strings, config=config, constants=(*PAPER_CONSTANTS, 1)) == []  # 1: the [2, 2, 1] track

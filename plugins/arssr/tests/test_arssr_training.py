@@ -9,13 +9,14 @@ import torch
 
 from srbench.data.degradations import PaperLinear
 from srbench.interfaces import Volume
-from srbench.training.checkpoint import load_checkpoint, restore_modules, restore_optimizers, save_checkpoint
+from srbench.io.checkpoint import load_checkpoint, restore_modules
+from srbench.training.checkpoint import restore_optimizers, save_checkpoint
 from srbench.training.config import config_to_dict, resolve_config
 from srbench.training.loop import run_training
 from srbench.training.patches import PatchSource
 from srbench_arssr.network import sample
 from srbench_arssr.resample import area_downsample
-from srbench_arssr.trainer import ArSSRTrainer, draw_scales, draw_samples
+from srbench_arssr.trainer import TRAINER, draw_samples, draw_scales
 
 TINY = {
     "feature_dim": "4", "encoder_channels": "4", "encoder_depth": "1", "decoder_width": "8", "lr_patch": "4",
@@ -31,7 +32,7 @@ def volumes() -> list[Volume]:
 
 
 def config(**changes):
-    return resolve_config(ArSSRTrainer(), preset="cpu", overrides={**TINY, **{k: str(v) for k, v in changes.items()}})
+    return resolve_config(TRAINER, preset="cpu", overrides={**TINY, **{k: str(v) for k, v in changes.items()}})
 
 
 def batch(cfg, iteration):
@@ -99,7 +100,7 @@ def test_area_downsampled_training_lr_matches_paper_linear_at_scale_two():
 def test_one_real_step_logs_finite_numbers_and_changes_weights():
     cfg = config()
     torch.manual_seed(0)
-    algorithm = ArSSRTrainer().build(cfg)
+    algorithm = TRAINER.build(cfg)
     before = {k: v.clone() for k, v in algorithm.modules["network"].state_dict().items()}
     scalars = algorithm.step(batch(cfg, 0), iteration=0, total=1, generator=torch.Generator().manual_seed(0))
     assert set(scalars) == {"loss", "l1_trilinear", "mean_scale"} and all(np.isfinite(list(scalars.values())))
@@ -113,13 +114,13 @@ def test_checkpoint_round_trip_continues_identically(tmp_path):
     cfg = config()
     batches = [batch(cfg, i) for i in range(2)]
     torch.manual_seed(0)
-    original = ArSSRTrainer().build(cfg)
+    original = TRAINER.build(cfg)
     original.step(batches[0], iteration=0, total=2, generator=torch.Generator().manual_seed(0))
     path = tmp_path / "checkpoint.safetensors"
     save_checkpoint(path, method="arssr", kind="checkpoint", config=config_to_dict(cfg),
                     modules=original.modules, optimizers=original.optimizers, iteration=1)
     torch.manual_seed(7)
-    restored = ArSSRTrainer().build(cfg)
+    restored = TRAINER.build(cfg)
     ckpt = load_checkpoint(path, method="arssr")
     restore_modules(ckpt, restored.modules)
     restore_optimizers(ckpt, restored.optimizers)
@@ -131,7 +132,7 @@ def test_checkpoint_round_trip_continues_identically(tmp_path):
 
 def test_resumed_core_loop_run_is_bitwise_identical(tmp_path):
     cfg = config(iterations=4)
-    train = dict(trainer=ArSSRTrainer(), volumes=volumes(), degradation=PaperLinear(), progress=False)
+    train = dict(trainer=TRAINER, volumes=volumes(), degradation=PaperLinear(), progress=False)
     whole = run_training(config=cfg, run_dir=tmp_path / "whole", resume=False, **train)
     run_training(config=dataclasses.replace(cfg, iterations=2), run_dir=tmp_path / "split", resume=False, **train)
     resumed = run_training(config=cfg, run_dir=tmp_path / "split", resume=True, **train)

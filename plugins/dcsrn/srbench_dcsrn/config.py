@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from srbench.errors import InputError
 from srbench.training.config import TrainingConfig
+from srbench.training.presets import REFERENCE_SCHEDULE, dropped_patches_text, rate_text
 
 #: How this implementation reads its sources (stored as ``readings`` in every run's config.json).
 READINGS: tuple[str, ...] = (
@@ -46,18 +47,11 @@ class DCSRNConfig(TrainingConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("first_channels", "growth", "units", "final_kernel"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
+        self.require_positive("first_channels", "growth", "units", "final_kernel")
         if self.final_kernel % 2 == 0:
             raise InputError(f"option final_kernel: must be odd (1, 3...), got {self.final_kernel}")
         if not self.learning_rate > 0:
             raise InputError(f"option learning_rate: must be positive, got {self.learning_rate!r}")
-
-
-def _rate(value: float) -> str:
-    """A learning rate as ``1e-4``."""
-    return f"{float(value):.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 
 _COMMON_DEVIATIONS = (
@@ -74,7 +68,7 @@ def _paper_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
         f"iterations and batch size are not stated in the DCSRN paper: the reference paper's "
         f"{values['iterations']:,} iterations of batch {values['batch_size']} are used, on every "
         f"{values['patch_size']}^3 window of its stride-{values['patch_stride']} grid",
-        f"Adam learning rate {_rate(values['learning_rate'])}: the DCSRN paper's value was not available to us",
+        f"Adam learning rate {rate_text(values['learning_rate'])}: the DCSRN paper's value was not available to us",
     )
 
 
@@ -84,20 +78,14 @@ def _cpu_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
         *_COMMON_DEVIATIONS,
         "global residual: the output is trilinear(LR) + network(trilinear(LR)), last convolution zero-initialised",
         f"{patch}³ HR patches ({patch // 2}³ LR), {values['iterations']:,} iterations, learning rate "
-        f"{_rate(values['learning_rate'])} (CPU budget)",
-        f"patches with less than {float(values['min_foreground']):.0%} foreground are dropped (the paper "
-        "preset keeps every window)",
+        f"{rate_text(values['learning_rate'])} (CPU budget)",
+        dropped_patches_text(values),
         "L1 loss instead of L2 (sharper, more robust to the few high-intensity voxels; faster gain in PSNR on CPU)",
     )
 
 
 _PAPER: dict[str, Any] = {
-    "iterations": 60000,
-    "batch_size": 4,
-    "patch_size": 64,
-    "patch_stride": 16,
-    "min_foreground": 0.0,
-    "checkpoint_every": 1000,
+    **REFERENCE_SCHEDULE,
     "loss": "l2",
     "learning_rate": 1e-4,
 }

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srbench.nn.layers import zero_init
+
 
 class DenseUnit(nn.Module):
     """One dense unit: BatchNorm → ELU → 3×3×3 convolution producing ``growth`` channels.
@@ -81,8 +83,7 @@ class DCSRN(nn.Module):
         self.block = DenseBlock(first_channels, growth=growth, units=units)
         self.last = nn.Conv3d(self.block.out_channels, 1, kernel_size=final_kernel, padding=final_kernel // 2)
         if self.residual:
-            nn.init.zeros_(self.last.weight)
-            nn.init.zeros_(self.last.bias)
+            zero_init(self.last)
 
     def interpolate(self, lr: torch.Tensor) -> torch.Tensor:
         """Trilinear up-sampling of ``(B, 1, w, h, d)`` onto the HR grid (srbench's baseline)."""

@@ -1,17 +1,10 @@
-"""srbench hook implementations of the DCSRN plugin."""
+"""srbench hook implementations of the DCSRN plugin: its model and its trainer."""
 
-from srbench import hookimpl
+from srbench.method_hooks import method_hooks
 
-from srbench_dcsrn.trainer import DCSRNTrainer, dcsrn_model
+from srbench_dcsrn.model import MODEL
+from srbench_dcsrn.trainer import TRAINER
 
 SRBENCH_API_VERSIONS = ("1",)
 
-
-@hookimpl
-def register_models():
-    return [dcsrn_model()]
-
-
-@hookimpl
-def register_trainers():
-    return [DCSRNTrainer()]
+register_models, register_trainers = method_hooks(models=[MODEL], trainers=[TRAINER])

@@ -1,17 +1,12 @@
-"""DCSRN's training algorithm (one pixel-loss step) and its trainer/model registrations."""
+"""Training side of DCSRN: the network of a configuration, one pixel-loss step, the trainer."""
 
 from __future__ import annotations
-
-import dataclasses
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from srbench.interfaces import PatchBatch
-from srbench.training.checkpoint import CheckpointModel
-from srbench.training.config import config_from_dict
+from srbench.training.trainer import MethodTrainer
 
 from srbench_dcsrn.config import PRESETS, DCSRNConfig
 from srbench_dcsrn.network import DCSRN
@@ -19,18 +14,12 @@ from srbench_dcsrn.network import DCSRN
 NAME = "dcsrn"
 
 
-def build_network(config: DCSRNConfig | Mapping[str, Any]) -> DCSRN:
-    """The DCSRN network of a configuration (a :class:`DCSRNConfig` or its stored dict)."""
-    if not isinstance(config, DCSRNConfig):
-        config = config_from_dict(DCSRNConfig, config)
+def build_network(config: DCSRNConfig) -> DCSRN:
+    """The DCSRN network of a configuration."""
     return DCSRN(
-        first_channels=config.first_channels,
-        growth=config.growth,
-        units=config.units,
-        final_kernel=config.final_kernel,
-        scale=tuple(int(s) for s in config.scale),
-        residual=config.residual,
-    )
+        first_channels=config.first_channels, growth=config.growth, units=config.units,
+        final_kernel=config.final_kernel, scale=config.scale, residual=config.residual,
+    )  # fmt: skip
 
 
 class DCSRNAlgorithm:
@@ -70,24 +59,4 @@ class DCSRNAlgorithm:
         return {"loss": loss.item(), "mse": mse, "mse_trilinear": baseline}
 
 
-@dataclasses.dataclass(frozen=True)
-class DCSRNTrainer:
-    """The :class:`~srbench.interfaces.Trainer` of DCSRN."""
-
-    name: str = NAME
-    config_class: type = DCSRNConfig
-    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: PRESETS, repr=False)
-
-    def build(self, config: DCSRNConfig, *, device: str = "cpu") -> DCSRNAlgorithm:
-        return DCSRNAlgorithm(config, device=device)
-
-
-def dcsrn_model() -> CheckpointModel:
-    """The inference side: rebuilds DCSRN from a checkpoint's configuration."""
-    return CheckpointModel(
-        name=NAME,
-        description="DCSRN (Chen et al. 2018): densely connected 3D CNN refining trilinear interpolation",
-        build_network=build_network,
-        module_key="generator",
-        config_class=DCSRNConfig,
-    )
+TRAINER = MethodTrainer(name=NAME, config_class=DCSRNConfig, presets=PRESETS, algorithm=DCSRNAlgorithm)

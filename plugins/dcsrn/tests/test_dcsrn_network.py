@@ -8,7 +8,7 @@ from torch import nn
 
 from srbench.training.config import resolve_config
 from srbench_dcsrn.network import DCSRN
-from srbench_dcsrn.trainer import DCSRNTrainer, build_network
+from srbench_dcsrn.trainer import TRAINER, build_network
 
 #: measured on the ``paper`` preset; see the README (first conv 1,344; units 31,224 + 46,824 +
 #: 62,424 + 78,024; 1×1×1 output 145)
@@ -20,7 +20,7 @@ def count(module: nn.Module) -> int:
 
 
 def paper_network() -> DCSRN:
-    return build_network(resolve_config(DCSRNTrainer(), preset="paper", overrides={}))
+    return build_network(resolve_config(TRAINER, preset="paper", overrides={}))
 
 
 def test_paper_preset_layout_and_parameter_count():

@@ -12,14 +12,14 @@ from srbench.interfaces import InferenceSettings, Volume
 from srbench.plugins import get_plugin_manager
 from srbench.training.checkpoint import save_checkpoint
 from srbench.training.config import config_to_dict, resolve_config
-from srbench_dcsrn.trainer import DCSRNTrainer, build_network
+from srbench_dcsrn.trainer import TRAINER, build_network
 
 SETTINGS = InferenceSettings(patch_size=6, overlap=2, batch_size=2)
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    cfg = resolve_config(DCSRNTrainer(), preset="cpu", overrides={"first_channels": "4", "growth": "2", "units": "2"})
+    cfg = resolve_config(TRAINER, preset="cpu", overrides={"first_channels": "4", "growth": "2", "units": "2"})
     torch.manual_seed(0)
     network = build_network(cfg)
     with torch.no_grad():  # non-trivial weights and BatchNorm statistics

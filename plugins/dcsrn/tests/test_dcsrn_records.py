@@ -7,14 +7,14 @@ import pytest
 
 from srbench.testing.records import unexplained_numbers
 from srbench.training.config import config_to_dict, resolve_config
-from srbench_dcsrn.trainer import DCSRNTrainer
+from srbench_dcsrn.trainer import TRAINER
 
 #: the DCSRN paper's values the strings compare against (its L2 loss, ISBI 2018)
 PAPER_CONSTANTS = (2, 2018)
 
 
 def _config(preset: str):
-    return resolve_config(DCSRNTrainer(), preset=preset, overrides={})
+    return resolve_config(TRAINER, preset=preset, overrides={})
 
 
 @pytest.mark.parametrize("preset", ["paper", "cpu"])

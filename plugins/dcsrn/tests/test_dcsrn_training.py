@@ -9,11 +9,12 @@ import torch
 
 from srbench.data.degradations import PaperLinear
 from srbench.interfaces import Volume
-from srbench.training.checkpoint import load_checkpoint, restore_modules, restore_optimizers, save_checkpoint
+from srbench.io.checkpoint import load_checkpoint, restore_modules
+from srbench.training.checkpoint import restore_optimizers, save_checkpoint
 from srbench.training.config import config_to_dict, resolve_config
 from srbench.training.loop import run_training
 from srbench.training.patches import PatchSource
-from srbench_dcsrn.trainer import DCSRNTrainer
+from srbench_dcsrn.trainer import TRAINER
 
 TINY = {
     "first_channels": "4", "growth": "2", "units": "2", "patch_size": "8", "patch_stride": "4",
@@ -32,7 +33,7 @@ def volumes() -> list[Volume]:
 
 
 def config(**changes):
-    return resolve_config(DCSRNTrainer(), preset="cpu", overrides={**TINY, **{k: str(v) for k, v in changes.items()}})
+    return resolve_config(TRAINER, preset="cpu", overrides={**TINY, **{k: str(v) for k, v in changes.items()}})
 
 
 def batch(cfg, iteration):
@@ -44,7 +45,7 @@ def batch(cfg, iteration):
 def test_one_real_step_reduces_nothing_to_nan_and_changes_the_weights():
     cfg = config(residual="false", loss="l2")
     torch.manual_seed(0)
-    algorithm = DCSRNTrainer().build(cfg)
+    algorithm = TRAINER.build(cfg)
     before = {k: v.clone() for k, v in algorithm.modules["generator"].state_dict().items()}
     scalars = algorithm.step(batch(cfg, 0), iteration=0, total=1, generator=torch.Generator().manual_seed(0))
     assert set(scalars) == {"loss", "mse", "mse_trilinear"} and all(np.isfinite(list(scalars.values())))
@@ -58,13 +59,13 @@ def test_checkpoint_round_trip_continues_identically(tmp_path):
     cfg = config()
     batches = [batch(cfg, i) for i in range(2)]
     torch.manual_seed(0)
-    original = DCSRNTrainer().build(cfg)
+    original = TRAINER.build(cfg)
     original.step(batches[0], iteration=0, total=2, generator=torch.Generator().manual_seed(0))
     path = tmp_path / "checkpoint.safetensors"
     save_checkpoint(path, method="dcsrn", kind="checkpoint", config=config_to_dict(cfg),
                     modules=original.modules, optimizers=original.optimizers, iteration=1)
     torch.manual_seed(99)
-    restored = DCSRNTrainer().build(cfg)
+    restored = TRAINER.build(cfg)
     ckpt = load_checkpoint(path, method="dcsrn")
     restore_modules(ckpt, restored.modules)
     restore_optimizers(ckpt, restored.optimizers)
@@ -76,7 +77,7 @@ def test_checkpoint_round_trip_continues_identically(tmp_path):
 
 def test_resumed_core_loop_run_is_bitwise_identical(tmp_path):
     cfg = config(iterations=4)
-    train = dict(trainer=DCSRNTrainer(), volumes=volumes(), degradation=PaperLinear(), progress=False)
+    train = dict(trainer=TRAINER, volumes=volumes(), degradation=PaperLinear(), progress=False)
     whole = run_training(config=cfg, run_dir=tmp_path / "whole", resume=False, **train)
     run_training(config=dataclasses.replace(cfg, iterations=2), run_dir=tmp_path / "split", resume=False, **train)
     assert load_checkpoint(tmp_path / "split" / "checkpoint.safetensors", method="dcsrn").iteration == 2

@@ -10,15 +10,12 @@ iteration (:mod:`srbench_esrgan3d.schedule`), so there is no scheduler state to 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from srbench.interfaces import PatchBatch
-from srbench.training.config import config_from_dict
 from srbench_esrgan3d.config import Esrgan3dConfig
 from srbench_esrgan3d.losses import perceptual_loss, ragan_discriminator_loss, ragan_generator_loss
 from srbench_esrgan3d.networks import PretextHead, RRDBGenerator3d, VGG19Features3d, VGGDiscriminator3d
@@ -28,10 +25,8 @@ from srbench_esrgan3d.schedule import gan_lr, generator_lr, in_warmup, warmup_it
 NAN = math.nan
 
 
-def build_generator(config: Mapping[str, Any] | Esrgan3dConfig) -> RRDBGenerator3d:
-    """The generator for a configuration (an :class:`Esrgan3dConfig` or its stored dict)."""
-    if not isinstance(config, Esrgan3dConfig):
-        config = config_from_dict(Esrgan3dConfig, config)
+def build_generator(config: Esrgan3dConfig) -> RRDBGenerator3d:
+    """The generator for a configuration."""
     return RRDBGenerator3d(
         channels=config.channels,
         growth=config.growth,

@@ -18,6 +18,7 @@ from typing import Any
 
 from srbench.errors import InputError
 from srbench.training.config import TrainingConfig
+from srbench.training.presets import REFERENCE_SCHEDULE, rate_text
 
 from srbench_esrgan3d.networks import discriminator_output_size
 
@@ -93,10 +94,7 @@ class Esrgan3dConfig(TrainingConfig):
 
     def validate(self) -> None:
         super().validate()
-        positive = ("channels", "growth", "blocks", "d_channels", "d_stages", "d_hidden", "vgg_width", "vgg_iterations")
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
+        self.require_positive("channels", "growth", "blocks", "d_channels", "d_stages", "d_hidden", "vgg_width", "vgg_iterations")
         if self.vgg_levels < 2:
             raise InputError(f"option vgg_levels: needs at least 2 levels, got {self.vgg_levels}")
         if not 0.0 <= float(self.warmup_fraction) <= 1.0:
@@ -119,11 +117,6 @@ class Esrgan3dConfig(TrainingConfig):
 
 def _count(value: float) -> str:
     return f"{int(value):,}"
-
-
-def _rate(value: float) -> str:
-    """A learning rate as ``1e-4``."""
-    return f"{float(value):.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 
 def _fraction(value: float) -> str:
@@ -161,7 +154,7 @@ def _paper_deviations(values: dict[str, Any]) -> tuple[str, ...]:
         f"{values['batch_size']}, {values['patch_size']}^3 patches): {_count(warmup)} L1 warm-up + "
         f"{_count(gan)} GAN iterations (ESRGAN's proportion of warm-up, "
         f"{_fraction(values['warmup_fraction'])}), ESRGAN's learning-rate milestones scaled to them",
-        f"VGG stage of {_count(values['vgg_iterations'])} iterations (Adam lr {_rate(values['vgg_lr'])}); "
+        f"VGG stage of {_count(values['vgg_iterations'])} iterations (Adam lr {rate_text(values['vgg_lr'])}); "
         "the authors' pre-training length is not stated",
     )
 
@@ -180,10 +173,10 @@ def _cpu_deviations(values: dict[str, Any]) -> tuple[str, ...]:
         f"every window); {_count(values['vgg_iterations'])} VGG + {_count(warmup)} warm-up + {_count(gan)} GAN "
         f"iterations (warm-up fraction {values['warmup_fraction']:g} instead of ESRGAN's 0.25) to fit "
         "15 minutes on 2 CPU cores",
-        f"higher learning rates for the short stages: VGG stage {_rate(values['vgg_lr'])} (paper preset 1e-4), "
-        f"L1 warm-up {_rate(values['warmup_lr'])} (ESRGAN: 2e-4)",
+        f"higher learning rates for the short stages: VGG stage {rate_text(values['vgg_lr'])} (paper preset 1e-4), "
+        f"L1 warm-up {rate_text(values['warmup_lr'])} (ESRGAN: 2e-4)",
         f"GAN phase anchored to the L1 model (a fix, see the README): generator and discriminator learning rate "
-        f"{_rate(values['lr'])} instead of ESRGAN's 1e-4 and L1 weight {values['pixel_weight']:g} instead of 0.01. "
+        f"{rate_text(values['lr'])} instead of ESRGAN's 1e-4 and L1 weight {values['pixel_weight']:g} instead of 0.01. "
         "With ESRGAN's values the perceptual loss of the small, briefly trained VGG (which it lowers by raising "
         "contrast and adding texture, not by moving towards HR) and the fresh Adam state's full-size first "
         "steps undid the warm-up within the short GAN phase: a positive foreground bias, overshoot above the HR "
@@ -192,16 +185,11 @@ def _cpu_deviations(values: dict[str, Any]) -> tuple[str, ...]:
 
 
 _PAPER: dict[str, Any] = {
-    "iterations": 60000,
+    **REFERENCE_SCHEDULE,
     "warmup_fraction": 0.25,
     "vgg_iterations": 20000,
     "vgg_lr": 1e-4,
-    "batch_size": 4,
-    "patch_size": 64,
-    "patch_stride": 16,
-    "min_foreground": 0.0,
     "blocks": 3,
-    "checkpoint_every": 1000,
     "log_every": 10,
 }
 

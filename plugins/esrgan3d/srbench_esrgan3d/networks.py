@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srbench.nn.blocks import RRDB
-from srbench.nn.layers import LEAKY_SLOPE, PixelShuffle3d, as_factors, conv3, kaiming_init
+from srbench.nn.layers import LEAKY_SLOPE, PixelShuffle3d, as_factors, conv3, kaiming_init, zero_init
 
 GENERATOR_INIT_SCALE = 0.1
 """ESRGAN multiplies the initial weights of its residual dense blocks by 0.1."""
@@ -66,8 +66,7 @@ class RRDBGenerator3d(nn.Module):
         kaiming_init(self, negative_slope=LEAKY_SLOPE)
         kaiming_init(self.trunk, negative_slope=LEAKY_SLOPE, scale=GENERATOR_INIT_SCALE)
         if global_residual:  # start exactly at trilinear interpolation
-            nn.init.zeros_(self.conv_last.weight)
-            nn.init.zeros_(self.conv_last.bias)
+            zero_init(self.conv_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.conv_first(x)

@@ -1,17 +1,10 @@
-"""srbench hook implementations of the ESRGAN-3D plugin."""
+"""srbench hook implementations of the ESRGAN-3D plugin: its model and its trainer."""
 
-from srbench import hookimpl
+from srbench.method_hooks import method_hooks
 
-from srbench_esrgan3d.trainer import Esrgan3dTrainer, esrgan3d_model
+from srbench_esrgan3d.model import MODEL
+from srbench_esrgan3d.trainer import TRAINER
 
 SRBENCH_API_VERSIONS = ("1",)
 
-
-@hookimpl
-def register_models():
-    return [esrgan3d_model()]
-
-
-@hookimpl
-def register_trainers():
-    return [Esrgan3dTrainer()]
+register_models, register_trainers = method_hooks(models=[MODEL], trainers=[TRAINER])

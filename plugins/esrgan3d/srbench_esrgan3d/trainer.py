@@ -1,8 +1,8 @@
-"""ESRGAN-3D's trainer (two stages through the core loop) and its inference-side model.
+"""Training side of ESRGAN-3D: two stages through the core loop.
 
 ``srbench train esrgan3d`` calls :func:`srbench.training.loop.run_training`, which first
 calls :meth:`Esrgan3dTrainer.prepare`: the VGG stage, itself a
-:func:`~srbench.training.loop.run_training` of :class:`VggStageTrainer` in the
+:func:`~srbench.training.loop.run_training` of :data:`VGG_STAGE_TRAINER` in the
 sub-directory ``<run>/vgg/`` (own config.json, losses.csv, checkpoint, exact resume).
 Its ``vgg/model.safetensors`` is the cached VGG: a later run in the same directory (a
 resume, or a re-run after deleting the GAN checkpoint) reuses it when its stored
@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from srbench.errors import InputError
-from srbench.interfaces import Volume
-from srbench.training.checkpoint import CHECKPOINT_FILE, MODEL_FILE, CheckpointModel, load_checkpoint, restore_modules
+from srbench.interfaces import Degradation, Volume
+from srbench.io.checkpoint import CHECKPOINT_FILE, MODEL_FILE, load_checkpoint, restore_modules
 from srbench.training.config import TrainingConfig, config_to_dict
+from srbench.training.trainer import MethodTrainer
 
-from srbench_esrgan3d.algorithm import Esrgan3dAlgorithm, VggPretextAlgorithm, build_generator
+from srbench_esrgan3d.algorithm import Esrgan3dAlgorithm, VggPretextAlgorithm
 from srbench_esrgan3d.config import PRESETS, Esrgan3dConfig
 from srbench_esrgan3d.networks import VGG19Features3d
 
@@ -80,20 +81,17 @@ def vgg_stage_config(config: Esrgan3dConfig) -> VggStageConfig:
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class VggStageTrainer:
-    """The VGG stage as a :class:`~srbench.interfaces.Trainer` (used by :meth:`Esrgan3dTrainer.prepare`,
-    not registered: it is not a super-resolution method)."""
+def vgg_stage_algorithm(config: VggStageConfig, *, device: str = "cpu") -> VggPretextAlgorithm:
+    """The VGG pre-training algorithm of ``config``."""
+    return VggPretextAlgorithm(
+        width=config.vgg_width, batch_norm=config.vgg_batch_norm, levels=config.vgg_levels,
+        lr=config.lr, betas=(config.beta1, config.beta2), device=device,
+    )  # fmt: skip
 
-    name: str = VGG_METHOD
-    config_class: type = VggStageConfig
-    presets: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
-    def build(self, config: VggStageConfig, *, device: str = "cpu") -> VggPretextAlgorithm:
-        return VggPretextAlgorithm(
-            width=config.vgg_width, batch_norm=config.vgg_batch_norm, levels=config.vgg_levels,
-            lr=config.lr, betas=(config.beta1, config.beta2), device=device,
-        )  # fmt: skip
+#: the VGG stage as a trainer (run by :meth:`Esrgan3dTrainer.prepare`, not registered: it is
+#: not a super-resolution method)
+VGG_STAGE_TRAINER = MethodTrainer(name=VGG_METHOD, config_class=VggStageConfig, presets={}, algorithm=vgg_stage_algorithm)
 
 
 def load_vgg(path: Path, *, width: int, batch_norm: bool) -> VGG19Features3d:
@@ -141,7 +139,7 @@ class Esrgan3dTrainer:
         config: Esrgan3dConfig,
         *,
         volumes: Sequence[Volume],
-        degradation: Any,
+        degradation: Degradation,
         run_dir: Path,
         resume: bool,
         device: str = "cpu",
@@ -159,7 +157,7 @@ class Esrgan3dTrainer:
             return {"vgg_weights": cached}
         resume_stage = resume or (vgg_dir / CHECKPOINT_FILE).exists()
         path = run_training(
-            trainer=VggStageTrainer(), config=stage, volumes=volumes, degradation=degradation,
+            trainer=VGG_STAGE_TRAINER, config=stage, volumes=volumes, degradation=degradation,
             run_dir=vgg_dir, resume=resume_stage, device=device, progress=progress,
         )  # fmt: skip
         return {"vgg_weights": path}
@@ -175,12 +173,5 @@ class Esrgan3dTrainer:
         return Esrgan3dAlgorithm(config, vgg=vgg, device=device)
 
 
-def esrgan3d_model() -> CheckpointModel:
-    """The inference side: rebuilds the RRDB generator from a checkpoint's configuration."""
-    return CheckpointModel(
-        name=NAME,
-        description="ESRGAN-3D: RRDB generator, relativistic GAN, 3D VGG-19 perceptual loss (VGG self-supervised on the track)",
-        build_network=build_generator,
-        module_key="generator",
-        config_class=Esrgan3dConfig,
-    )
+
+TRAINER = Esrgan3dTrainer()

@@ -12,7 +12,8 @@ import torch
 from srbench.data.degradations import PaperLinear
 from srbench.errors import InputError
 from srbench.interfaces import Volume
-from srbench.training.checkpoint import load_checkpoint, restore_modules, restore_optimizers, save_checkpoint
+from srbench.io.checkpoint import load_checkpoint, restore_modules
+from srbench.training.checkpoint import restore_optimizers, save_checkpoint
 from srbench.training.config import config_to_dict, resolve_config
 from srbench.training.loop import run_training
 from srbench.training.patches import PatchSource

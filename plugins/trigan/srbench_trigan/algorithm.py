@@ -17,8 +17,7 @@ iteration and adds it to every critic input.)
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -32,14 +31,9 @@ LOGGED = ("L_perc", "L_pix", "L_G", "L_D", "noise_sigma", "d_real_mean", "d_fake
 """The scalars every step returns (NaN for those an L1 warm-up iteration does not compute)."""
 
 
-def build_generator(config: Mapping[str, Any]) -> Generator:
-    """The generator described by a stored configuration dict (checkpoint metadata or ``asdict``)."""
-    return Generator(
-        channels=int(config["nf"]),
-        growth=int(config["gc"]),
-        n_rrdb=int(config["n_rrdb"]),
-        global_residual=bool(config.get("global_residual", False)),
-    )
+def build_generator(config: TriganConfig) -> Generator:
+    """The generator of a configuration."""
+    return Generator(channels=config.nf, growth=config.gc, n_rrdb=config.n_rrdb, global_residual=config.global_residual)
 
 
 @contextlib.contextmanager
@@ -75,7 +69,7 @@ class TriganAlgorithm:
         self.config = config
         self.device = torch.device(device)
         self.authors_code = config.variant == "authors-code"
-        generator = build_generator({f: getattr(config, f) for f in ("nf", "gc", "n_rrdb", "global_residual")})
+        generator = build_generator(config)
         critic = Discriminator(channels=config.d_channels, head="patch" if self.authors_code else "pool")
         extractor = FeatureExtractor(channels=config.fe_channels)
         self.generator = generator.to(self.device)

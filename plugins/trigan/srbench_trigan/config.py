@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from srbench.errors import InputError
 from srbench.training.config import TrainingConfig
+from srbench.training.presets import REFERENCE_SCHEDULE
 
 #: How this implementation reads the places where the paper is ambiguous (stored in every
 #: run's config.json; see PAPER.md and the plugin README).
@@ -84,9 +85,7 @@ class TriganConfig(TrainingConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("nf", "gc", "n_rrdb"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"option {name}: must be a positive integer, got {getattr(self, name)!r}")
+        self.require_positive("nf", "gc", "n_rrdb")
         if not self.d_channels or any(int(c) < 1 for c in self.d_channels):
             raise InputError(f"option d_channels: expected positive widths, got {self.d_channels!r}")
         if len(self.fe_channels) != 4 or any(int(c) < 1 for c in self.fe_channels):
@@ -108,12 +107,7 @@ class TriganConfig(TrainingConfig):
 
 
 _PAPER: dict[str, Any] = {
-    "iterations": 60000,
-    "batch_size": 4,
-    "patch_size": 64,
-    "patch_stride": 16,
-    "min_foreground": 0.0,
-    "checkpoint_every": 1000,
+    **REFERENCE_SCHEDULE,
     "nf": 64,
     "gc": 32,
     "n_rrdb": 3,

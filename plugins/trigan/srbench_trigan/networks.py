@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srbench.nn.blocks import RRDB
-from srbench.nn.layers import LEAKY_SLOPE, PixelShuffle3d, conv3, kaiming_init
+from srbench.nn.layers import LEAKY_SLOPE, PixelShuffle3d, conv3, kaiming_init, zero_init
 from srbench_trigan.layers import BasicBlock3d
 
 NATIVE_SCALE = (2, 2, 2)
@@ -53,8 +53,7 @@ class Generator(nn.Module):
         self.conv_last = conv3(channels, 1)
         kaiming_init(self, negative_slope=LEAKY_SLOPE)
         if global_residual:
-            nn.init.zeros_(self.conv_last.weight)
-            nn.init.zeros_(self.conv_last.bias)
+            zero_init(self.conv_last)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         features = self.conv_first(lr)

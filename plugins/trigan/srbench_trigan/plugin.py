@@ -1,18 +1,10 @@
-"""srbench hook implementations of the three-player GAN plugin (registered by entry point)."""
+"""srbench hook implementations of the three-player GAN plugin: its model and its trainer."""
 
-from __future__ import annotations
+from srbench.method_hooks import method_hooks
 
-import srbench
-from srbench_trigan.trainer import TriganTrainer, trigan_model
+from srbench_trigan.model import MODEL
+from srbench_trigan.trainer import TRAINER
 
 SRBENCH_API_VERSIONS = ("1",)
 
-
-@srbench.hookimpl
-def register_models():
-    return [trigan_model()]
-
-
-@srbench.hookimpl
-def register_trainers():
-    return [TriganTrainer()]
+register_models, register_trainers = method_hooks(models=[MODEL], trainers=[TRAINER])

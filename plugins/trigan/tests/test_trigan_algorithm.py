@@ -11,7 +11,7 @@ from srbench.interfaces import PatchBatch
 from srbench.training.config import resolve_config
 from srbench_trigan import losses
 from srbench_trigan.algorithm import LOGGED
-from srbench_trigan.trainer import TriganTrainer
+from srbench_trigan.trainer import TRAINER
 
 TINY = {
     "nf": 4, "gc": 2, "d_channels": "4,4", "fe_channels": "2,2,2,2", "patch_size": 16, "batch_size": 2,
@@ -20,7 +20,7 @@ TINY = {
 
 
 def tiny(**changes):
-    trainer = TriganTrainer()
+    trainer = TRAINER
     config = resolve_config(trainer, preset="cpu", overrides={**TINY, **changes})
     torch.manual_seed(0)
     return config, trainer.build(config)

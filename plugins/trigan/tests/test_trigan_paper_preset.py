@@ -7,16 +7,16 @@ import torch
 
 from srbench.data.degradations import PaperLinear
 from srbench.interfaces import Volume
-from srbench.training.checkpoint import load_checkpoint
+from srbench.io.checkpoint import load_checkpoint
 from srbench.training.config import resolve_config
 from srbench.training.loop import run_training
 from srbench_trigan.algorithm import TriganAlgorithm
 from srbench_trigan.networks import parameter_count
-from srbench_trigan.trainer import TriganTrainer
+from srbench_trigan.trainer import TRAINER
 
 
 def test_paper_preset_holds_the_paper_settings():
-    config = resolve_config(TriganTrainer(), preset="paper", overrides={})
+    config = resolve_config(TRAINER, preset="paper", overrides={})
     assert (config.patch_size, config.patch_stride, config.iterations) == (64, 16, 60000)
     assert (config.nf, config.gc, config.n_rrdb) == (64, 32, 3)
     assert (config.lr, tuple(config.betas)) == (1e-4, (0.9, 0.999))
@@ -24,13 +24,13 @@ def test_paper_preset_holds_the_paper_settings():
     assert config.noise_schedule == "linear-std" and config.variant == "paper"
     assert not config.global_residual and config.warmup_iterations == 0
     assert config.deviations == ()
-    authors = resolve_config(TriganTrainer(), preset="authors-code", overrides={})
+    authors = resolve_config(TRAINER, preset="authors-code", overrides={})
     assert (authors.w_pix, authors.w_perc, authors.w_gan, authors.variant) == (1.0, 0.01, 0.005, "authors-code")
     assert authors.deviations
 
 
 def test_paper_size_forward_and_backward_shapes_on_the_meta_device():
-    config = resolve_config(TriganTrainer(), preset="paper", overrides={})
+    config = resolve_config(TRAINER, preset="paper", overrides={})
     with torch.device("meta"):
         algorithm = TriganAlgorithm(config, device="meta")
     g, d, fe = (algorithm.modules[k] for k in ("generator", "discriminator", "feature_extractor"))
@@ -48,7 +48,7 @@ def test_paper_size_forward_and_backward_shapes_on_the_meta_device():
 
 
 def test_paper_preset_starts_trains_two_iterations_and_checkpoints(tmp_path):
-    trainer = TriganTrainer()
+    trainer = TRAINER
     # Full paper widths; a 32³ patch and batch 1 keep this CPU test short.
     config = resolve_config(
         trainer, preset="paper",

@@ -8,14 +8,14 @@ import pytest
 from srbench.testing.records import unexplained_numbers
 from srbench.training.config import config_to_dict, resolve_config
 from srbench.training.patches import grid_locations
-from srbench_trigan.trainer import TriganTrainer
+from srbench_trigan.trainer import TRAINER
 
 #: the paper's values the strings compare against (its 60,000 iterations, RaGAN weights)
 PAPER_CONSTANTS = (60000, 1, 0.01, 0.005, 64)
 
 
 def _config(preset: str):
-    return resolve_config(TriganTrainer(), preset=preset, overrides={})
+    return resolve_config(TRAINER, preset=preset, overrides={})
 
 
 @pytest.mark.parametrize("preset", ["paper", "authors-code", "cpu"])

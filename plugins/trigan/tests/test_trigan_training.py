@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -16,11 +17,12 @@ import torch
 from srbench.data.degradations import PaperLinear
 from srbench.interfaces import InferenceSettings, Volume
 from srbench.plugins import get_plugin_manager
-from srbench.training.checkpoint import load_checkpoint
+from srbench.io.checkpoint import load_checkpoint
 from srbench.training.config import resolve_config
 from srbench.training.loop import run_training
+from srbench.training.trainer import MethodTrainer
 from srbench_trigan.algorithm import LOGGED
-from srbench_trigan.trainer import TriganTrainer
+from srbench_trigan.trainer import TRAINER
 
 TINY = {
     "nf": "4", "gc": "2", "d_channels": "4,4", "fe_channels": "2,2,2,2", "patch_size": "16", "patch_stride": "8",
@@ -57,13 +59,12 @@ class Interrupting:
         return self.inner.step(batch, iteration=iteration, total=total, generator=generator)
 
 
-class InterruptingTrainer(TriganTrainer):
-    def build(self, config, *, device="cpu"):
-        return Interrupting(super().build(config, device=device), at=5)
+def interrupting_trainer() -> MethodTrainer:
+    return dataclasses.replace(TRAINER, algorithm=lambda config, *, device="cpu": Interrupting(TRAINER.build(config, device=device), at=5))
 
 
 def train(run_dir: Path, *, trainer=None, resume: bool = False, **changes) -> Path:
-    trainer = trainer or TriganTrainer()
+    trainer = trainer or TRAINER
     config = resolve_config(trainer, preset="cpu", overrides={**TINY, **changes})
     return run_training(
         trainer=trainer, config=config, volumes=volumes(), degradation=PaperLinear(), run_dir=run_dir,
@@ -78,7 +79,7 @@ def tensors(path: Path) -> dict[str, torch.Tensor]:
 def test_resume_after_an_interruption_is_bitwise_identical(tmp_path):
     whole = train(tmp_path / "whole")
     with pytest.raises(KeyboardInterrupt):
-        train(tmp_path / "split", trainer=InterruptingTrainer())
+        train(tmp_path / "split", trainer=interrupting_trainer())
     assert load_checkpoint(tmp_path / "split" / "checkpoint.safetensors", method="trigan").iteration == 4
     resumed = train(tmp_path / "split", resume=True)
     a, b = tensors(whole), tensors(resumed)
@@ -124,7 +125,7 @@ def test_run_directory_records_losses_readings_and_a_loadable_model(tmp_path):
 
 
 def test_authors_code_preset_trains_and_checkpoints_two_optimisers(tmp_path):
-    model = train(tmp_path / "authors", trainer=TriganTrainer(), variant="authors-code", iterations="3")
+    model = train(tmp_path / "authors", trainer=TRAINER, variant="authors-code", iterations="3")
     state = tensors(tmp_path / "authors" / "checkpoint.safetensors")
     assert {k.split("/")[1] for k in state if k.startswith("optim/")} == {"discriminator", "generator"}
     assert load_checkpoint(model, method="trigan").iteration == 3
