@@ -200,11 +200,8 @@ class PluginManager:
         """
         staged: dict[str, list[Any]] = {}
         for hook_name, (kind, required) in REGISTRATION_HOOKS.items():
-            results: list[Any] = []
             try:
-                for impl in getattr(self.hooks.hook, hook_name).get_hookimpls():
-                    if impl.plugin is module:
-                        results.append(impl.function())
+                results = self._caller(hook_name, module)()
             except Exception as exc:  # noqa: BLE001 - a hook that raises is reported
                 self._problem(info, f"hook {hook_name} raised {type(exc).__name__}: {exc}")
                 return None
@@ -235,6 +232,13 @@ class PluginManager:
                 seen.add(name)
             staged[kind] = objects
         return staged
+
+    def _caller(self, hook_name: str, module: Any) -> Any:
+        """The hook ``hook_name`` restricted to ``module``'s implementations: one plugin's
+        failure is reported against that plugin alone, and the call still goes through
+        pluggy (``self.hooks.trace``, ``add_hookcall_monitoring``)."""
+        others = [plugin for plugin in self.hooks.get_plugins() if plugin is not module]
+        return self.hooks.subset_hook_caller(hook_name, remove_plugins=others)
 
     # -- lookup ----------------------------------------------------------------------
     def check_disabled(self, names: Iterable[str], *, source: str = "--disable-plugin") -> None:
@@ -275,9 +279,8 @@ class PluginManager:
             info = by_module.get(id(impl.plugin))
             if info is None:
                 continue
-            arguments = {"cli": cli}
             try:
-                impl.function(**{name: arguments[name] for name in impl.argnames})
+                self._caller("register_commands", impl.plugin)(cli=cli)
             except Exception as exc:  # noqa: BLE001
                 self._problem(info, f"hook register_commands raised {type(exc).__name__}: {exc}")
 

@@ -1,17 +1,33 @@
-"""Shared fixtures of the core tests: small real NIfTI files and the real command line."""
+"""Shared fixtures of the core tests (small real NIfTI files, the toy plugin) and the record
+of which srbench hooks the session calls (tests/hook_calls.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 
+from srbench.testing.synthetic import oblique_affine
+from tests import hook_calls
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DATA = REPO / "srbench" / "demo" / "data"
+
+
+def pytest_configure(config):
+    hook_calls.install()
+
+
+def pytest_unconfigure(config):
+    hook_calls.uninstall()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the test of which hooks the session called (tests/hook_calls.py) last."""
+    final = [item for item in items if item.nodeid == hook_calls.FINAL_TEST]
+    items[:] = [item for item in items if item.nodeid != hook_calls.FINAL_TEST] + final
 
 
 #: datasets.toml tables of the synthetic benchmarks the CLI tests build: a training volume
@@ -29,28 +45,6 @@ anatomy = "brain"
 """
 
 
-def smooth_volume(shape: tuple[int, int, int], *, seed: int = 0) -> np.ndarray:
-    """A smooth random positive volume (sum of a few Gaussian blobs), float32."""
-    rng = np.random.default_rng(seed)
-    grids = np.meshgrid(*[np.linspace(0, 1, n) for n in shape], indexing="ij")
-    out = np.zeros(shape, dtype=np.float64)
-    for _ in range(6):
-        centre = rng.uniform(0.2, 0.8, 3)
-        width = rng.uniform(0.1, 0.3)
-        out += rng.uniform(50, 200) * np.exp(-sum((g - c) ** 2 for g, c in zip(grids, centre)) / (2 * width**2))
-    return out.astype(np.float32)
-
-
-def oblique_affine(spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> np.ndarray:
-    """A rotated, translated voxel→world affine with the given voxel sizes (mm)."""
-    angle = 0.3
-    rot = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
-    affine = np.eye(4)
-    affine[:3, :3] = rot @ np.diag(spacing)
-    affine[:3, 3] = [-40.5, 12.25, 7.0]
-    return affine
-
-
 @pytest.fixture
 def write_nifti(tmp_path):
     """``write_nifti(name, array, affine=None, dtype=None) -> Path`` writing a real NIfTI file."""
@@ -58,7 +52,7 @@ def write_nifti(tmp_path):
     def write(name: str, array: np.ndarray, affine: np.ndarray | None = None, dtype=None) -> Path:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        image = nib.Nifti1Image(array if dtype is None else array.astype(dtype), oblique_affine() if affine is None else affine)
+        image = nib.Nifti1Image(array if dtype is None else array.astype(dtype), oblique_affine((1.0, 1.0, 1.0)) if affine is None else affine)
         nib.save(image, str(path))
         return path
 
@@ -76,22 +70,3 @@ def toy_plugin(monkeypatch):
     monkeypatch.setitem(pm.registries["trainer"], "toy", Registered(obj=ToyTrainer(), plugin=info))
     monkeypatch.setitem(pm.registries["model"], "toy", Registered(obj=TOY_MODEL, plugin=info))
     return pm
-
-
-@pytest.fixture
-def srbench_cli():
-    """Run the installed ``srbench`` command line in a subprocess (real entry points)."""
-
-    def run(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
-        import os
-
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        result = subprocess.run(
-            [sys.executable, "-m", "srbench", *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=600
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"srbench {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
-        return result
-
-    return run

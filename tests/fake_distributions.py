@@ -8,6 +8,7 @@ is what is exercised.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -49,6 +50,13 @@ def subprocess_env(site: Path, **extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
     env.update(extra)
     return env
+
+
+def run_srbench(site: Path, *args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    """``python -m srbench ARGS`` in a subprocess that sees the distributions in ``site``
+    (entry points are read when a process starts, hence a real process)."""
+    return subprocess.run([sys.executable, "-m", "srbench", *args], capture_output=True, text=True, cwd=cwd,
+                          env=subprocess_env(site, **env), timeout=300)
 
 
 GOOD_MODEL = '''

@@ -16,6 +16,9 @@ import pytest
 from tests import broken_variants
 from tests.fake_distributions import subprocess_env
 
+#: every variant through a fresh `srbench plugins --check` and pytest process
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
@@ -49,7 +52,6 @@ def test_plugins_check_catches_the_variant(site, tmp_path, variant):
     assert not list(tmp_path.rglob("*.marker"))  # the pickle variant's payload never ran in the working folder
 
 
-@pytest.mark.slow
 def test_generated_conformance_tests_catch_every_variant(site, tmp_path):
     template = string.Template(files("srbench.scaffold").joinpath("templates", "test_conformance.py.tmpl").read_text())
     variants = [None, *sorted(broken_variants.VARIANTS)]

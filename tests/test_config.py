@@ -10,7 +10,9 @@ import pytest
 from srbench.config import DataUnavailable, load_config
 from srbench.errors import InputError
 from srbench.plugins import get_plugin_manager
-from tests.conftest import DEMO_DATA, REPO, smooth_volume
+from srbench.testing.cli import run_cli
+from srbench.testing.synthetic import smooth_volume
+from tests.conftest import DEMO_DATA, REPO
 
 
 def write_toml(tmp_path: Path, text: str) -> Path:
@@ -34,7 +36,7 @@ test = "a"
 
 def test_globs_subject_ids_and_track_selection(tmp_path, write_nifti):
     for name in ("s2", "s1"):
-        write_nifti(f"vols/{name}.nii.gz", smooth_volume((8, 8, 8)))
+        write_nifti(f"vols/{name}.nii.gz", smooth_volume((8, 8, 8), seed=0).numpy())
     config = load_config(write_toml(tmp_path, BASIC + '\n[tracks.o]\ntest = "a"\nscale = [2, 2, 1]\n'), pm=get_plugin_manager())
     subjects = config.subjects("a", get_plugin_manager())
     assert [s.subject for s in subjects] == ["s1", "s2"]
@@ -71,9 +73,9 @@ def test_empty_glob_and_unknown_track(tmp_path):
         config.select_tracks("tt")
 
 
-def test_cli_reports_config_errors_with_exit_2(tmp_path, srbench_cli):
+def test_cli_reports_config_errors_with_exit_2(tmp_path):
     path = write_toml(tmp_path, BASIC.replace("anatomy", "anatomyy"))
-    result = srbench_cli("evaluate", "--config", str(path), "--track", "t", "--method", "trilinear")
+    result = run_cli("evaluate", "--config", str(path), "--track", "t", "--method", "trilinear")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "unknown key 'anatomyy'" in lines[0] and "Traceback" not in result.stderr

@@ -17,9 +17,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from srbench.cli import main
 from srbench.io.nifti_check import check_nifti, gunzip_length
-from tests.conftest import REPO, smooth_volume
+from srbench.testing.cli import run_cli
+from srbench.testing.synthetic import smooth_volume
+from tests.conftest import REPO
 
 CONFIG = REPO / "datasets.toml"
 SUBJECTS = [f"{100206 + 101 * i}" for i in range(12)]
@@ -37,7 +38,7 @@ def hcp_tree(tmp_path) -> tuple[Path, set[Path]]:
     for i, subject in enumerate(SUBJECTS):
         path = hcp_file(root, subject)
         path.parent.mkdir(parents=True)
-        array = (smooth_volume((20, 22, 18), seed=i) * 10).astype(np.int16)
+        array = (smooth_volume((20, 22, 18), seed=i).numpy() * 10).astype(np.int16)
         nib.save(nib.Nifti1Image(array, HCP_AFFINE), str(path))
     truncated, garbage, four_d = (hcp_file(root, SUBJECTS[i]) for i in (2, 7, 10))
     data = truncated.read_bytes()
@@ -47,18 +48,16 @@ def hcp_tree(tmp_path) -> tuple[Path, set[Path]]:
     return root, {truncated, garbage, four_d}
 
 
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(info.value.code or 0), captured.out, captured.err
+def datasets_check(*args: str) -> tuple[int, str, str]:
+    """``srbench datasets check ARGS``: the exit status, stdout and stderr."""
+    result = run_cli("datasets", "check", *args)
+    return result.returncode, result.stdout, result.stderr
 
 
-def test_names_exactly_the_three_broken_files(hcp_tree, capsys, monkeypatch):
+def test_names_exactly_the_three_broken_files(hcp_tree, monkeypatch):
     root, broken = hcp_tree
     monkeypatch.setenv("SRBENCH_DATA_ROOT", str(root))
-    code, out, err = run_cli(capsys, "datasets", "check", "--config", str(CONFIG), "--track", "paper-resolution",
-                             "--format", "json")
+    code, out, err = datasets_check("--config", str(CONFIG), "--track", "paper-resolution", "--format", "json")
     assert code == 1 and "blocked track(s): paper-resolution" in err
     report = json.loads(out)
     assert [t["name"] for t in report["tracks"]] == ["paper-resolution"]
@@ -77,7 +76,7 @@ def test_names_exactly_the_three_broken_files(hcp_tree, capsys, monkeypatch):
     assert dataset["shapes"] == {"20×22×18": 10}
 
     # the table names the same three files, and no other file of the tree
-    code, out, _ = run_cli(capsys, "datasets", "check", "--config", str(CONFIG), "--track", "paper-resolution")
+    code, out, _ = datasets_check("--config", str(CONFIG), "--track", "paper-resolution")
     assert code == 1
     failing_section = out.split("## Files failing the NIfTI gate", 1)[1]
     named = {Path(p) for p in map(str, root.rglob("*.nii.gz")) if p in failing_section}
@@ -87,10 +86,10 @@ def test_names_exactly_the_three_broken_files(hcp_tree, capsys, monkeypatch):
     assert "0.7×0.7×0.7 (10)" in out and "LAS (10)" in out and f"12 ({SUBJECTS[0]} … {SUBJECTS[-1]})" in out
 
 
-def test_every_track_runnable_skipped_or_blocked_with_the_reason(hcp_tree, capsys, monkeypatch):
+def test_every_track_runnable_skipped_or_blocked_with_the_reason(hcp_tree, monkeypatch):
     root, _ = hcp_tree
     monkeypatch.setenv("SRBENCH_DATA_ROOT", str(root))
-    code, out, _ = run_cli(capsys, "datasets", "check", "--config", str(CONFIG), "--format", "json")
+    code, out, _ = datasets_check("--config", str(CONFIG), "--format", "json")
     assert code == 1
     report = json.loads(out)
     tracks = {t["name"]: t for t in report["tracks"]}
@@ -104,15 +103,15 @@ def test_every_track_runnable_skipped_or_blocked_with_the_reason(hcp_tree, capsy
     assert datasets["demo-resolution-test"]["voxel_sizes_mm"] == {"0.5×0.5×0.5": 1}
     # without the data root every paper track is skipped, and nothing is blocked: exit 0
     monkeypatch.delenv("SRBENCH_DATA_ROOT")
-    code, out, _ = run_cli(capsys, "datasets", "check", "--config", str(CONFIG), "--format", "json")
+    code, out, _ = datasets_check("--config", str(CONFIG), "--format", "json")
     assert code == 0
     tracks = {t["name"]: t for t in json.loads(out)["tracks"]}
     paper = [t for name, t in tracks.items() if name.startswith("paper-")]
     assert paper and all(t["status"] == "skipped" and "SRBENCH_DATA_ROOT" in t["reason"] for t in paper)
 
 
-def test_deep_reads_voxels_and_finds_nan(tmp_path, capsys):
-    good = smooth_volume((16, 16, 16), seed=1)
+def test_deep_reads_voxels_and_finds_nan(tmp_path):
+    good = smooth_volume((16, 16, 16), seed=1).numpy()
     bad = good.copy()
     bad[3, 4, 5] = np.nan
     (tmp_path / "vols").mkdir()
@@ -121,15 +120,15 @@ def test_deep_reads_voxels_and_finds_nan(tmp_path, capsys):
     config = tmp_path / "datasets.toml"
     config.write_text('[datasets.d]\npaths = ["vols/*.nii.gz"]\ncontrast = "T1w"\nanatomy = "brain"\n\n'
                       '[tracks.t]\nkind = "ood"\ntest = "d"\n')
-    code, out, _ = run_cli(capsys, "datasets", "check", "--config", str(config), "--format", "json")
+    code, out, _ = datasets_check("--config", str(config), "--format", "json")
     assert code == 0 and json.loads(out)["datasets"][0]["failing"] == []  # headers alone are fine
-    code, out, _ = run_cli(capsys, "datasets", "check", "--config", str(config), "--format", "json", "--deep")
+    code, out, _ = datasets_check("--config", str(config), "--format", "json", "--deep")
     failing = json.loads(out)["datasets"][0]["failing"]
     assert code == 1 and [f["subject"] for f in failing] == ["b"] and "NaN" in failing[0]["problem"]
 
 
 def test_length_check_without_decompressing_good_files(tmp_path):
-    array = smooth_volume((30, 20, 10), seed=3)
+    array = smooth_volume((30, 20, 10), seed=3).numpy()
     nib.save(nib.Nifti1Image(array, np.eye(4)), str(tmp_path / "v.nii"))
     raw = (tmp_path / "v.nii").read_bytes()
     # several gzip members (as some tools write): the trailer holds only the last member's length
@@ -142,12 +141,12 @@ def test_length_check_without_decompressing_good_files(tmp_path):
     assert info is not None and problem.startswith("file is truncated")
 
 
-def test_real_command_line_and_bad_usage(hcp_tree, srbench_cli):
+def test_real_command_line_and_bad_usage(hcp_tree):
     root, broken = hcp_tree
-    result = srbench_cli("datasets", "check", "--config", str(CONFIG), "--track", "paper-resolution",
-                         env={"SRBENCH_DATA_ROOT": str(root)})
+    result = run_cli("datasets", "check", "--config", str(CONFIG), "--track", "paper-resolution",
+                     env={"SRBENCH_DATA_ROOT": str(root)})
     assert result.returncode == 1
     assert sum(str(path) in result.stdout for path in broken) == 3
-    result = srbench_cli("datasets", "check", "--config", str(CONFIG), "--track", "nope")
+    result = run_cli("datasets", "check", "--config", str(CONFIG), "--track", "nope")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "unknown track 'nope'" in result.stderr
     assert result.stdout == ""

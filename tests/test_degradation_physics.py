@@ -20,7 +20,7 @@ from srbench.data.pairs import degrade_volume, subject_seed
 from srbench.errors import InputError
 from srbench.interfaces import Volume
 from srbench.plugins import get_plugin_manager
-from tests.conftest import oblique_affine, smooth_volume
+from srbench.testing.synthetic import oblique_affine, smooth_volume
 
 #: (HR shape, scale): even and odd LR sizes, anisotropic scales, scale 1 on an axis
 CASES = [((16, 12, 10), (2, 2, 2)), ((18, 14, 22), (2, 2, 2)), ((18, 12, 9), (3, 2, 1)), ((15, 10, 12), (3, 2, 4))]
@@ -155,7 +155,7 @@ def test_noise_is_rician_with_the_stated_sigma():
 
 
 def test_noise_is_deterministic_under_the_seed_and_independent_of_the_global_rng():
-    hr = torch.from_numpy(smooth_volume((20, 22, 18), seed=3)).double()[None, None]
+    hr = smooth_volume((20, 22, 18), seed=3).double()[None, None]
     noisy = KSpaceTruncation(snr=20)
     torch.manual_seed(0)
     a = noisy.degrade(hr, scale=(2, 2, 2), generator=torch.Generator().manual_seed(11))
@@ -181,7 +181,7 @@ def test_subject_seed_is_sha256_of_the_track_seed_and_subject_and_stable_across_
 
 
 def test_degrade_volume_same_seed_same_bytes_other_subject_other_noise():
-    volume = Volume(torch.from_numpy(smooth_volume((21, 20, 19), seed=4)), oblique_affine(), "vol")
+    volume = Volume(smooth_volume((21, 20, 19), seed=4), oblique_affine((1.0, 1.0, 1.0)), "vol")
     noisy = KSpaceTruncation().with_options({"snr": 15})
 
     def lr_bytes(subject: str, track_seed: int = 0) -> bytes:
@@ -219,7 +219,7 @@ def test_paper_linear_block_mean_is_exact_near_the_limit_and_float32_parity_else
     assert torch.isinf(F.avg_pool3d(hr, 2, 2)).all()  # what a float32 block mean would do
     np.testing.assert_array_equal(PaperLinear().degrade(hr, scale=(2, 2, 2)).numpy(), np.float32(3e38))
     for seed in range(3):
-        data = torch.from_numpy(np.stack([smooth_volume((24, 22, 20), seed=seed)] * 2)[:, None] * (10.0**seed))
+        data = torch.from_numpy(np.stack([smooth_volume((24, 22, 20), seed=seed).numpy()] * 2)[:, None] * (10.0**seed))
         np.testing.assert_allclose(PaperLinear().degrade(data, scale=(2, 2, 1)).numpy(),
                                    F.avg_pool3d(data, (2, 2, 1), (2, 2, 1)).numpy(), rtol=1e-6, atol=0)
 

@@ -4,9 +4,9 @@ A small generated benchmark (smooth volumes of 24³ voxels or a little more, obl
 affines, one with odd sizes) with three tracks: ``insample`` (3 subjects, the paper's
 linear degradation), ``knee`` (an anisotropic volume, scale ``[2, 2, 1]``) and ``kspace``
 (the same subjects, k-space degradation). The expensive full evaluation runs once per
-module; tests that write copy its store first. Commands run in forked children of one
-process that imported the command line (:mod:`tests.forked_cli`), exactly as
-``python -m srbench ARGS`` would run them.
+module; tests that write copy its store first. Commands run in this process
+(:func:`srbench.testing.cli.run_cli`) with the environment of a user: no ``SRBENCH_``
+settings, a home folder of their own.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, oblique_affine, smooth_volume
-from tests.fake_distributions import make_distribution, subprocess_env
-from tests.forked_cli import CLIResult, ForkedCLI
+from srbench.testing.cli import CLIResult, run_cli
+from srbench.testing.synthetic import oblique_affine, smooth_volume
+from tests.conftest import REPO
+from tests.fake_distributions import make_distribution, run_srbench
 
 #: every metric column a results row must carry
 COLUMNS = ("psnr", "ssim", "nrmse", "lpips", "lpips_sagittal", "lpips_coronal", "lpips_axial", "bias")
@@ -85,7 +86,7 @@ degradation = "kspace"
 
 def write_volume(path: Path, shape, spacing, seed: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(nib.Nifti1Image(smooth_volume(shape, seed=seed), oblique_affine(spacing)), str(path))
+    nib.save(nib.Nifti1Image(smooth_volume(shape, seed=seed).numpy(), oblique_affine(spacing)), str(path))
     return path
 
 
@@ -99,20 +100,21 @@ def bench(tmp_path_factory) -> Path:
     return root
 
 
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SRBENCH_")}
-    env.update({"HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}, **extra)
+def clean_env(home: Path) -> dict[str, str | None]:
+    """Environment changes for a command run as a user would: the test run's ``SRBENCH_``
+    settings removed, ``home`` as the home folder, plain output."""
+    env: dict[str, str | None] = {key: None for key in os.environ if key.startswith("SRBENCH_")}
+    env.update(HOME=str(home), NO_COLOR="1", COLUMNS="200")
     return env
 
 
 @pytest.fixture(scope="module")
-def cli(tmp_path_factory):
-    with ForkedCLI(base_env=clean_env(tmp_path_factory.mktemp("home"))) as runner:
-        yield runner
+def user_env(tmp_path_factory) -> dict[str, str | None]:
+    return clean_env(tmp_path_factory.mktemp("home"))
 
 
-def run_ok(cli: ForkedCLI, *argv: str, cwd: Path, env: dict | None = None) -> CLIResult:
-    result = cli.run(argv, cwd=cwd, env=env)
+def run_ok(user_env: dict[str, str | None], *argv: str, cwd: Path, env: dict | None = None) -> CLIResult:
+    result = run_cli(*argv, cwd=cwd, env={**user_env, **(env or {})})
     assert result.returncode == 0, f"srbench {' '.join(argv)} failed ({result.returncode}):\n{result.stderr[-3000:]}"
     assert "Traceback" not in result.stderr
     return result
@@ -128,11 +130,11 @@ def json_lines(stdout: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def full_run(bench, cli, tmp_path_factory) -> tuple[Path, list[dict]]:
+def full_run(bench, user_env, tmp_path_factory) -> tuple[Path, list[dict]]:
     """``evaluate --track all --method trilinear --format json`` into a fresh store."""
     out = tmp_path_factory.mktemp("full")
     store = out / "results.sqlite"
-    result = run_ok(cli, *evaluate_args(bench, store, "--format", "json"), cwd=out)
+    result = run_ok(user_env, *evaluate_args(bench, store, "--format", "json"), cwd=out)
     return store, json_lines(result.stdout)
 
 
@@ -213,10 +215,10 @@ def test_json_lines_carry_every_metric_and_equal_a_direct_computation(full_run, 
     assert by_key[("kspace", "s1")]["psnr"] != pytest.approx(by_key[("insample", "s1")]["psnr"], rel=1e-3)
 
 
-def test_csv_and_table_formats_parse(full_run, bench, cli, tmp_path):
+def test_csv_and_table_formats_parse(full_run, bench, user_env, tmp_path):
     _, rows = full_run
     reference = next(r for r in rows if r["track"] == "knee")
-    as_csv = run_ok(cli, *evaluate_args(bench, tmp_path / "csv.sqlite", "--format", "csv", track="knee"), cwd=tmp_path)
+    as_csv = run_ok(user_env, *evaluate_args(bench, tmp_path / "csv.sqlite", "--format", "csv", track="knee"), cwd=tmp_path)
     records = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert len(records) == 1
     assert set(COLUMNS) | {"method", "track", "subject", "status"} <= set(records[0])
@@ -224,7 +226,7 @@ def test_csv_and_table_formats_parse(full_run, bench, cli, tmp_path):
     for column in COLUMNS:
         assert float(records[0][column]) == pytest.approx(reference[column], rel=1e-9)
 
-    as_table = run_ok(cli, *evaluate_args(bench, tmp_path / "table.sqlite", "--format", "table", track="knee"), cwd=tmp_path)
+    as_table = run_ok(user_env, *evaluate_args(bench, tmp_path / "table.sqlite", "--format", "table", track="knee"), cwd=tmp_path)
     lines = [line for line in as_table.stdout.splitlines() if line.startswith("|")]
     assert len(lines) == 3, as_table.stdout  # header, alignment, one row
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
@@ -236,16 +238,16 @@ def test_csv_and_table_formats_parse(full_run, bench, cli, tmp_path):
 
 
 # -- idempotence --------------------------------------------------------------------------
-def test_a_second_run_adds_nothing_and_force_recomputes(full_run, bench, cli, tmp_path):
+def test_a_second_run_adds_nothing_and_force_recomputes(full_run, bench, user_env, tmp_path):
     store = copy_store(full_run[0], tmp_path / "results.sqlite")
     before = dump(store)
-    again = run_ok(cli, *evaluate_args(bench, store, "--format", "json"), cwd=tmp_path)
+    again = run_ok(user_env, *evaluate_args(bench, store, "--format", "json"), cwd=tmp_path)
     lines = json_lines(again.stdout)
     assert {(r["track"], r["subject"]) for r in lines} == expected_keys()
     assert {r["status"] for r in lines} == {"skipped"}
     assert dump(store) == before
 
-    forced = run_ok(cli, *evaluate_args(bench, store, "--format", "json", "--force", track="knee"), cwd=tmp_path)
+    forced = run_ok(user_env, *evaluate_args(bench, store, "--format", "json", "--force", track="knee"), cwd=tmp_path)
     (row,) = json_lines(forced.stdout)
     assert (row["track"], row["status"]) == ("knee", "ok")
     after = stored_values(store)
@@ -257,11 +259,11 @@ def test_a_second_run_adds_nothing_and_force_recomputes(full_run, bench, cli, tm
 
 
 # -- shards, merge, parallel workers ----------------------------------------------------------
-def test_shards_merged_equal_the_single_store_run(full_run, bench, cli, tmp_path):
+def test_shards_merged_equal_the_single_store_run(full_run, bench, user_env, tmp_path):
     shards = []
     for index in (1, 2):
         path = tmp_path / f"shard{index}.sqlite"
-        run_ok(cli, *evaluate_args(bench, path, "--shard", f"{index}/2", "--no-save-predictions", "--format", "json", track="ood"),
+        run_ok(user_env, *evaluate_args(bench, path, "--shard", f"{index}/2", "--no-save-predictions", "--format", "json", track="ood"),
                cwd=tmp_path)
         shards.append(path)
     first, second = (stored_values(path) for path in shards)
@@ -269,7 +271,7 @@ def test_shards_merged_equal_the_single_store_run(full_run, bench, cli, tmp_path
     assert {k[2] for k in second} == {"s2"}  # round robin over sorted subjects; knee has no 2nd subject
 
     merged = tmp_path / "merged.sqlite"
-    run_ok(cli, "results", "merge", *map(str, shards), "--into", str(merged), cwd=tmp_path)
+    run_ok(user_env, "results", "merge", *map(str, shards), "--into", str(merged), cwd=tmp_path)
     reference = {k: v for k, v in stored_values(full_run[0]).items() if k[1] in ("knee", "kspace")}
     combined = stored_values(merged)
     assert combined.keys() == reference.keys()
@@ -278,14 +280,15 @@ def test_shards_merged_equal_the_single_store_run(full_run, bench, cli, tmp_path
     content = dump(merged)
     assert len(content["inputs"]) == len(reference) // len(COLUMNS)
 
-    again = run_ok(cli, "results", "merge", *map(str, shards), "--into", str(merged), cwd=tmp_path)
+    again = run_ok(user_env, "results", "merge", *map(str, shards), "--into", str(merged), cwd=tmp_path)
     assert "0 result row(s)" in again.stderr
     assert dump(merged) == content
 
 
-def test_jobs_2_gives_the_rows_of_jobs_1(full_run, bench, cli, tmp_path):
+@pytest.mark.slow
+def test_jobs_2_gives_the_rows_of_jobs_1(full_run, bench, user_env, tmp_path):
     store = tmp_path / "parallel.sqlite"
-    result = run_ok(cli, *evaluate_args(bench, store, "--jobs", "2", "--format", "json", track="insample"), cwd=tmp_path)
+    result = run_ok(user_env, *evaluate_args(bench, store, "--jobs", "2", "--format", "json", track="insample"), cwd=tmp_path)
     assert sorted(r["subject"] for r in json_lines(result.stdout)) == ["s1", "s2", "s3"]
     parallel = stored_values(store)
     serial = stored_values(full_run[0], track="insample")
@@ -363,20 +366,21 @@ ISOTROPIC_ONLY = '''
 '''
 
 
+@pytest.mark.slow
 def test_a_model_that_cannot_do_the_scale_is_not_applicable(bench, tmp_path):
     site = tmp_path / "site"
     make_distribution(site, "srbench-mri-pkisotropic", modules={"srbench_pk_isotropic": textwrap.dedent(ISOTROPIC_ONLY)},
                       entry_points={"pkisotropic": "srbench_pk_isotropic"})
     store = tmp_path / "results.sqlite"
-    env = subprocess_env(site, HOME=str(tmp_path), NO_COLOR="1", COLUMNS="200")
-    with ForkedCLI(base_env=env) as plugin_cli:
-        result = run_ok(plugin_cli, "evaluate", "--config", str(bench / "datasets.toml"), "--track", "knee",
-                        "--method", "trilinear", "--method", "pkisotropic", "--results", str(store), "--format", "json",
-                        cwd=tmp_path)
-        status = {r["method"]: r["status"] for r in json_lines(result.stdout)}
-        assert status == {"trilinear": "ok", "pkisotropic": "not-applicable"}
-        assert "pkisotropic on knee: not applicable" in result.stderr
-        board = run_ok(plugin_cli, "leaderboard", "--results", str(store), "--out", str(tmp_path / "boards"), cwd=tmp_path)
+    env = {"HOME": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "200"}
+    result = run_srbench(site, "evaluate", "--config", str(bench / "datasets.toml"), "--track", "knee", "--method", "trilinear",
+                         "--method", "pkisotropic", "--results", str(store), "--format", "json", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    status = {r["method"]: r["status"] for r in json_lines(result.stdout)}
+    assert status == {"trilinear": "ok", "pkisotropic": "not-applicable"}
+    assert "pkisotropic on knee: not applicable" in result.stderr
+    board = run_srbench(site, "leaderboard", "--results", str(store), "--out", str(tmp_path / "boards"), cwd=tmp_path, **env)
+    assert board.returncode == 0, board.stderr
     assert "[knee](knee.md)" in board.stdout
     markdown = (tmp_path / "boards" / "knee.md").read_text()
     row = next(line for line in markdown.splitlines() if line.startswith("| pkisotropic"))
@@ -394,12 +398,12 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_leaderboard_with_figures_after_evaluate(full_run, cli, tmp_path):
+def test_leaderboard_with_figures_after_evaluate(full_run, user_env, tmp_path):
     from srbench.figures import figure_size_px
     from srbench.metrics.convention import CONVENTION_NAME
 
     out = tmp_path / "boards"
-    result = run_ok(cli, "leaderboard", "--results", str(full_run[0]), "--out", str(out), "--figures", cwd=tmp_path)
+    result = run_ok(user_env, "leaderboard", "--results", str(full_run[0]), "--out", str(out), "--figures", cwd=tmp_path)
     index = (out / "index.md").read_text()
     assert result.stdout == index
     for track, (degradation, scale, subjects) in TRACKS.items():
@@ -440,23 +444,23 @@ def assert_usage_error(result: CLIResult, *patterns: str) -> None:
     ],
     ids=["unknown-track", "unknown-method", "checkpoint-with-two-methods"],
 )
-def test_bad_names_exit_2_and_write_nothing(bench, cli, tmp_path, extra, patterns):
-    result = cli.run(("evaluate", "--config", str(bench / "datasets.toml"), *extra), cwd=tmp_path)
+def test_bad_names_exit_2_and_write_nothing(bench, user_env, tmp_path, extra, patterns):
+    result = run_cli("evaluate", "--config", str(bench / "datasets.toml"), *extra, cwd=tmp_path, env=user_env)
     assert_usage_error(result, *patterns)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_missing_file_in_the_config_exits_2_before_any_store_exists(bench, cli, tmp_path):
+def test_a_missing_file_in_the_config_exits_2_before_any_store_exists(bench, user_env, tmp_path):
     config = bench / "missing.toml"
     config.write_text(CONFIG.replace('paths = ["data/knee.nii.gz"]', 'paths = ["data/knee.nii.gz", "data/no_such_knee.nii.gz"]'))
     work = tmp_path / "work"
     work.mkdir()
     # the missing file belongs to the second track selected: nothing may be written for the first either
-    result = cli.run(("evaluate", "--config", str(config), "--track", "all", "--method", "trilinear"), cwd=work)
+    result = run_cli("evaluate", "--config", str(config), "--track", "all", "--method", "trilinear", cwd=work, env=user_env)
     assert_usage_error(result, r"no_such_knee\.nii\.gz")
     assert list(work.iterdir()) == []  # neither results/results.sqlite nor predictions
-    explicit = cli.run(("evaluate", "--config", str(config), "--track", "knee", "--method", "trilinear",
-                        "--results", str(work / "r.sqlite")), cwd=work)
+    explicit = run_cli("evaluate", "--config", str(config), "--track", "knee", "--method", "trilinear",
+                       "--results", str(work / "r.sqlite"), cwd=work, env=user_env)
     assert_usage_error(explicit, r"no_such_knee\.nii\.gz")
     assert list(work.iterdir()) == []
 
@@ -480,7 +484,7 @@ test = "test"
 """
 
 
-def test_demo_trains_evaluates_and_publishes(cli, tmp_path):
+def test_demo_trains_evaluates_and_publishes(user_env, tmp_path):
     from srbench.plugins import get_plugin_manager
     from srbench.results.store import ResultsStore
 
@@ -492,7 +496,7 @@ def test_demo_trains_evaluates_and_publishes(cli, tmp_path):
     (data / "datasets.toml").write_text(DEMO_CONFIG)
     work = tmp_path / "work"
     work.mkdir()
-    result = run_ok(cli, "demo", "--method", "trigan", "--iterations", "2", cwd=work,
+    result = run_ok(user_env, "demo", "--method", "trigan", "--iterations", "2", cwd=work,
                     env={"SRBENCH_CONFIG": str(data / "datasets.toml")})
 
     run_dir = work / "runs" / "trigan-cpu-insample"

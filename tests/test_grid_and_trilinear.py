@@ -13,7 +13,8 @@ from srbench.data.degradations import PaperLinear
 from srbench.data.pairs import degrade_volume
 from srbench.errors import InputError
 from srbench.interfaces import InferenceSettings, Volume
-from tests.conftest import oblique_affine, smooth_volume
+from srbench.testing.cli import run_cli
+from srbench.testing.synthetic import oblique_affine, smooth_volume
 
 
 def _world(affine: np.ndarray, ijk: np.ndarray) -> np.ndarray:
@@ -30,10 +31,10 @@ def test_lr_voxel_centre_is_mean_of_covered_hr_centres(scale):
     np.testing.assert_allclose(grid.sr_affine(lr, scale), hr, atol=1e-12)
 
 
-def test_degrade_then_predict_trilinear_via_cli(write_nifti, srbench_cli, tmp_path):
-    hr_path = write_nifti("hr.nii.gz", smooth_volume((21, 18, 16)), affine=oblique_affine((0.8, 0.8, 0.8)))
-    srbench_cli("degrade", "--input", str(hr_path), "--output", str(tmp_path / "lr.nii.gz"), check=True)
-    srbench_cli("predict", "trilinear", "--input", str(tmp_path / "lr.nii.gz"), "--output", str(tmp_path / "sr.nii.gz"), check=True)
+def test_degrade_then_predict_trilinear_via_cli(write_nifti, tmp_path):
+    hr_path = write_nifti("hr.nii.gz", smooth_volume((21, 18, 16), seed=0).numpy(), affine=oblique_affine((0.8, 0.8, 0.8)))
+    run_cli("degrade", "--input", str(hr_path), "--output", str(tmp_path / "lr.nii.gz"), check=True)
+    run_cli("predict", "trilinear", "--input", str(tmp_path / "lr.nii.gz"), "--output", str(tmp_path / "sr.nii.gz"), check=True)
     sr = nib.load(str(tmp_path / "sr.nii.gz"))
     lr = nib.load(str(tmp_path / "lr.nii.gz"))
     assert lr.shape == (10, 9, 8)
@@ -58,7 +59,7 @@ def test_trilinear_reproduces_linear_ramp_in_the_interior():
 
 
 def test_non_integer_scale_shape_and_affine():
-    lr = Volume(torch.rand(10, 9, 7), oblique_affine(), "lr")
+    lr = Volume(torch.rand(10, 9, 7), oblique_affine((1.0, 1.0, 1.0)), "lr")
     sr = TrilinearPredictor().predict(lr, scale=(2.5, 2.5, 1.5), settings=InferenceSettings())
     assert sr.shape == (25, 22, 10)
     eff = grid.effective_scale(lr.shape, (2.5, 2.5, 1.5))

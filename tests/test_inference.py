@@ -10,7 +10,7 @@ from srbench import grid
 from srbench.errors import ScaleNotSupported
 from srbench.inference import NetworkPredictor, average_phases, run_patch_inference
 from srbench.interfaces import InferenceSettings, Volume
-from tests.conftest import oblique_affine
+from srbench.testing.synthetic import oblique_affine
 
 
 class Repeat2(torch.nn.Module):

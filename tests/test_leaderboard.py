@@ -13,6 +13,7 @@ from srbench.metric_columns import MetricColumn, declared_columns, resolve_colum
 from srbench.plugins import get_plugin_manager
 from srbench.results.store import ResultsStore, RunRecord, TrackRecord
 from srbench.statistics import bootstrap_ci, paired_test, sign_flip_test
+from srbench.testing.cli import run_cli
 
 PM = get_plugin_manager()
 
@@ -231,21 +232,16 @@ def test_output_directory_errors(tmp_path):
         write_leaderboards(store, tmp_path / "no" / "out", today=TODAY, pm=PM)
 
 
-def test_leaderboard_command(tmp_path, srbench_cli):
-    from click.testing import CliRunner
-
-    from srbench.cli.leaderboard_cmd import command
-
+def test_leaderboard_command(tmp_path):
     with ResultsStore(tmp_path / "r.sqlite") as store:
         fill(store, "insample", INSAMPLE)
-    result = CliRunner().invoke(command, ["--results", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "boards")])
-    assert result.exit_code == 0, result.output
+    result = run_cli("leaderboard", "--results", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "boards"), check=True)
     assert result.stdout.startswith("# srbench leaderboards")
     assert "[insample](insample.md)" in result.stdout
     assert f"wrote {tmp_path / 'boards' / 'insample.md'}" in result.stderr
     assert (tmp_path / "boards" / "index.md").read_text() == result.stdout
-    # through the real command line: a missing store is one line and exit 2
-    missing = srbench_cli("leaderboard", "--results", str(tmp_path / "missing.sqlite"), "--out", str(tmp_path / "x"))
+    # a missing store is one line and exit 2
+    missing = run_cli("leaderboard", "--results", str(tmp_path / "missing.sqlite"), "--out", str(tmp_path / "x"))
     assert missing.returncode == 2
     assert f"error: {tmp_path / 'missing.sqlite'}: results store not found" in missing.stderr
     assert "Traceback" not in missing.stderr and missing.stdout == ""

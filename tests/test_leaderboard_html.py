@@ -28,6 +28,7 @@ from srbench.leaderboard.markdown import write_leaderboards
 from srbench.leaderboard.text import format_p, format_value
 from srbench.plugins import get_plugin_manager
 from srbench.results.store import ResultsStore, RunRecord, TrackRecord
+from srbench.testing.cli import run_cli
 from tests.conftest import REPO
 
 PM = get_plugin_manager()
@@ -227,13 +228,13 @@ def test_provenance_figure_and_export(site, store):
     assert "not applicable" in site.tracks["knee"].read_text()
 
 
-def test_leaderboard_command_html_leaves_the_markdown_unchanged(store, tmp_path, srbench_cli):
+def test_leaderboard_command_html_leaves_the_markdown_unchanged(store, tmp_path):
     store.close()
     plain = tmp_path / "plain"
     with_html = tmp_path / "with-html"
     site_dir = tmp_path / "site"
-    first = srbench_cli("leaderboard", "--results", str(store.path), "--out", str(plain), check=True)
-    second = srbench_cli("leaderboard", "--results", str(store.path), "--out", str(with_html), "--html", str(site_dir), check=True)
+    first = run_cli("leaderboard", "--results", str(store.path), "--out", str(plain), check=True)
+    second = run_cli("leaderboard", "--results", str(store.path), "--out", str(with_html), "--html", str(site_dir), check=True)
     assert first.stdout == second.stdout  # the markdown index on stdout
     assert sorted(p.name for p in plain.iterdir()) == sorted(p.name for p in with_html.iterdir())
     for path in plain.iterdir():
@@ -243,7 +244,7 @@ def test_leaderboard_command_html_leaves_the_markdown_unchanged(store, tmp_path,
     # a file where the folder should be: one line, exit 2
     bad = tmp_path / "file"
     bad.write_text("x")
-    result = srbench_cli("leaderboard", "--results", str(store.path), "--out", str(plain), "--html", str(bad))
+    result = run_cli("leaderboard", "--results", str(store.path), "--out", str(plain), "--html", str(bad))
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and str(bad) in result.stderr
 
 

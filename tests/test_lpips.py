@@ -12,8 +12,7 @@ import torch
 from srbench.errors import SrbenchRuntimeError
 from srbench.metrics import lpips as srlpips
 from srbench.metrics.convention import scale_pair
-
-from .conftest import smooth_volume
+from srbench.testing.synthetic import smooth_volume
 
 RAS = np.eye(4)
 #: Array axis 0 points posterior, 1 superior, 2 right (the knee demo volume's layout).
@@ -23,7 +22,7 @@ PSR = np.array([[0.0, 0.0, 4.0, 0.0], [-0.6, 0.0, 0.0, 0.0], [0.0, 0.6, 0.0, 0.0
 def textured_pair(shape: tuple[int, int, int], *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A smooth volume with fine texture (HR) and a blurred copy of it (SR), scaled to [0, 1]."""
     generator = torch.Generator().manual_seed(seed)
-    hr = torch.from_numpy(smooth_volume(shape, seed=seed))
+    hr = smooth_volume(shape, seed=seed)
     hr = hr * (1.0 + 0.3 * torch.rand(shape, generator=generator))
     sr = torch.nn.functional.avg_pool3d(hr[None, None], 3, stride=1, padding=1, count_include_pad=False)[0, 0]
     return scale_pair(sr, hr)

@@ -17,8 +17,9 @@ from srbench.metrics.nrmse import nrmse
 from srbench.metrics.psnr import psnr
 from srbench.metrics.ssim import gaussian_taps, ssim
 from srbench.plugins import get_plugin_manager
+from srbench.testing.synthetic import smooth_volume
 
-from .conftest import DEMO_DATA, smooth_volume
+from .conftest import DEMO_DATA
 
 #: Tighter than the 1e-4 the benchmark promises: float32 inputs agree to ~1e-7 here.
 TOLERANCE = 1e-5
@@ -41,7 +42,7 @@ def ours(sr: torch.Tensor, hr: torch.Tensor, **ssim_options) -> dict[str, float]
 
 def noisy_pair(shape: tuple[int, int, int], *, seed: int, noise: float) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
-    hr = torch.from_numpy(smooth_volume(shape, seed=seed))
+    hr = smooth_volume(shape, seed=seed)
     sr = hr + noise * float(hr.max()) * torch.randn(shape, generator=generator)
     return scale_pair(sr, hr)
 

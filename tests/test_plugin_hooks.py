@@ -2,7 +2,7 @@
 distribution ``srbench-mri-pkhooks`` registers one object of each kind (and a command);
 each passes the conformance battery and works in the command line.
 
-tests/test_hook_docs.py requires a test here for every hook (HOOK_TESTS).
+tests/test_hook_docs.py checks that the whole suite calls every hook (tests/hook_calls.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from srbench.plugins import PluginManager
 from srbench.testing import checks
 from srbench.testing.context import CheckContext
-from tests.conftest import oblique_affine, smooth_volume
+from srbench.testing.synthetic import oblique_affine, smooth_volume
 from tests.fake_distributions import forget_fake_modules, make_distribution, subprocess_env
 
 DISTRIBUTION = "srbench-mri-pkhooks"
@@ -236,6 +236,7 @@ def test_register_commands_hook(hooks):
     assert CliRunner().invoke(group, ["pkhooks-hello", "world"]).output == "hello world\n"
 
 
+@pytest.mark.slow
 def test_every_hook_through_the_command_line(hooks_site, tmp_path):
     """train (trainers), evaluate on a dataset read by the plugin's reader, degraded by its
     degradation, scored by its metric (models, datasets, degradations, metrics), and its
@@ -243,7 +244,7 @@ def test_every_hook_through_the_command_line(hooks_site, tmp_path):
     for number in (1, 2, 3):
         folder = tmp_path / ("train" if number < 3 else "test")
         folder.mkdir(exist_ok=True)
-        nib.save(nib.Nifti1Image(smooth_volume((20, 18, 16), seed=number), oblique_affine()), str(folder / f"s{number}.nii.gz"))
+        nib.save(nib.Nifti1Image(smooth_volume((20, 18, 16), seed=number).numpy(), oblique_affine((1.0, 1.0, 1.0))), str(folder / f"s{number}.nii.gz"))
     config = tmp_path / "datasets.toml"
     config.write_text(
         '[datasets.tr]\nreader = "pkhooks-folder"\npkfolder = "train"\ncontrast = "T1w"\nanatomy = "brain"\n\n'

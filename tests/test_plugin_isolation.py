@@ -8,8 +8,6 @@ fake distributions (see :mod:`tests.fake_distributions`); the in-process tests b
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -21,8 +19,8 @@ from click.testing import CliRunner
 from srbench.errors import PluginError
 from srbench.hookspecs import API_VERSION
 from srbench.plugins import PluginManager
-from tests.conftest import smooth_volume
-from tests.fake_distributions import forget_fake_modules, good_model_source, make_distribution, subprocess_env
+from srbench.testing.synthetic import smooth_volume
+from tests.fake_distributions import forget_fake_modules, good_model_source, make_distribution, run_srbench
 
 BROKEN = {
     "srbench-mri-pkbrokenimport": ("pkbrokenimport", "import srbench_pk_this_module_does_not_exist\n"),
@@ -57,9 +55,6 @@ def broken_site(tmp_path_factory) -> Path:
     return site
 
 
-def srbench(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "srbench", *args], capture_output=True, text=True,
-                          env=subprocess_env(site, **env), timeout=300)
 
 
 def rows(listing: str) -> dict[str, str]:
@@ -72,8 +67,8 @@ def test_broken_plugins_warn_by_distribution_and_the_rest_works(broken_site, tmp
     import nibabel as nib
 
     lr = tmp_path / "lr.nii.gz"
-    nib.save(nib.Nifti1Image(smooth_volume((10, 9, 8)), np.diag([2.0, 2.0, 2.0, 1.0])), str(lr))
-    result = srbench(broken_site, "predict", "pkgood", "--input", str(lr), "--output", str(tmp_path / "sr.nii.gz"))
+    nib.save(nib.Nifti1Image(smooth_volume((10, 9, 8), seed=0).numpy(), np.diag([2.0, 2.0, 2.0, 1.0])), str(lr))
+    result = run_srbench(broken_site, "predict", "pkgood", "--input", str(lr), "--output", str(tmp_path / "sr.nii.gz"))
     assert result.returncode == 0, result.stderr
     assert nib.load(str(tmp_path / "sr.nii.gz")).shape == (20, 18, 16)
     warnings = [line for line in result.stderr.splitlines() if "srbench-mri-pk" in line]
@@ -91,7 +86,7 @@ def test_broken_plugins_warn_by_distribution_and_the_rest_works(broken_site, tmp
 
 
 def test_plugins_lists_broken_plugins_with_their_problem(broken_site):
-    result = srbench(broken_site, "plugins")
+    result = run_srbench(broken_site, "plugins")
     assert result.returncode == 0, result.stderr
     table = rows(result.stdout)
     assert table["pkgood"].split()[1:4] == ["srbench-mri-pkgood", "0.1.0", "ok"] and "models: pkgood" in table["pkgood"]
@@ -102,7 +97,7 @@ def test_plugins_lists_broken_plugins_with_their_problem(broken_site):
 
 
 def test_strict_mode_makes_a_plugin_error_fatal(broken_site):
-    result = srbench(broken_site, "plugins", SRBENCH_STRICT_PLUGINS="1")
+    result = run_srbench(broken_site, "plugins", SRBENCH_STRICT_PLUGINS="1")
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.strip().splitlines()[-1] == (
@@ -112,7 +107,7 @@ def test_strict_mode_makes_a_plugin_error_fatal(broken_site):
 
 
 def test_disabled_plugins_are_never_imported(broken_site):
-    result = srbench(
+    result = run_srbench(
         broken_site, "--disable-plugin", "pkbrokenimport", "--disable-plugin=srbench-mri-pkhookraises", "plugins",
         SRBENCH_STRICT_PLUGINS="1", SRBENCH_DISABLE_PLUGINS="pkmalformed, SRBENCH_MRI_PKOLDAPI",
     )
@@ -125,7 +120,7 @@ def test_disabled_plugins_are_never_imported(broken_site):
 
 
 def test_allow_list_loads_only_the_named_plugins_and_the_builtins(broken_site):
-    result = srbench(broken_site, "plugins", SRBENCH_STRICT_PLUGINS="1", SRBENCH_PLUGINS_ALLOW="srbench-mri-pkgood")
+    result = run_srbench(broken_site, "plugins", SRBENCH_STRICT_PLUGINS="1", SRBENCH_PLUGINS_ALLOW="srbench-mri-pkgood")
     assert result.returncode == 0, result.stderr
     table = rows(result.stdout)
     assert table["pkgood"].split()[3] == "ok"
@@ -144,14 +139,14 @@ def clash_site(tmp_path_factory) -> Path:
 
 
 def test_a_name_clash_names_both_distributions(clash_site):
-    result = srbench(clash_site, "plugins")
+    result = run_srbench(clash_site, "plugins")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: model name 'pkclash' is registered twice: by plugin 'pkclasha' (distribution 'srbench-mri-pkclasha') "
         "and by plugin 'pkclashb' (distribution 'srbench-mri-pkclashb'); uninstall or disable one "
         "(--disable-plugin / SRBENCH_DISABLE_PLUGINS)"
     )
-    resolved = srbench(clash_site, "--disable-plugin", "pkclashb", "plugins")
+    resolved = run_srbench(clash_site, "--disable-plugin", "pkclashb", "plugins")
     assert resolved.returncode == 0, resolved.stderr
     assert "models: pkclash" in rows(resolved.stdout)["pkclasha"]
 

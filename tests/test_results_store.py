@@ -16,6 +16,7 @@ from srbench.errors import InputError
 from srbench.metric_columns import MetricColumn
 from srbench.results.merge import merge
 from srbench.results.store import DEFAULT_RESULTS_PATH, SCHEMA_VERSION, ResultsStore, RunRecord, TrackRecord
+from srbench.testing.cli import run_cli
 
 
 def record(method: str = "trilinear", **changes) -> RunRecord:
@@ -264,23 +265,17 @@ def test_four_concurrent_processes_lose_and_duplicate_nothing(tmp_path):
 
 
 def test_results_merge_and_show_commands(tmp_path):
-    from click.testing import CliRunner
-
-    from srbench.cli.results_cmd import command
-
     a, b, c = tmp_path / "a.sqlite", tmp_path / "b.sqlite", tmp_path / "c.sqlite"
     _store_with(a, "trilinear", ["s1", "s2"])
     _store_with(b, "trilinear", ["s2", "s3"])
-    result = CliRunner().invoke(command, ["merge", str(a), str(b), "--into", str(c)])
-    assert result.exit_code == 0, result.output
+    result = run_cli("results", "merge", str(a), str(b), "--into", str(c), check=True)
     assert "6 result row(s)" in result.stderr and "2 result row(s) already present" in result.stderr
-    shown = CliRunner().invoke(command, ["show", "--results", str(c), "--format", "csv"])
-    assert shown.exit_code == 0
+    shown = run_cli("results", "show", "--results", str(c), "--format", "csv", check=True)
     lines = shown.stdout.strip().split("\n")
     assert lines[0].startswith("method,track,subject,metric,value") and len(lines) == 7
     _store_with(tmp_path / "d.sqlite", "trilinear", ["s3"], value=2.0)
-    conflict = CliRunner().invoke(command, ["merge", str(c), str(tmp_path / "d.sqlite"), "--into", str(tmp_path / "e.sqlite")])
-    assert isinstance(conflict.exception, InputError)
+    conflict = run_cli("results", "merge", str(c), str(tmp_path / "d.sqlite"), "--into", str(tmp_path / "e.sqlite"))
+    assert conflict.returncode == InputError.exit_code and conflict.stderr.startswith("error: ")
     assert not (tmp_path / "e.sqlite").exists()
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import nibabel as nib
 import pytest
 
-from tests.conftest import oblique_affine, smooth_volume
+from srbench.testing.synthetic import oblique_affine, smooth_volume
 
 NAME = "scaffoldcheck"
 DISTRIBUTION = "srbench-mri-scaffoldcheck"
@@ -72,6 +72,7 @@ def test_scaffold_layout(installed):
     assert "${" not in "".join(p.read_text() for p in plugin.rglob("*.py"))
 
 
+@pytest.mark.slow
 def test_scaffold_tests_pass_after_pip_install(installed):
     python, plugin = installed
     result = _ok(_run([str(python), "-m", "pytest", "-v", "-p", "no:cacheprovider"], cwd=plugin))
@@ -80,6 +81,7 @@ def test_scaffold_tests_pass_after_pip_install(installed):
         assert f"tests/test_scaffoldcheck_conformance.py::test_conformance[{case}] PASSED" in result.stdout
 
 
+@pytest.mark.slow
 def test_scaffold_passes_plugins_check_and_is_listed(installed):
     python, plugin = installed
     listing = _ok(_run([str(python), "-m", "srbench", "plugins"], cwd=plugin)).stdout
@@ -93,7 +95,7 @@ def _mini_config(root: Path) -> Path:
     for folder, seeds in (("train", (1, 2)), ("test", (3,))):
         (root / folder).mkdir(parents=True)
         for seed in seeds:
-            image = nib.Nifti1Image(smooth_volume((24, 22, 20), seed=seed), oblique_affine())
+            image = nib.Nifti1Image(smooth_volume((24, 22, 20), seed=seed).numpy(), oblique_affine((1.0, 1.0, 1.0)))
             nib.save(image, str(root / folder / f"sub{seed}.nii.gz"))
     config = root / "datasets.toml"
     config.write_text(
@@ -104,6 +106,7 @@ def _mini_config(root: Path) -> Path:
     return config
 
 
+@pytest.mark.slow
 def test_scaffold_trains_evaluates_and_reaches_the_leaderboard(installed, tmp_path):
     python, _ = installed
     config = _mini_config(tmp_path / "data")

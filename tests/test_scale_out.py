@@ -27,7 +27,8 @@ import torch
 
 from srbench.errors import InputError
 from srbench.evaluation import parse_shard, shard_from_slurm
-from tests.conftest import REPO, oblique_affine, smooth_volume
+from srbench.testing.synthetic import oblique_affine, smooth_volume
+from tests.conftest import REPO
 
 EXAMPLES = REPO / "examples" / "slurm"
 
@@ -108,9 +109,9 @@ def _bench(root: Path) -> Path:
     for name, (shape, seed) in SUBJECTS.items():
         path = root / "data" / f"{name}.nii.gz"
         path.parent.mkdir(parents=True, exist_ok=True)
-        nib.save(nib.Nifti1Image(smooth_volume(shape, seed=seed), oblique_affine()), str(path))
+        nib.save(nib.Nifti1Image(smooth_volume(shape, seed=seed).numpy(), oblique_affine((1.0, 1.0, 1.0))), str(path))
     for seed in (7, 8):
-        nib.save(nib.Nifti1Image(smooth_volume((24, 24, 12), seed=seed), oblique_affine((0.6, 0.6, 3.0))),
+        nib.save(nib.Nifti1Image(smooth_volume((24, 24, 12), seed=seed).numpy(), oblique_affine((0.6, 0.6, 3.0))),
                  str(root / "data" / f"knee{seed}.nii.gz"))
     (root / "datasets.toml").write_text(CONFIG)
     return root / "datasets.toml"

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+#: the crash-safety stress test: a real training run killed twice
+pytestmark = pytest.mark.slow
+
 SCRIPT = Path(__file__).resolve().parent / "stress" / "kill_resume.py"
 METHOD = "dcsrn"
 

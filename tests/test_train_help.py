@@ -7,22 +7,15 @@ import re
 
 import pytest
 
-from srbench.cli import main
 from srbench.cli.train import default_preset, parse_assignments
 from srbench.plugins import get_plugin_manager
+from srbench.testing.cli import run_cli
 from srbench.training.config import resolve_config
 
 
 @pytest.fixture(scope="module")
 def help_text():
-    import io
-    from contextlib import redirect_stdout
-
-    out = io.StringIO()
-    with redirect_stdout(out), pytest.raises(SystemExit) as exit_info:
-        main(["train", "--help"])
-    assert exit_info.value.code in (0, None)
-    return out.getvalue()
+    return run_cli("train", "--help", check=True).stdout
 
 
 def test_every_option_is_listed_once(help_text):

@@ -14,8 +14,9 @@ from srbench.errors import InputError
 from srbench.interfaces import InferenceSettings, Volume
 from srbench.io.checkpoint import FORMAT, load_checkpoint, read_metadata, restore_modules
 from srbench.models import CheckpointModel
+from srbench.testing.synthetic import smooth_volume
 from srbench.training.checkpoint import restore_optimizers, save_checkpoint
-from tests.training_toy import ToyConfig, ToyNet, build_network, smooth_volume
+from tests.training_toy import ToyConfig, ToyNet, build_network
 
 
 def trained_toy(steps: int = 3) -> tuple[ToyNet, torch.optim.Optimizer]:
@@ -133,7 +134,7 @@ def test_checkpoint_model_predicts_from_a_model_file_or_run_directory(tmp_path):
     save_toy(run / "model.safetensors", net, opt, kind="model")
     model = CheckpointModel(name="toy", description="toy", config_class=ToyConfig, build_network=build_network)
     assert model.needs_checkpoint
-    lr = Volume(data=smooth_volume(3, (10, 12, 9)), affine=np.diag([2.0, 2.0, 2.0, 1.0]), source="lr")
+    lr = Volume(data=smooth_volume((10, 12, 9), seed=3, border=2), affine=np.diag([2.0, 2.0, 2.0, 1.0]), source="lr")
     settings = InferenceSettings(patch_size=6, overlap=2, batch_size=2)
     out_dir = model.load(checkpoint=run).predict(lr, scale=(2, 2, 2), settings=settings)
     out_file = model.load(checkpoint=run / "model.safetensors").predict(lr, scale=(2, 2, 2), settings=settings)

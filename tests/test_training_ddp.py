@@ -6,6 +6,7 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -15,6 +16,9 @@ from srbench.io.checkpoint import load_checkpoint
 from srbench.training.config import resolve_config
 from srbench.training.loop import run_training
 from tests.training_toy import ToyTrainer, toy_volumes
+
+#: two gloo processes spawned for one training comparison
+pytestmark = pytest.mark.slow
 
 # deterministic per-sample step: no input noise, no random flips (those are drawn per process)
 OVERRIDES = {"batch_size": "4", "noise": "0", "flip": "false", "checkpoint_every": "1", "lr": "0.05"}

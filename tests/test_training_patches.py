@@ -11,8 +11,9 @@ from srbench.data.degradations import BlurNoise, PaperLinear
 from srbench.data.intensity import normalisation_range
 from srbench.errors import InputError
 from srbench.interfaces import Volume
+from srbench.testing.synthetic import smooth_volume
 from srbench.training.patches import BatchPrefetcher, PatchSource, grid_locations, padded_shape
-from tests.training_toy import smooth_volume, toy_volumes
+from tests.training_toy import toy_volumes
 
 
 def source(volumes=None, **kwargs) -> PatchSource:
@@ -112,6 +113,6 @@ def test_prefetcher_returns_the_same_batches_and_measures_waiting():
 
 
 def test_volume_sizes_not_divisible_by_the_scale_are_handled():
-    volume = Volume(data=smooth_volume(5, (17, 19, 21)), affine=np.eye(4), source="odd")
+    volume = Volume(data=smooth_volume((17, 19, 21), seed=5, border=2), affine=np.eye(4), source="odd")
     batch = source([volume], scale=(2, 2, 1)).batch(0, 2)
     assert batch.hr.shape == (2, 1, 8, 8, 8) and batch.lr.shape == (2, 1, 4, 4, 8)

@@ -17,7 +17,8 @@ import nibabel as nib
 import pytest
 
 from tests.broken_variants import good_source
-from tests.conftest import TRAIN_TEST_DATASETS, oblique_affine, smooth_volume
+from srbench.testing.synthetic import oblique_affine, smooth_volume
+from tests.conftest import TRAIN_TEST_DATASETS
 from tests.fake_distributions import make_distribution
 
 NAME = "pkverify"
@@ -42,7 +43,7 @@ def bench(tmp_path_factory) -> Path:
     for name, seed in (("train", 1), ("s1", 2), ("s2", 3)):
         path = root / "bench" / "data" / f"{name}.nii.gz"
         path.parent.mkdir(parents=True, exist_ok=True)
-        nib.save(nib.Nifti1Image(smooth_volume((20, 22, 20), seed=seed), oblique_affine((1.0, 1.0, 1.0))), str(path))
+        nib.save(nib.Nifti1Image(smooth_volume((20, 22, 20), seed=seed).numpy(), oblique_affine((1.0, 1.0, 1.0))), str(path))
     (root / "bench" / "datasets.toml").write_text(CONFIG)
     package = root / "site" / "srbench_pk_verify"
     package.mkdir(parents=True)

@@ -19,6 +19,7 @@ from torch import nn
 
 from srbench.interfaces import PatchBatch, Volume
 from srbench.models import CheckpointModel
+from srbench.testing.synthetic import smooth_volume
 from srbench.training.config import TrainingConfig
 
 
@@ -106,15 +107,9 @@ class ToyTrainer:
 TOY_MODEL = CheckpointModel(name="toy", description="toy test method", config_class=ToyConfig, build_network=build_network)
 
 
-def smooth_volume(seed: int, shape: tuple[int, int, int] = (24, 24, 24)) -> torch.Tensor:
-    """A smooth random ``shape`` float32 volume with a zero border (like a head in air)."""
-    g = torch.Generator().manual_seed(seed)
-    noise = torch.rand((1, 1, *(n + 6 for n in shape)), generator=g)
-    smooth = F.avg_pool3d(noise, 7, stride=1)[0, 0]
-    smooth = (smooth - smooth.min()) / (smooth.max() - smooth.min()) * 1000.0
-    smooth[:2] = 0
-    smooth[:, -2:] = 0
-    return smooth.contiguous()
+def toy_volume(seed: int) -> torch.Tensor:
+    """A smooth 24³ float32 volume with a zero border (a head in air: the foreground filter has work)."""
+    return smooth_volume((24, 24, 24), seed=seed, high=1000.0, border=2)
 
 
 def write_volumes(directory: Path, count: int = 2) -> list[Path]:
@@ -122,7 +117,7 @@ def write_volumes(directory: Path, count: int = 2) -> list[Path]:
     paths = []
     for i in range(count):
         path = directory / f"sub-{i:02d}.nii.gz"
-        nib.save(nib.Nifti1Image(smooth_volume(i).numpy(), np.diag([1.0, 1.0, 1.0, 1.0])), str(path))
+        nib.save(nib.Nifti1Image(toy_volume(i).numpy(), np.diag([1.0, 1.0, 1.0, 1.0])), str(path))
         paths.append(path)
     return paths
 
@@ -138,4 +133,4 @@ def write_benchmark(folder: Path, tables: str, *, count: int) -> Path:
 
 def toy_volumes(count: int = 2) -> list[Volume]:
     """In-memory smooth volumes (no files)."""
-    return [Volume(data=smooth_volume(i), affine=np.eye(4), source=f"toy-{i}") for i in range(count)]
+    return [Volume(data=toy_volume(i), affine=np.eye(4), source=f"toy-{i}") for i in range(count)]

@@ -19,7 +19,7 @@ from srbench.interfaces import InferenceSettings, SRModel, Volume
 from srbench.testing.context import CheckContext, load_predictor, model_checkpoint, shared_predictor
 from srbench.testing.failures import CheckFailed, CheckSkipped, require
 from srbench.testing.registration import check_name, check_one_line, check_protocol
-from srbench.testing.synthetic import oblique_affine, smooth_volume
+from srbench.testing.synthetic import lr_volume
 
 #: LR sizes every model must handle: even, odd, and smaller than one inference patch
 LR_SHAPES: tuple[tuple[str, tuple[int, int, int]], ...] = (
@@ -34,11 +34,6 @@ OPTIONAL_SCALES = ((2.0, 2.0, 1.0),)
 SETTINGS = InferenceSettings(patch_size=6, overlap=2, batch_size=2, device="cpu")
 #: the only parameters ``predict`` may have: the LR volume and two options
 PREDICT_PARAMETERS = ("lr", "scale", "settings")
-
-
-def lr_volume(shape: tuple[int, int, int], *, seed: int = 0) -> Volume:
-    """A synthetic LR volume with an oblique affine; its source names no file."""
-    return Volume(data=smooth_volume(shape, seed=seed), affine=oblique_affine(), source="conformance LR volume")
 
 
 def _predict(predictor: Any, lr: Volume, scale: tuple[float, float, float], name: str) -> Volume:

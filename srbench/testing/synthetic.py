@@ -1,4 +1,5 @@
-"""Synthetic volumes and affines for the conformance battery (no data files needed).
+"""Synthetic volumes and affines for the conformance battery and srbench's own tests (no
+data files needed).
 
 Intensities imitate scanner units (roughly 0 to 1000) so a model that forgets the
 intensity normalisation of :mod:`srbench.data.intensity` is caught; affines are oblique
@@ -13,14 +14,19 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from srbench.interfaces import Volume
 
-def smooth_volume(shape: Sequence[int], *, seed: int, low: float = 20.0, high: float = 900.0) -> torch.Tensor:
+
+def smooth_volume(
+    shape: Sequence[int], *, seed: int, low: float = 20.0, high: float = 900.0, border: int = 0
+) -> torch.Tensor:
     """A smooth positive ``(W, H, D)`` float32 volume: a few Gaussian blobs plus a little noise.
 
     Args:
         shape: ``(W, H, D)`` in voxels.
         seed: the only source of randomness.
         low, high: approximate intensity range, in arbitrary scanner units.
+        border: voxels of exact zero (air around a head) on every face.
     """
     generator = torch.Generator().manual_seed(int(seed))
     axes = [torch.linspace(0.0, 1.0, int(n), dtype=torch.float64) for n in shape]
@@ -34,7 +40,12 @@ def smooth_volume(shape: Sequence[int], *, seed: int, low: float = 20.0, high: f
         out += weight * torch.exp(-distance / (2 * width**2))
     out = out / out.max()
     out += 0.02 * torch.rand(out.shape, generator=generator, dtype=torch.float64)
-    return (low + (high - low) * out).to(torch.float32)
+    out = low + (high - low) * out
+    if border:
+        inside = out[border:-border, border:-border, border:-border].clone()
+        out.zero_()
+        out[border:-border, border:-border, border:-border] = inside
+    return out.to(torch.float32)
 
 
 def unit_volume(shape: Sequence[int], *, seed: int) -> torch.Tensor:
@@ -54,3 +65,9 @@ def oblique_affine(spacing: Sequence[float] = (1.2, 0.9, 2.0)) -> np.ndarray:
     affine[:3, :3] = rotation @ np.diag([float(s) for s in spacing])
     affine[:3, 3] = [-31.5, 12.25, 7.0]
     return affine
+
+
+def lr_volume(shape: Sequence[int], *, seed: int = 0) -> Volume:
+    """An LR :class:`~srbench.interfaces.Volume` of ``shape`` ``(W, H, D)`` voxels: a
+    :func:`smooth_volume` with the :func:`oblique_affine`; its source names no file."""
+    return Volume(data=smooth_volume(shape, seed=seed), affine=oblique_affine(), source="synthetic LR volume")

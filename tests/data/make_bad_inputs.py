@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from srbench.testing.synthetic import smooth_volume
+
 #: file name → what is wrong with it (or why it is a valid borderline input)
 FILES: dict[str, str] = {
     # valid inputs the corpus derives its bad ones from
@@ -87,14 +89,6 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _smooth_volume(shape: tuple[int, ...], *, seed: int) -> np.ndarray:
-    """A smooth positive test volume (a blob plus mild noise), float32, values ≈ 0..1000."""
-    grids = np.meshgrid(*[np.linspace(-1.0, 1.0, n) for n in shape], indexing="ij")
-    radius2 = sum(g**2 for g in grids)
-    noise = _rng(seed).normal(0.0, 0.02, size=shape)
-    return (1000.0 * (np.exp(-2.0 * radius2) + noise).clip(0.0)).astype(np.float32)
-
-
 def _oblique_affine(spacing: tuple[float, float, float], *, angle_deg: float = 10.0, flip: bool = False) -> np.ndarray:
     theta = np.deg2rad(angle_deg)
     rotation = np.array(
@@ -134,9 +128,9 @@ def _gzip(data: bytes) -> bytes:
 def _write_volumes(out: Path) -> None:
     hr_affine = _oblique_affine((1.0, 1.0, 1.0))
     lr_affine = _oblique_affine((2.0, 2.0, 2.0))
-    lr = _smooth_volume((8, 8, 6), seed=2)
+    lr = smooth_volume((8, 8, 6), seed=2).numpy()
 
-    _save(_smooth_volume((16, 16, 12), seed=1), hr_affine, out / "good_hr.nii.gz")
+    _save(smooth_volume((16, 16, 12), seed=1).numpy(), hr_affine, out / "good_hr.nii.gz")
     _save(lr, lr_affine, out / "good_lr.nii.gz")
     _save(lr.round().astype(np.int16), lr_affine, out / "good_int16.nii.gz")
     _save(lr, _oblique_affine((2.0, 1.5, 3.0), angle_deg=-25.0, flip=True), out / "good_flipped.nii.gz")
@@ -188,11 +182,11 @@ def _write_volumes(out: Path) -> None:
     _save(lr, lr_affine, unreadable)
     unreadable.chmod(0o000)
     (out / "directory.nii.gz").mkdir(exist_ok=True)
-    _save(_smooth_volume((8, 8, 1), seed=3), hr_affine, out / "one_slice_hr.nii.gz")
+    _save(smooth_volume((8, 8, 1), seed=3).numpy(), hr_affine, out / "one_slice_hr.nii.gz")
 
     _save(np.full((6, 6, 4), 250.0, np.float32), lr_affine, out / "constant.nii.gz")
-    _save(_smooth_volume((11, 9, 7), seed=4), hr_affine, out / "odd_hr.nii.gz")
-    _save(_smooth_volume((3, 3, 2), seed=5), lr_affine, out / "tiny_lr.nii.gz")
+    _save(smooth_volume((11, 9, 7), seed=4).numpy(), hr_affine, out / "odd_hr.nii.gz")
+    _save(smooth_volume((3, 3, 2), seed=5).numpy(), lr_affine, out / "tiny_lr.nii.gz")
 
 
 GOOD_TOML = """\
@@ -381,7 +375,7 @@ def _patched_header(raw: bytes, fields: dict) -> bytes:
 def _write_headers(out: Path) -> None:
     import struct
 
-    lr = _smooth_volume((8, 8, 6), seed=2)
+    lr = smooth_volume((8, 8, 6), seed=2).numpy()
     raw = _nifti_bytes(lr, _oblique_affine((2.0, 2.0, 2.0)))
     for name, (_, fields) in {**HEADER_CASES, **VALID_HEADER_CASES}.items():
         data = _patched_header(raw, fields)
@@ -404,7 +398,7 @@ def _write_headers(out: Path) -> None:
 # -- voxel values and data types ------------------------------------------------------------
 def _write_values(out: Path) -> None:
     affine = _oblique_affine((2.0, 2.0, 2.0))
-    lr = _smooth_volume((8, 8, 6), seed=2)
+    lr = smooth_volume((8, 8, 6), seed=2).numpy()
     huge = lr.astype(np.float64) * 1e300
     _save(huge, affine, out / "float64_beyond_float32.nii.gz")
     _save(lr.astype(np.float64), affine, out / "good_float64.nii.gz")
@@ -421,17 +415,17 @@ def _write_values(out: Path) -> None:
     nan[2, 2, 2] = np.nan
     for name in NASTY_NAMES:
         _save(nan, affine, out / name)
-    _save(_smooth_volume((24, 24, 24), seed=7), _oblique_affine((1.0, 1.0, 1.0)), out / "ev_hr.nii.gz")
+    _save(smooth_volume((24, 24, 24), seed=7).numpy(), _oblique_affine((1.0, 1.0, 1.0)), out / "ev_hr.nii.gz")
     text_only = out / "text_only"
     text_only.mkdir(exist_ok=True)
     (text_only / "subjects.csv").write_text("subject,age\nsub-01,42\n")
     (text_only / "README.txt").write_text("no image in this folder\n")
     dotdot = out / "dotdot_subject"
     dotdot.mkdir(exist_ok=True)
-    _save(_smooth_volume((24, 24, 24), seed=8), _oblique_affine((1.0, 1.0, 1.0)), dotdot / "...nii.gz")
+    _save(smooth_volume((24, 24, 24), seed=8).numpy(), _oblique_affine((1.0, 1.0, 1.0)), dotdot / "...nii.gz")
     control = out / "control_subject"
     control.mkdir(exist_ok=True)
-    _save(_smooth_volume((24, 24, 24), seed=9), _oblique_affine((1.0, 1.0, 1.0)), control / "sub\n01\x1b[2J.nii.gz")
+    _save(smooth_volume((24, 24, 24), seed=9).numpy(), _oblique_affine((1.0, 1.0, 1.0)), control / "sub\n01\x1b[2J.nii.gz")
 
 
 #: file names with a newline or terminal control characters (each holds a NaN voxel)

@@ -6,14 +6,14 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 from srbench import grid
-from srbench.cli import cli
 from srbench.errors import InputError
-from srbench.interfaces import InferenceSettings, Volume
+from srbench.interfaces import InferenceSettings
 from srbench.io.nifti import load_volume, save_volume
 from srbench.plugins import get_plugin_manager
+from srbench.testing.cli import run_cli
+from srbench.testing.synthetic import lr_volume
 from srbench.training.checkpoint import save_checkpoint
 from srbench.training.config import config_to_dict, resolve_config
 from srbench_arssr.predictor import ArSSRPredictor
@@ -21,7 +21,6 @@ from srbench_arssr.trainer import TRAINER, build_network
 
 SMALL = {"feature_dim": "4", "encoder_channels": "4", "encoder_depth": "1", "decoder_width": "8"}
 SETTINGS = InferenceSettings(patch_size=6, overlap=2, batch_size=2)
-AFFINE = np.array([[0.0, 0.0, 2.2, -40.0], [1.8, 0.1, 0.0, 12.5], [0.0, 2.0, 0.0, -7.0], [0.0, 0.0, 0.0, 1.0]])
 
 
 def network(*, perturb: bool = True, **changes):
@@ -43,15 +42,10 @@ def checkpoint(tmp_path_factory):
     return path
 
 
-def lr_volume(shape=(7, 9, 5)) -> Volume:
-    data = torch.rand(shape, generator=torch.Generator().manual_seed(3)) * 300 + 50
-    return Volume(data=data, affine=AFFINE, source="odd")
-
-
 @pytest.mark.parametrize("scale", [(2, 2, 2), (2.5, 2.5, 2.5), (1.5, 1.5, 1.5), (2, 2, 1), (2.5, 1.5, 3.2)])
 def test_any_scale_gives_the_sr_grid_shape_and_affine(checkpoint, scale):
     predictor = get_plugin_manager().get("model", "arssr").load(checkpoint=checkpoint)
-    lr = lr_volume()
+    lr = lr_volume((7, 9, 5), seed=3)
     sr = predictor.predict(lr, scale=scale, settings=SETTINGS)
     expected_shape = tuple(int(round(n * s)) for n, s in zip(lr.shape, scale))
     assert sr.shape == expected_shape == grid.sr_shape(lr.shape, scale)
@@ -67,7 +61,7 @@ def test_any_scale_gives_the_sr_grid_shape_and_affine(checkpoint, scale):
 
 def test_untrained_residual_model_matches_the_trilinear_baseline_at_non_integer_scale():
     _, net = network(perturb=False)
-    lr = lr_volume()
+    lr = lr_volume((7, 9, 5), seed=3)
     sr = ArSSRPredictor(net).predict(lr, scale=(2.5, 1.5, 3.0), settings=SETTINGS)
     baseline = get_plugin_manager().get("model", "trilinear").load(checkpoint=None).predict(lr, scale=(2.5, 1.5, 3.0), settings=SETTINGS)
     np.testing.assert_allclose(sr.affine, baseline.affine, atol=1e-12)
@@ -77,7 +71,7 @@ def test_untrained_residual_model_matches_the_trilinear_baseline_at_non_integer_
 @pytest.mark.parametrize("coordinates", ["global", "local"])
 def test_tiled_inference_equals_whole_volume_inference_when_the_margin_covers_the_receptive_field(coordinates):
     _, net = network(coordinates=coordinates, residual="false")
-    lr = lr_volume((11, 9, 7))
+    lr = lr_volume((11, 9, 7), seed=3)
     predictor = ArSSRPredictor(net, query_chunk=100)
     whole = predictor.predict(lr, scale=(2.5, 2.0, 1.5), settings=InferenceSettings(patch_size=64, overlap=0))
     # encoder: 8 convolutions 3³ → receptive radius 8 LR voxels, +1 for the trilinear sampling
@@ -92,19 +86,16 @@ def test_tiled_inference_equals_whole_volume_inference_when_the_margin_covers_th
 
 
 def test_predict_command_writes_a_non_integer_scale_volume(tmp_path, checkpoint):
-    lr = lr_volume()
+    lr = lr_volume((7, 9, 5), seed=3)
     source = tmp_path / "lr.nii.gz"
     save_volume(lr, source)
     output = tmp_path / "sr.nii.gz"
-    result = CliRunner().invoke(
-        cli, ["predict", "arssr", "--scale", "2.5", "--input", str(source), "--output", str(output),
-              "--checkpoint", str(checkpoint), "--patch-size", "6", "--overlap", "2", "--device", "cpu"],
-    )
-    assert result.exit_code == 0, result.output
+    run_cli("predict", "arssr", "--scale", "2.5", "--input", str(source), "--output", str(output),
+            "--checkpoint", str(checkpoint), "--patch-size", "6", "--overlap", "2", "--device", "cpu", check=True)
     written = load_volume(output)
     assert written.shape == (18, 22, 12)
     np.testing.assert_allclose(written.affine, grid.sr_affine(load_volume(source).affine, grid.effective_scale((7, 9, 5), (2.5,) * 3)), atol=1e-5)
-    zooms = [float(np.linalg.norm(AFFINE[:3, i])) * lr.shape[i] / written.shape[i] for i in range(3)]
+    zooms = [float(np.linalg.norm(lr.affine[:3, i])) * lr.shape[i] / written.shape[i] for i in range(3)]
     assert nib.load(str(output)).header.get_zooms()[:3] == pytest.approx(zooms, abs=1e-4)
 
 

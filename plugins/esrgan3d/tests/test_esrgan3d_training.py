@@ -13,6 +13,7 @@ from srbench.data.degradations import PaperLinear
 from srbench.errors import InputError
 from srbench.interfaces import Volume
 from srbench.io.checkpoint import load_checkpoint, restore_modules
+from srbench.testing.synthetic import smooth_volume
 from srbench.training.checkpoint import restore_optimizers, save_checkpoint
 from srbench.training.config import config_to_dict, resolve_config
 from srbench.training.loop import run_training
@@ -28,13 +29,9 @@ TINY = {
 
 
 def volumes() -> list[Volume]:
-    """Two smooth 24×16×16 volumes (a blob on a gradient) with different affines."""
-    axes = torch.meshgrid(torch.linspace(-1, 1, 24), torch.linspace(-1, 1, 16), torch.linspace(-1, 1, 16), indexing="ij")
-    out = []
-    for k in range(2):
-        data = 100 * torch.exp(-(axes[0] ** 2 + (axes[1] - 0.2 * k) ** 2 + axes[2] ** 2) * 3) + 10 * axes[2] + 20
-        out.append(Volume(data=data.to(torch.float32), affine=np.diag([1.0, 1.0, 1.2 + k, 1.0]), source=f"toy {k}"))
-    return out
+    """Two smooth 24×16×16 volumes with different affines."""
+    return [Volume(data=smooth_volume((24, 16, 16), seed=k), affine=np.diag([1.0, 1.0, 1.2 + k, 1.0]), source=f"toy {k}")
+            for k in range(2)]
 
 
 def config(**changes):

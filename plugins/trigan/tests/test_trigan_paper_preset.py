@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from srbench.data.degradations import PaperLinear
@@ -47,6 +48,7 @@ def test_paper_size_forward_and_backward_shapes_on_the_meta_device():
     assert all(q.grad is not None and q.grad.shape == q.shape for q in g.parameters())
 
 
+@pytest.mark.slow
 def test_paper_preset_starts_trains_two_iterations_and_checkpoints(tmp_path):
     trainer = TRAINER
     # Full paper widths; a 32³ patch and batch 1 keep this CPU test short.

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -18,6 +16,8 @@ from srbench.data.degradations import PaperLinear
 from srbench.interfaces import InferenceSettings, Volume
 from srbench.plugins import get_plugin_manager
 from srbench.io.checkpoint import load_checkpoint
+from srbench.testing.cli import run_cli
+from srbench.testing.synthetic import smooth_volume
 from srbench.training.config import resolve_config
 from srbench.training.loop import run_training
 from srbench.training.trainer import MethodTrainer
@@ -30,19 +30,8 @@ TINY = {
 }
 
 
-def blob_volume(shape=(24, 22, 20), *, seed: int = 0) -> np.ndarray:
-    """A smooth positive volume (a few Gaussian blobs), float32."""
-    rng = np.random.default_rng(seed)
-    axes = np.meshgrid(*[np.linspace(0, 1, n) for n in shape], indexing="ij")
-    out = np.zeros(shape)
-    for _ in range(5):
-        centre, width = rng.uniform(0.2, 0.8, 3), rng.uniform(0.1, 0.3)
-        out += rng.uniform(50, 200) * np.exp(-sum((a - c) ** 2 for a, c in zip(axes, centre, strict=True)) / (2 * width**2))
-    return out.astype(np.float32)
-
-
 def volumes() -> list[Volume]:
-    return [Volume(data=torch.from_numpy(blob_volume(seed=s)), affine=np.eye(4), source=f"blob{s}") for s in (0, 1)]
+    return [Volume(data=smooth_volume((24, 22, 20), seed=s), affine=np.eye(4), source=f"blob{s}") for s in (0, 1)]
 
 
 class Interrupting:
@@ -137,9 +126,9 @@ def _write_nifti(path: Path, array: np.ndarray) -> Path:
 
 
 def test_command_line_train_then_predict(tmp_path):
-    _write_nifti(tmp_path / "train_a.nii.gz", blob_volume(seed=0))
-    _write_nifti(tmp_path / "train_b.nii.gz", blob_volume(seed=1))
-    _write_nifti(tmp_path / "lr.nii.gz", blob_volume((10, 9, 8), seed=2))
+    _write_nifti(tmp_path / "train_a.nii.gz", smooth_volume((24, 22, 20), seed=0).numpy())
+    _write_nifti(tmp_path / "train_b.nii.gz", smooth_volume((24, 22, 20), seed=1).numpy())
+    _write_nifti(tmp_path / "lr.nii.gz", smooth_volume((10, 9, 8), seed=2).numpy())
     (tmp_path / "datasets.toml").write_text(
         '[datasets.tr]\npaths = ["train_*.nii.gz"]\ncontrast = "T1w"\nanatomy = "brain"\n'
         '[datasets.te]\npaths = ["lr.nii.gz"]\ncontrast = "T1w"\nanatomy = "brain"\n'
@@ -147,20 +136,12 @@ def test_command_line_train_then_predict(tmp_path):
     )
     sets = [arg for key in ("nf", "gc", "d_channels", "fe_channels", "l1_warmup_fraction", "patch_stride", "min_foreground")
             for arg in ("--set", f"{key}={TINY[key]}")]
-    run = subprocess.run(
-        [sys.executable, "-m", "srbench", "train", "trigan", "--preset", "cpu", "--track", "tiny",
-         "--config", str(tmp_path / "datasets.toml"), "--run-dir", str(tmp_path / "run"), "--iterations", "3",
-         "--batch-size", "2", "--patch-size", "16", "--no-progress", *sets],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
-    )
-    assert run.returncode == 0, run.stderr
+    run = run_cli("train", "trigan", "--preset", "cpu", "--track", "tiny", "--config", str(tmp_path / "datasets.toml"),
+                  "--run-dir", str(tmp_path / "run"), "--iterations", "3", "--batch-size", "2", "--patch-size", "16",
+                  "--no-progress", *sets, cwd=tmp_path, check=True)
     assert run.stdout.strip() == str(tmp_path / "run" / "model.safetensors")
-    predict = subprocess.run(
-        [sys.executable, "-m", "srbench", "predict", "trigan", "--checkpoint", str(tmp_path / "run"),
-         "--input", str(tmp_path / "lr.nii.gz"), "--output", str(tmp_path / "sr.nii.gz")],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
-    )
-    assert predict.returncode == 0, predict.stderr
+    run_cli("predict", "trigan", "--checkpoint", str(tmp_path / "run"), "--input", str(tmp_path / "lr.nii.gz"),
+            "--output", str(tmp_path / "sr.nii.gz"), cwd=tmp_path, check=True)
     sr = nib.load(str(tmp_path / "sr.nii.gz"))
     assert sr.shape == (20, 18, 16)
     np.testing.assert_allclose(sr.header.get_zooms(), (0.5, 0.5, 0.5), rtol=1e-6)
