@@ -56,7 +56,7 @@ def run_srbench(site: Path, *args: str, cwd: Path | None = None, **env: str) -> 
     """``python -m srbench ARGS`` in a subprocess that sees the distributions in ``site``
     (entry points are read when a process starts, hence a real process)."""
     return subprocess.run([sys.executable, "-m", "srbench", *args], capture_output=True, text=True, cwd=cwd,
-                          env=subprocess_env(site, **env), timeout=300)
+                          env=subprocess_env(site, **env), timeout=600)
 
 
 GOOD_MODEL = '''

@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from srbench.testing.cli import CLIResult, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORT = REPO / "leaderboards" / "results.jsonl"
@@ -19,10 +20,9 @@ EXPORT = REPO / "leaderboards" / "results.jsonl"
 CI_TRACK = "knee"
 
 
-def srbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SRBENCH_")}
-    return subprocess.run([sys.executable, "-m", "srbench", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=1800)
+def srbench(*args: str, cwd: Path) -> CLIResult:
+    """``srbench ARGS`` as a user runs it: without the test run's ``SRBENCH_`` settings."""
+    return run_cli(*args, cwd=cwd, env={key: None for key in os.environ if key.startswith("SRBENCH_")})
 
 
 def test_the_export_renders_the_committed_markdown_byte_for_byte(tmp_path):

@@ -22,6 +22,7 @@ from srbench.io.paths import (
     same_file,
 )
 from srbench.models import predict_checked
+from srbench.testing.cli import run_cli
 
 
 @pytest.mark.parametrize("name", ["insample", "paper-knee", "sub-01_ses-a", "v1.2", "a+b"])
@@ -143,9 +144,6 @@ def test_the_harness_owns_the_output_grid(predictor, error, message, tmp_path):
 
 def test_options_that_cannot_apply_are_refused(tmp_path):
     """--patch-size for trilinear (no patches) and --seed for a degradation without noise: exit 2, one line."""
-    import subprocess
-    import sys
-
     import nibabel as nib
 
     lr = tmp_path / "lr.nii.gz"
@@ -154,7 +152,7 @@ def test_options_that_cannot_apply_are_refused(tmp_path):
         ["predict", "trilinear", "--input", str(lr), "--output", str(tmp_path / "sr.nii.gz"), "--patch-size", "16"],
         ["degrade", "--input", str(lr), "--output", str(tmp_path / "lr2.nii.gz"), "--seed", "3"],
     ):
-        result = subprocess.run([sys.executable, "-m", "srbench", *argv], capture_output=True, text=True, cwd=tmp_path)
+        result = run_cli(*argv, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error:"), result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lr.nii.gz"]

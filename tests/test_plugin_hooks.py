@@ -8,8 +8,6 @@ tests/test_hook_docs.py checks that the whole suite calls every hook (tests/hook
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from srbench.plugins import PluginManager
 from srbench.testing import checks
 from srbench.testing.context import CheckContext
 from srbench.testing.synthetic import oblique_affine, smooth_volume
-from tests.fake_distributions import forget_fake_modules, make_distribution, subprocess_env
+from tests.fake_distributions import forget_fake_modules, make_distribution, run_srbench
 
 DISTRIBUTION = "srbench-mri-pkhooks"
 
@@ -251,11 +249,8 @@ def test_every_hook_through_the_command_line(hooks_site, tmp_path):
         '[datasets.te]\nreader = "pkhooks-folder"\npkfolder = "test"\ncontrast = "T1w"\nanatomy = "brain"\n\n'
         '[tracks.maxpool]\nkind = "insample"\ntrain = "tr"\ntest = "te"\ndegradation = "pkhooks-maxpool"\n'
     )
-    env = subprocess_env(hooks_site, SRBENCH_STRICT_PLUGINS="1")
-
     def srbench(*args: str) -> str:
-        result = subprocess.run([sys.executable, "-m", "srbench", *args], capture_output=True, text=True,
-                                env=env, cwd=tmp_path, timeout=300)
+        result = run_srbench(hooks_site, *args, cwd=tmp_path, SRBENCH_STRICT_PLUGINS="1")
         assert result.returncode == 0, result.stderr
         return result.stdout
 

@@ -7,19 +7,17 @@ imported, and verified, including a tampered row that must be reported."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nibabel as nib
 import pytest
 
-from tests.broken_variants import good_source
 from srbench.testing.synthetic import oblique_affine, smooth_volume
+from tests.broken_variants import good_source
 from tests.conftest import TRAIN_TEST_DATASETS
-from tests.fake_distributions import make_distribution
+from tests.fake_distributions import make_distribution, run_srbench
 
 NAME = "pkverify"
 
@@ -54,11 +52,7 @@ def bench(tmp_path_factory) -> Path:
 
 
 def srbench(root: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SRBENCH_")}
-    env.update(PYTHONPATH=os.pathsep.join([str(root / "site"), *filter(None, [os.environ.get("PYTHONPATH")])]),
-               OMP_NUM_THREADS="1", SRBENCH_CONFIG=str(root / "bench" / "datasets.toml"))
-    result = subprocess.run([sys.executable, "-m", "srbench", *args], capture_output=True, text=True, cwd=root,
-                            env=env, timeout=600)
+    result = run_srbench(root / "site", *args, cwd=root, OMP_NUM_THREADS="1", SRBENCH_CONFIG=str(root / "bench" / "datasets.toml"))
     if ok:
         assert result.returncode == 0, f"srbench {' '.join(args)}: {result.returncode}\n{result.stderr[-3000:]}"
     return result
