@@ -57,7 +57,7 @@ def train(
     ``runs/METHOD-PRESET-TRACK``.
     """
     from srbench.config import load_config
-    from srbench.training.plan import default_preset, plan_training, run_job
+    from srbench.training.plan import default_preset, plan_training, run_jobs
 
     pm = _plugin_manager(pm)
     trainer = pm.get("trainer", method)
@@ -69,7 +69,7 @@ def train(
         preset=preset or default_preset(trainer), overrides=overrides,
         run_dir=Path(run_dir) if run_dir is not None else None, fold=fold, resume=resume,
     )  # fmt: skip
-    return [run_job(job, trainer=trainer, pm=pm, resume=resume, device=device, progress=progress) for job in jobs]
+    return list(run_jobs(jobs, trainer=trainer, pm=pm, resume=resume, device=device, progress=progress))
 
 
 def evaluate(
@@ -83,8 +83,10 @@ def evaluate(
     force: bool = False,
     save_predictions: bool = False,
     device: str = "cpu",
-    patch_size: int = 32,
-    overlap: int = 8,
+    memory_budget: str | int | None = None,
+    halo: int | None = None,
+    patch_size: int | None = None,
+    overlap: int | None = None,
     batch_size: int = 4,
     progress: bool = False,
     pm: PluginManager | None = None,
@@ -93,16 +95,25 @@ def evaluate(
     (a name, ``ood``, ``cv``, ``insample`` or ``all``); store the rows in ``results``
     (default ``results/results.sqlite``) and return them, one row per method × subject
     with the status and every metric column (rows already stored come back as
-    ``skipped``, without values, unless ``force``). ``progress`` shows a bar per track on stderr."""
+    ``skipped``, without values, unless ``force``). ``progress`` shows a bar per track on stderr.
+
+    Inference runs in tiles planned from each model's receptive field within
+    ``memory_budget`` (e.g. ``"2GiB"``; default: the device's, see
+    :func:`srbench.tiling.default_memory_budget`), with ``halo`` LR voxels of context when
+    given; ``patch_size``/``overlap`` select fixed overlapping patches instead."""
     import pandas as pd
 
     from srbench.config import load_config
     from srbench.evaluation import metric_columns, open_results_store, plan_evaluation, run_evaluation
     from srbench.interfaces import InferenceSettings
     from srbench.progress import progress_bar
+    from srbench.tiling import parse_memory_size
 
     pm = _plugin_manager(pm)
-    settings = InferenceSettings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device)
+    settings = InferenceSettings(
+        patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device, halo=halo,
+        memory_budget=parse_memory_size(memory_budget) if memory_budget is not None else None,
+    )  # fmt: skip
     benchmark = load_config(config, pm=pm)
     plan = plan_evaluation(
         config=benchmark, pm=pm, track_name=track, methods=tuple(methods),

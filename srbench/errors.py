@@ -15,9 +15,16 @@ from pathlib import Path
 
 
 class SrbenchError(Exception):
-    """Base class of every error srbench reports to a user."""
+    """Base class of every error srbench reports to a user.
+
+    Its message is always one line: line breaks and control characters that reach it
+    (a name or value from a file, a plugin's exception text) are escaped by :func:`one_line`.
+    """
 
     exit_code = 1
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(one_line(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class InputError(SrbenchError):

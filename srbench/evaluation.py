@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -25,13 +25,18 @@ from srbench.config.document import configure
 from srbench.data.pairs import degrade_volume, subject_seed
 from srbench.errors import InputError, PluginError, ScaleNotSupported
 from srbench.folds import Fold, subject_folds
-from srbench.interfaces import InferenceSettings, SubjectFile
+from srbench.interfaces import InferenceSettings, Predictor, SubjectFile
+from srbench.io.checkpoint import checkpoint_config
 from srbench.io.hashing import sha256_file
 from srbench.io.nifti import load_volume, save_volume
-from srbench.io.checkpoint import checkpoint_config
 from srbench.models import load_predictor, predict_checked
 from srbench.plugins import PluginManager
+from srbench.stage_times import StageTimes
+from srbench.tiling import predictor_plan
 from srbench.training.runs import resolve_checkpoint, resolve_fold_checkpoint
+
+if TYPE_CHECKING:
+    from srbench.results.store import ResultsStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +58,9 @@ class SubjectOutcome:
     status: str  # "ok", "skipped" (already stored), "not-applicable"
     values: dict[str, float]
     detail: str = ""
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    """wall seconds per stage (:mod:`srbench.stage_times`); a subject's ``load`` and
+    ``degrade`` are counted once, on its first computed outcome"""
 
     def as_row(self) -> dict[str, Any]:
         row: dict[str, Any] = {"method": self.method, "track": self.track, "subject": self.subject, "status": self.status}
@@ -127,19 +135,24 @@ def shard_subjects(subjects: list[SubjectFile], *, shard: tuple[int, int]) -> li
     return subjects[index::count]
 
 
-def metric_columns(pm: Any) -> list[str]:
+def metric_columns(pm: PluginManager) -> list[str]:
     """Every output column of every registered metric."""
     return [column for metric in pm.all("metric") for column in metric.outputs]
 
 
-def compute_metrics(pm: Any, *, sr: torch.Tensor, hr: torch.Tensor, affine: Any) -> dict[str, float]:
-    """Apply the intensity convention, then every registered metric."""
+def compute_metrics(pm: PluginManager, *, sr: torch.Tensor, hr: torch.Tensor, affine: Any, times: StageTimes | None = None) -> dict[str, float]:
+    """Apply the intensity convention, then every registered metric (each timed into
+    ``times`` as ``metric NAME`` when given)."""
     from srbench.metrics.convention import scale_pair
 
-    sr01, hr01 = scale_pair(sr, hr)
+    times = times if times is not None else StageTimes()
     values: dict[str, float] = {}
-    for metric in pm.all("metric"):
-        values.update({k: float(v) for k, v in metric.compute(sr01, hr01, affine=affine).items()})
+    metrics = pm.all("metric")
+    with times.stage("intensity convention"):
+        sr01, hr01 = scale_pair(sr, hr)
+    for metric in metrics:
+        with times.stage(f"metric {metric.name}"):
+            values.update({k: float(v) for k, v in metric.compute(sr01, hr01, affine=affine).items()})
     return values
 
 
@@ -157,7 +170,7 @@ class TrackJob:
     disabled_plugins: tuple[str, ...] = ()
 
 
-def evaluate_subject(job: TrackJob, subject: SubjectFile, *, pm: Any, predictors: dict[str, Any], store: Any) -> list[SubjectOutcome]:
+def evaluate_subject(job: TrackJob, subject: SubjectFile, *, pm: PluginManager, predictors: dict[str, Predictor], store: ResultsStore) -> list[SubjectOutcome]:
     """Evaluate every method of ``job`` on one subject; store the rows; return outcomes."""
     columns = metric_columns(pm)
     track = job.track
@@ -171,29 +184,39 @@ def evaluate_subject(job: TrackJob, subject: SubjectFile, *, pm: Any, predictors
     ]
     if not pending:
         return outcomes
-    hr_raw = load_volume(subject.path)
-    degradation = configure(pm.get("degradation", track.degradation), track.degradation_options)
-    seed = subject_seed(track_seed=track.seed, subject=subject.subject)
-    hr, lr = degrade_volume(hr_raw, degradation=degradation, scale=track.scale, seed=seed)
-    inputs = {str(subject.path): sha256_file(subject.path)}
+    times = StageTimes()
+    with times.stage("load"):
+        hr_raw = load_volume(subject.path)
+        inputs = {str(subject.path): sha256_file(subject.path)}
+    with times.stage("degrade"):
+        degradation = configure(pm.get("degradation", track.degradation), track.degradation_options)
+        seed = subject_seed(track_seed=track.seed, subject=subject.subject)
+        hr, lr = degrade_volume(hr_raw, degradation=degradation, scale=track.scale, seed=seed)
     for run in pending:
         predictor = predictors[run.method]
         try:
-            sr = predict_checked(
-                predictor, lr, scale=track.scale, settings=job.settings, method=run.method,
-                checkpoint=run.checkpoint, subject=f"subject '{subject.subject}' ({subject.path})",
-            )
+            with times.stage("predict"):
+                sr = predict_checked(
+                    predictor, lr, scale=track.scale, settings=job.settings, method=run.method,
+                    checkpoint=run.checkpoint, subject=f"subject '{subject.subject}' ({subject.path})",
+                )
         except ScaleNotSupported as exc:
             store.mark_not_applicable(run.run_key, method=run.method, track=track.name, reason=str(exc))
-            outcomes.append(SubjectOutcome(run.method, track.name, subject.subject, "not-applicable", {}, str(exc)))
+            outcomes.append(SubjectOutcome(run.method, track.name, subject.subject, "not-applicable", {}, str(exc), times.seconds))
+            times = StageTimes()
             continue
         if tuple(sr.shape) != tuple(hr.shape):
             raise PluginError(f"method '{run.method}' returned shape {sr.shape} for {subject.path}, expected {hr.shape}")
-        values = compute_metrics(pm, sr=sr.data, hr=hr.data, affine=hr.affine)
-        store.add_subject(run.run_key, track=track.name, subject=subject.subject, values=values, inputs=inputs, force=job.force)
+        values = compute_metrics(pm, sr=sr.data, hr=hr.data, affine=hr.affine, times=times)
+        plan = predictor_plan(predictor, lr.shape, scale=track.scale, settings=job.settings)
+        with times.stage("store"):
+            store.add_subject(run.run_key, track=track.name, subject=subject.subject, values=values, inputs=inputs,
+                              force=job.force, plan=plan.record() if plan is not None else None)  # fmt: skip
         if job.predictions_dir is not None and subject.subject == job.figure_subject:
-            save_prediction(job.predictions_dir, track=track.name, subject=subject.subject, method=run.method, sr=sr, hr=hr)
-        outcomes.append(SubjectOutcome(run.method, track.name, subject.subject, "ok", values))
+            with times.stage("save"):
+                save_prediction(job.predictions_dir, track=track.name, subject=subject.subject, method=run.method, sr=sr, hr=hr)
+        outcomes.append(SubjectOutcome(run.method, track.name, subject.subject, "ok", values, seconds=times.seconds))
+        times = StageTimes()
     return outcomes
 
 
@@ -209,21 +232,32 @@ def save_prediction(root: Path, *, track: str, subject: str, method: str, sr: An
     save_volume(sr, target)
 
 
-def _load_predictors(job: TrackJob, pm: Any) -> dict[str, Any]:
-    return {
-        run.method: load_predictor(pm.get("model", run.method), checkpoint=run.checkpoint, device=job.settings.device)
-        for run in job.runs
-    }
+def _load_predictors(job: TrackJob, pm: PluginManager, *, cache: dict[tuple[str, Path | None, str], Any] | None = None) -> dict[str, Any]:
+    """The predictor of every run of ``job``, taken from ``cache`` (keyed by method,
+    checkpoint and device) when it holds one, and added to it."""
+    cache = {} if cache is None else cache
+    for run in job.runs:
+        key = (run.method, run.checkpoint, job.settings.device)
+        if key not in cache:
+            cache[key] = load_predictor(pm.get("model", run.method), checkpoint=run.checkpoint, device=job.settings.device)
+    return {run.method: cache[(run.method, run.checkpoint, job.settings.device)] for run in job.runs}
+
+
+#: a worker process's plugin manager and loaded predictors, kept across the subjects it is given
+_WORKER_STATE: dict[str, Any] = {}
 
 
 def _worker(job: TrackJob, subjects: list[SubjectFile], threads: int) -> list[SubjectOutcome]:
-    """Process-pool entry: evaluate ``subjects`` in a fresh process."""
+    """Process-pool entry: evaluate ``subjects``; the worker loads each predictor once
+    (its receptive field and memory are probed once) and reuses it for later subjects."""
     torch.set_num_threads(threads)
     from srbench.plugins import get_plugin_manager
     from srbench.results.store import ResultsStore
 
-    pm = get_plugin_manager(disabled=job.disabled_plugins)
-    predictors = _load_predictors(job, pm)
+    if _WORKER_STATE.get("disabled") != job.disabled_plugins:
+        _WORKER_STATE.update(disabled=job.disabled_plugins, pm=get_plugin_manager(disabled=job.disabled_plugins), predictors={})
+    pm = _WORKER_STATE["pm"]
+    predictors = _load_predictors(job, pm, cache=_WORKER_STATE["predictors"])
     store = ResultsStore(job.results_path)
     outcomes: list[SubjectOutcome] = []
     for subject in subjects:
@@ -235,8 +269,8 @@ def run_track(
     job: TrackJob,
     subjects: list[SubjectFile],
     *,
-    pm: Any,
-    store: Any,
+    pm: PluginManager,
+    store: ResultsStore,
     jobs: int = 1,
     on_subject: Callable[[list[SubjectOutcome]], None] = lambda outcomes: None,
     loaded: Mapping[tuple[str, Path | None], Any] | None = None,
@@ -327,7 +361,7 @@ class EvaluationPlan:
 def plan_evaluation(
     *,
     config: BenchmarkConfig,
-    pm: Any,
+    pm: PluginManager,
     track_name: str,
     methods: Sequence[str],
     checkpoint: Path | None,
@@ -451,8 +485,8 @@ def _no_progress(label: str, *, total: int) -> contextlib.AbstractContextManager
 def run_evaluation(
     plan: EvaluationPlan,
     *,
-    pm: Any,
-    store: Any,
+    pm: PluginManager,
+    store: ResultsStore,
     settings: InferenceSettings,
     force: bool = False,
     jobs: int = 1,

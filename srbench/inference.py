@@ -1,4 +1,9 @@
-"""Full-volume inference by overlapping patches, with memory bounded by the patch batch.
+"""Full-volume inference of fixed-scale networks: planned tiles, or fixed overlapping patches.
+
+By default :class:`NetworkPredictor` tiles the volume as :mod:`srbench.tiling` plans it from
+the network's receptive field (probed once, :mod:`srbench.receptive_field`) and its
+activation memory (:mod:`srbench.activation_memory`). The fixed scheme below runs when
+``InferenceSettings.patch_size``/``overlap`` are given.
 
 Patch locations on the LR grid come from :class:`torchio.GridSampler` (patch size and
 overlap in LR voxels). TorchIO's ``GridAggregator`` can only write outputs on the input
@@ -19,10 +24,13 @@ import torch
 import torchio as tio
 
 from srbench import grid
+from srbench.activation_memory import activation_memory
 from srbench.data.intensity import denormalise, normalisation_range, normalise
 from srbench.errors import InputError, ScaleNotSupported
-from srbench.interfaces import InferenceSettings, Scale, Volume
+from srbench.interfaces import ContextNeed, InferenceSettings, Scale, Volume
 from srbench.nn.memory_format import memory_format_for
+from srbench.receptive_field import probe_context
+from srbench.tiling import TilePlan, plan_for_settings, run_tiled
 
 PatchFunction = Callable[[torch.Tensor], torch.Tensor]
 
@@ -46,8 +54,9 @@ def _patch_locations(shape: tuple[int, int, int], *, patch: tuple[int, int, int]
 
 def plan_patches(shape: tuple[int, int, int], settings: InferenceSettings) -> tuple[tuple[int, int, int], np.ndarray]:
     """The LR patch size (clipped to the volume) and the ``(N, 6)`` patch boxes for ``shape``."""
-    patch = tuple(min(settings.patch_size, n) for n in shape)
-    overlap = tuple(min(settings.overlap, p - 1) // 2 * 2 if p > 1 else 0 for p in patch)
+    size, overlap_size = settings.patch_geometry()
+    patch = tuple(min(size, n) for n in shape)
+    overlap = tuple(min(overlap_size, p - 1) // 2 * 2 if p > 1 else 0 for p in patch)
     return patch, _patch_locations(shape, patch=patch, overlap=overlap)  # type: ignore[arg-type,return-value]
 
 
@@ -144,18 +153,56 @@ class NetworkPredictor:
             for its ``native_scale``.
         native_scale: the network's integer per-axis factor, e.g. ``(2, 2, 2)``.
         device: where the network runs.
+        context: the network's receptive field; ``None`` = measured on first use by
+            :func:`srbench.receptive_field.probe_context` (a function the probe cannot
+            differentiate or run is then treated as needing the whole volume, with a 4-voxel
+            halo when it does not fit).
     """
 
-    def __init__(self, network: torch.nn.Module | PatchFunction, *, native_scale: tuple[int, int, int] = (2, 2, 2), device: str = "cpu") -> None:
+    def __init__(
+        self,
+        network: torch.nn.Module | PatchFunction,
+        *,
+        native_scale: tuple[int, int, int] = (2, 2, 2),
+        device: str = "cpu",
+        context: ContextNeed | None = None,
+    ) -> None:
         self.network = network
         self.native_scale = tuple(int(s) for s in native_scale)
         self.device = device
+        self._context = context
+        self._memory: dict[tuple[str, str], tuple[float, float]] = {}
         if isinstance(network, torch.nn.Module):
             network.to(device).eval()
 
     def supports(self, scale: Scale) -> bool:
         """True when ``scale`` equals the native scale, or 1 on axes where native is 2."""
         return all(float(s) == n or (float(s) == 1.0 and n == 2) for s, n in zip(scale, self.native_scale, strict=True))
+
+    def _function(self, settings: InferenceSettings) -> PatchFunction:
+        # The network lives on self.device: patches go there whatever settings.device says.
+        settings = dataclasses.replace(settings, device=str(self.device))
+        return network_function(self.network, settings=settings) if isinstance(self.network, torch.nn.Module) else self.network
+
+    def context_need(self) -> ContextNeed:
+        """The network's receptive field (declared, or probed once and kept)."""
+        if self._context is None:
+            try:
+                self._context = probe_context(self.network, out_scale=self.native_scale)
+            except (TypeError, RuntimeError):  # not differentiable, or no line shape fits it
+                self._context = ContextNeed(radius=(4, 4, 4), whole_volume=True)
+        return self._context
+
+    def inference_plan(self, shape: tuple[int, int, int], *, scale: Scale, settings: InferenceSettings) -> TilePlan | None:
+        """How :meth:`predict` tiles an LR volume of ``shape`` (None: the fixed patch scheme)."""
+        if settings.fixed_patches:
+            return None
+        key = (settings.memory_format, settings.precision)
+        if key not in self._memory:
+            self._memory[key] = activation_memory(self._function(settings), device=str(self.device))
+        voxel_bytes, fixed_bytes = self._memory[key]
+        return plan_for_settings(shape, context=self.context_need(), voxel_bytes=voxel_bytes, fixed_bytes=fixed_bytes,
+                                 settings=settings, device=str(self.device))  # fmt: skip
 
     def predict(self, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
         """Super-resolve ``lr`` onto the HR grid (see :class:`~srbench.interfaces.Predictor`)."""
@@ -166,10 +213,13 @@ class NetworkPredictor:
             )
         lo, hi = normalisation_range(lr.data)
         x = normalise(lr.data.to(torch.float32), lo, hi)
-        # The network lives on self.device: patches go there whatever settings.device says.
-        settings = dataclasses.replace(settings, device=str(self.device))
-        fn = network_function(self.network, settings=settings) if isinstance(self.network, torch.nn.Module) else self.network
-        out = run_patch_inference(x, fn, out_scale=self.native_scale, settings=settings)
+        fn = self._function(settings)
+        plan = self.inference_plan(lr.shape, scale=scale, settings=settings)
+        if plan is None:
+            out = run_patch_inference(x, fn, out_scale=self.native_scale, settings=dataclasses.replace(settings, device=str(self.device)))
+        else:
+            with torch.inference_mode():
+                out = run_tiled(x[None, None].to(self.device), fn, plan=plan, out_scale=self.native_scale)[0, 0].to("cpu")
         averaged = tuple(axis for axis, s in enumerate(scale) if float(s) == 1.0 and self.native_scale[axis] == 2)
         if averaged:
             out = average_phases(out, axes=averaged)

@@ -53,31 +53,94 @@ class Volume:
 
 @dataclasses.dataclass(frozen=True)
 class InferenceSettings:
-    """How full-volume patch inference runs.
+    """How full-volume inference runs.
+
+    By default the volume is cut into tiles planned from the model's receptive field and
+    ``memory_budget`` (see :mod:`srbench.tiling`): each tile is computed with a halo of
+    context and only its centre is kept, so where the halo covers the receptive field the
+    result equals one whole-volume forward pass. ``patch_size``/``overlap`` switch to the
+    fixed overlapping-patch scheme instead (Hann-blended patches, see
+    :func:`srbench.inference.run_patch_inference`).
 
     Attributes:
-        patch_size: edge of the cubic LR patch fed to the network, in LR voxels (clipped to
-            the volume size per axis).
-        overlap: overlap between neighbouring LR patches, in LR voxels (even number).
-        batch_size: patches per forward pass; with ``patch_size`` it bounds memory.
+        patch_size: edge of the cubic LR patch of the fixed scheme, in LR voxels (clipped to
+            the volume size per axis); ``None`` = planned tiles.
+        overlap: overlap between neighbouring LR patches of the fixed scheme, in LR voxels
+            (even number); ``None`` = 8 when ``patch_size`` is given, planned otherwise.
+        batch_size: patches per forward pass of the fixed scheme (planned tiles run one by one).
         device: torch device string (``"cpu"``, ``"cuda"``).
-        blend: ``"hann"`` (smooth weights) or ``"average"`` (flat weights) for the overlap.
+        blend: ``"hann"`` (smooth weights) or ``"average"`` (flat weights) for the overlap
+            of the fixed scheme.
         memory_format: layout of a network's activations: ``"channels-last"``
             (``torch.channels_last_3d``), ``"contiguous"``, or ``"auto"`` = channels-last
             on the CPU (measured faster there, outputs equal to float32 rounding; see
             benchmarks/README.md) and contiguous elsewhere.
         precision: ``"float32"``, or ``"bfloat16"`` autocast (about twice as fast on CPUs
-            with AVX-512 BF16, but outputs change by ~1% of the intensity range: opt-in).
+            with AVX-512 BF16, but outputs change: opt-in, never on leaderboards).
+        memory_budget: bytes one planned tile's forward pass may hold (activations);
+            ``None`` = :func:`srbench.tiling.default_memory_budget` for the device.
+        halo: LR voxels of context per side of a planned tile; ``None`` = the planner's
+            choice (the receptive field when affordable, else the effective radius).
     """
 
-    patch_size: int = 32
-    overlap: int = 8
+    patch_size: int | None = None
+    overlap: int | None = None
     batch_size: int = 4
     device: str = "cpu"
     blend: str = "hann"
     # speed settings whose defaults keep the float32 results
     memory_format: str = "auto"
     precision: str = "float32"
+    memory_budget: int | None = None
+    halo: int | None = None
+
+    @property
+    def fixed_patches(self) -> bool:
+        """True when the fixed overlapping-patch scheme was asked for (``patch_size``/``overlap``)."""
+        return self.patch_size is not None or self.overlap is not None
+
+    def patch_geometry(self) -> tuple[int, int]:
+        """``(patch_size, overlap)`` of the fixed scheme, with its defaults (32, 8) filled in."""
+        return (32 if self.patch_size is None else int(self.patch_size), 8 if self.overlap is None else int(self.overlap))
+
+
+@dataclasses.dataclass(frozen=True)
+class ContextNeed:
+    """How much LR context a model needs around an output voxel.
+
+    Attributes:
+        radius: receptive-field radius per axis ``(x, y, z)``, in LR voxels per side: an SR
+            voxel inside LR voxel ``p`` depends on LR voxels within ``p ± radius`` only.
+        whole_volume: True when the output depends on the whole volume (e.g. global
+            normalisation); tiling is then never exact, and ``radius`` is the halo to use
+            when the whole volume does not fit the memory budget.
+        effective: radius beyond which the output's sensitivity to the input is below
+            :data:`srbench.receptive_field.SENSITIVITY_TOLERANCE` of its total (measured),
+            ``None`` = ``radius``. The planner falls back to it when no tile of halo
+            ``radius`` fits the memory budget.
+    """
+
+    radius: tuple[int, int, int]
+    whole_volume: bool = False
+    effective: tuple[int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        radius = tuple(int(r) for r in self.radius)
+        if len(radius) != 3 or min(radius) < 0:
+            raise ValueError(f"ContextNeed radius must be three non-negative integers, got {self.radius!r}")
+        object.__setattr__(self, "radius", radius)
+        if self.effective is not None:
+            object.__setattr__(self, "effective", tuple(min(int(e), r) for e, r in zip(self.effective, radius, strict=True)))
+
+    @property
+    def fallback(self) -> tuple[int, int, int]:
+        """The halo used when ``radius`` does not fit: ``effective`` or ``radius``."""
+        return self.radius if self.effective is None else self.effective  # type: ignore[return-value]
+
+    def record(self) -> dict[str, Any]:
+        """JSON-ready form (stored with each run's inference plan)."""
+        return {"radius": list(self.radius), "whole_volume": self.whole_volume,
+                "effective": None if self.effective is None else list(self.effective)}
 
 
 @runtime_checkable
@@ -95,6 +158,15 @@ class Predictor(Protocol):
             srbench.errors.ScaleNotSupported: when the model cannot do ``scale``.
         """
         ...
+
+
+# A predictor may also define (optional, checked by the conformance kit when present):
+#
+#     def context_need(self) -> ContextNeed: ...
+#         the receptive field its predictions have (the kit checks the declared radius is
+#         not smaller than the one it measures by perturbing an input voxel);
+#     def inference_plan(self, shape, *, scale, settings) -> srbench.tiling.TilePlan | None: ...
+#         how predict() would tile an LR volume of ``shape`` (recorded with each run).
 
 
 @runtime_checkable

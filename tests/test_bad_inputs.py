@@ -1157,3 +1157,10 @@ def test_generator_runs_standalone(tmp_path, capsys):
     (tmp_path / "bad" / "unreadable.nii.gz").chmod(0o600)
     assert set(make_bad_inputs.FILES) <= written
     assert "wrote" in capsys.readouterr().err
+
+
+def test_error_messages_are_one_line_whatever_they_quote():
+    from srbench.errors import InputError, PluginError
+
+    assert str(InputError("[tracks] a\nb: expected a table")) == "[tracks] a\\nb: expected a table"
+    assert "\n" not in str(PluginError("plugin 'x' failed:\r\nTraceback"))

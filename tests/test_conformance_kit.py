@@ -491,3 +491,30 @@ def test_pickle_refusal_catches_a_load_that_unpickles(tmp_path):
     model_checks.pickle_refusal(TinyModel(), ctx)
     with pytest.raises(CheckFailed, match="executed the pickle's code"):
         model_checks.pickle_refusal(UnpicklingModel(), ctx)
+
+
+def test_receptive_field_check_catches_an_under_declared_radius(ctx):
+    import torch
+    from torch import nn
+
+    from srbench.inference import NetworkPredictor
+    from srbench.interfaces import ContextNeed
+    from srbench.nn.layers import PixelShuffle3d
+
+    torch.manual_seed(0)
+    network = nn.Sequential(nn.Conv3d(1, 4, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv3d(4, 4, 3, padding=1),
+                            nn.Conv3d(4, 8, 1), PixelShuffle3d(2))  # fmt: skip
+
+    @dataclasses.dataclass(frozen=True)
+    class Declared:
+        radius: int
+        name: str = "declared"
+        description: str = "a small network with a declared receptive field"
+        needs_checkpoint: bool = False
+
+        def load(self, *, checkpoint=None, device="cpu"):
+            return NetworkPredictor(network, context=ContextNeed(radius=(self.radius,) * 3))
+
+    model_checks.receptive_field(Declared(2, name="declared-right"), ctx)
+    with pytest.raises(CheckFailed, match=r"declared receptive-field radius \(1, 1, 1\) LR voxels, but lowering"):
+        model_checks.receptive_field(Declared(1, name="declared-short"), ctx)

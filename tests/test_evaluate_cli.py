@@ -215,6 +215,21 @@ def test_json_lines_carry_every_metric_and_equal_a_direct_computation(full_run, 
     assert by_key[("kspace", "s1")]["psnr"] != pytest.approx(by_key[("insample", "s1")]["psnr"], rel=1e-3)
 
 
+def test_every_result_carries_its_inference_plan_and_the_stage_times_are_printed(full_run, bench, user_env, tmp_path):
+    from srbench.results.store import ResultsStore
+
+    store, rows = full_run
+    plans = ResultsStore(store).inference_plans()
+    assert {(track, subject) for (_, track, subject) in plans} == {(r["track"], r["subject"]) for r in rows}
+    assert all(plan["tiles"] == 1 and plan["exact"] for plan in plans.values())
+    result = run_ok(user_env, *evaluate_args(bench, tmp_path / "again.sqlite", track="knee"), cwd=tmp_path)
+    stages = re.search(r"time per stage: (.*)$", result.stderr, re.MULTILINE)
+    assert stages is not None
+    assert {"load", "degrade", "predict", "metric psnr", "store"} <= {part.split(" ")[0] if not part.startswith("metric")
+                                                                        else " ".join(part.split(" ")[:2])
+                                                                        for part in stages.group(1).split(", ")}
+
+
 def test_csv_and_table_formats_parse(full_run, bench, user_env, tmp_path):
     _, rows = full_run
     reference = next(r for r in rows if r["track"] == "knee")

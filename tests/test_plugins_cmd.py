@@ -56,7 +56,7 @@ def test_check_passes_a_good_plugin(site):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("PASS  plugin         pkgood           loads")
     assert any(line.startswith("PASS  model          pkgood           predict-grid") for line in lines)
-    assert lines[-1].startswith("7 passed, 0 failed, 2 skipped in ")
+    assert lines[-1].startswith("8 passed, 0 failed, 2 skipped in ")
 
 
 def test_check_fails_with_a_readable_report(site):
@@ -87,7 +87,7 @@ def test_pytest_plugin_and_test_module_helper(site, tmp_path):
     assert "FAILED srbench-conformance::srbench-mri-pkshifted::model-pkshifted-predict-grid" in out
     assert "gave affine" in out
     assert "test_good_conformance.py::test_conformance[model-pkgood-predict-grid]" not in out  # passed: not reported
-    assert "1 failed, 13 passed, 4 skipped" in out
+    assert "1 failed, 15 passed, 4 skipped" in out
     only = run(site, "pytest", "-p", "srbench.testing", "-p", "no:cacheprovider", "-q", "-m", "srbench_conformance",
                "--srbench-distribution", "srbench-mri-pkgood", cwd=tmp_path)
-    assert only.returncode == 0 and "7 passed, 2 skipped, 9 deselected" in only.stdout, only.stdout
+    assert only.returncode == 0 and "8 passed, 2 skipped, 10 deselected" in only.stdout, only.stdout

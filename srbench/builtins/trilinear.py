@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from srbench import grid, hookimpl
-from srbench.interfaces import InferenceSettings, Scale, Volume
+from srbench.interfaces import ContextNeed, InferenceSettings, Scale, Volume
+from srbench.tiling import TilePlan
 
 
 class TrilinearPredictor:
@@ -18,6 +20,16 @@ class TrilinearPredictor:
     Works for any per-axis scale (integer or not). The volume is processed whole
     (memory: the output plus one float32 copy of the input).
     """
+
+    def context_need(self) -> ContextNeed:
+        """An SR voxel interpolates the two LR voxels around its centre along each axis."""
+        return ContextNeed(radius=(1, 1, 1))
+
+    def inference_plan(self, shape: tuple[int, int, int], *, scale: Scale, settings: InferenceSettings) -> TilePlan:
+        """One tile: the whole volume (memory: a float32 copy of the input and the output)."""
+        voxel_bytes = 4.0 * (1 + math.prod(grid.effective_scale(shape, scale)))
+        return TilePlan(shape=tuple(int(n) for n in shape), grid=(1, 1, 1), halo=(0, 0, 0), context=self.context_need(),  # type: ignore[arg-type]
+                        voxel_bytes=voxel_bytes, fixed_bytes=0.0, budget=int(voxel_bytes * math.prod(shape)))  # fmt: skip
 
     def predict(self, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
         out_shape = grid.sr_shape(lr.shape, scale)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from srbench.config import load_config
 from srbench.errors import one_line
 from srbench.evaluation import finite_or_none, metric_columns, parse_shard, plan_evaluation
 from srbench.progress import progress_bar
+from srbench.stage_times import StageTimes
 
 
 @click.command("evaluate")
@@ -32,7 +34,7 @@ from srbench.progress import progress_bar
 @with_inference_options
 @device_option
 @click.pass_context
-def command(ctx, track_name, methods, checkpoint, results_path, output_format, force, jobs, shard, save_predictions, runs_root, config_path, patch_size, overlap, batch_size, device) -> None:
+def command(ctx, track_name, methods, checkpoint, results_path, output_format, force, jobs, shard, save_predictions, runs_root, config_path, memory_budget, halo, patch_size, overlap, batch_size, device) -> None:
     """Evaluate methods on a track: degrade each test volume, super-resolve it, score it.
 
     One row per subject × method × track × metric goes into the results store; rows
@@ -45,7 +47,8 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
         raise click.BadParameter("must be at least 1", param_hint="--jobs")
     pm = plugin_manager(ctx)
     config = load_config(config_path, pm=pm)
-    settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=resolve_device(device))
+    settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=resolve_device(device),
+                                  memory_budget=memory_budget, halo=halo)  # fmt: skip
     shard_spec = parse_shard(shard)
     plan = plan_evaluation(
         config=config, pm=pm, track_name=track_name, methods=methods, checkpoint=checkpoint,
@@ -62,12 +65,17 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
         shard=shard_spec, disabled_plugins=tuple((ctx.find_root().obj or {}).get("disabled_plugins", ())),
         progress=progress_bar,
     )
+    times = StageTimes()
+    started = time.perf_counter()
     for outcome in outcomes:
+        times.merge([outcome.seconds])
         printer.add(outcome)
         if outcome.status == "not-applicable" and outcome.detail:
             click.echo(f"{outcome.method} on {outcome.track}: not applicable ({outcome.detail})", err=True)
     printer.finish()
     click.echo(f"results stored in {store.path}", err=True)
+    if times.seconds:
+        click.echo(f"wall time {time.perf_counter() - started:.1f} s; time per stage: {times.summary()}", err=True)
 
 
 class RowPrinter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -13,12 +14,17 @@ from srbench.errors import file_error, show
 from srbench.io.nifti import NIFTI_SUFFIXES, load_volume, save_volume
 from srbench.io.paths import check_output_file
 from srbench.models import load_predictor, predict_checked
+from srbench.tiling import predictor_plan
 from srbench.training.runs import resolve_checkpoint
 
 inference_options = [
-    click.option("--patch-size", default=32, show_default=True, help="LR patch edge (voxels) for patch inference."),
-    click.option("--overlap", default=8, show_default=True, help="Overlap between LR patches (voxels)."),
-    click.option("--batch-size", default=4, show_default=True, help="Patches per forward pass (bounds memory)."),
+    click.option("--memory-budget", default=None, metavar="SIZE",
+                 help="Memory one planned tile may use, e.g. 2GiB, 1500MB (default: 2GiB on the CPU, half the free memory of a GPU)."),
+    click.option("--halo", type=int, default=None, metavar="VOXELS",
+                 help="LR voxels of context around each planned tile (default: the model's receptive field when the budget allows, else its effective radius)."),
+    click.option("--patch-size", type=int, default=None, help="Use fixed overlapping LR patches of this edge (voxels) instead of planned tiles (default with --overlap: 32)."),
+    click.option("--overlap", type=int, default=None, help="Overlap between fixed LR patches (voxels; default with --patch-size: 8)."),
+    click.option("--batch-size", default=4, show_default=True, help="Fixed patches per forward pass."),
 ]
 
 
@@ -29,25 +35,41 @@ def with_inference_options(fn):
 
 
 def refuse_unused_patch_options(ctx: click.Context, models: list) -> None:
-    """Refuse --patch-size/--overlap/--batch-size given explicitly when no selected model
-    runs patch inference (a model says so with ``patch_inference = False``)."""
+    """Refuse the inference options given explicitly when no selected model runs patch
+    inference (a model says so with ``patch_inference = False``)."""
     if any(getattr(model, "patch_inference", True) for model in models):
         return
-    for name in ("patch_size", "overlap", "batch_size"):
+    for name in ("patch_size", "overlap", "batch_size", "memory_budget", "halo"):
         if ctx.get_parameter_source(name) in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):
             names = ", ".join(m.name for m in models)
-            raise click.BadParameter(f"{names} runs on the whole volume: patch options do not apply", param_hint=f"--{name.replace('_', '-')}")
+            raise click.BadParameter(f"{names} runs on the whole volume: inference options do not apply", param_hint=f"--{name.replace('_', '-')}")
 
 
-def inference_settings(*, patch_size: int, overlap: int, batch_size: int, device: str) -> InferenceSettings:
+def inference_settings(
+    *, patch_size: int | None, overlap: int | None, batch_size: int, device: str, memory_budget: str | None = None, halo: int | None = None
+) -> InferenceSettings:
     """Validated :class:`InferenceSettings` from command-line values."""
-    if patch_size < 4:
+    from srbench.errors import InputError
+    from srbench.tiling import parse_memory_size
+
+    settings = InferenceSettings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=resolve_device(device), halo=halo)
+    size, overlap_size = settings.patch_geometry()
+    if size < 4:
         raise click.BadParameter("must be at least 4", param_hint="--patch-size")
-    if overlap < 0 or overlap >= patch_size:
+    if overlap_size < 0 or overlap_size >= size:
         raise click.BadParameter("must be in [0, patch size)", param_hint="--overlap")
     if batch_size < 1:
         raise click.BadParameter("must be at least 1", param_hint="--batch-size")
-    return InferenceSettings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=resolve_device(device))
+    if halo is not None and halo < 0:
+        raise click.BadParameter("must be at least 0", param_hint="--halo")
+    if settings.fixed_patches and (memory_budget is not None or halo is not None):
+        raise click.BadParameter("planned tiles and fixed patches exclude each other", param_hint="--memory-budget/--halo")
+    if memory_budget is not None:
+        try:
+            settings = dataclasses.replace(settings, memory_budget=parse_memory_size(memory_budget))
+        except InputError as exc:
+            raise click.BadParameter(str(exc), param_hint="--memory-budget") from None
+    return settings
 
 
 @click.command("predict")
@@ -59,14 +81,15 @@ def inference_settings(*, patch_size: int, overlap: int, batch_size: int, device
 @with_inference_options
 @device_option
 @click.pass_context
-def command(ctx, method, input_path, output_path, checkpoint, scale, patch_size, overlap, batch_size, device) -> None:
+def command(ctx, method, input_path, output_path, checkpoint, scale, memory_budget, halo, patch_size, overlap, batch_size, device) -> None:
     """Super-resolve an LR volume with METHOD (e.g. trilinear, trigan).
 
     The output lies on the HR grid: shape round(LR shape × scale) and an affine whose
     voxels are scale times smaller, with the origin moved accordingly.
     """
     factors = parse_scale(scale, source="--scale")
-    settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device)
+    settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device,
+                                  memory_budget=memory_budget, halo=halo)  # fmt: skip
     pm = plugin_manager(ctx)
     model = pm.get("model", method)
     refuse_unused_patch_options(ctx, [model])
@@ -76,6 +99,9 @@ def command(ctx, method, input_path, output_path, checkpoint, scale, patch_size,
         raise file_error(output_path, "output must be a NIfTI file name ending in .nii or .nii.gz")
     lr = load_volume(input_path, scale=factors)
     predictor = load_predictor(model, checkpoint=weights, device=settings.device)
+    plan = predictor_plan(predictor, lr.shape, scale=factors, settings=settings)
+    if plan is not None:
+        click.echo(f"inference plan: {plan.describe()}", err=True)
     sr = predict_checked(predictor, lr, scale=factors, settings=settings, method=method, checkpoint=weights, subject=str(input_path))
     save_volume(sr, output_path)
     click.echo(f"wrote {show(output_path)} {sr.shape} ({method}, scale {factors})", err=True)

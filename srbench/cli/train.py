@@ -62,7 +62,7 @@ def command(ctx, method, preset, track, config_path, fold, run_dir, resume, iter
     --set does not know lists them; docs/plugins.md lists the shared ones with units.
     """
     from srbench.config import load_config
-    from srbench.training.plan import is_main_process, plan_training, run_job
+    from srbench.training.plan import is_main_process, plan_training, run_jobs
 
     pm = plugin_manager(ctx)
     trainer = pm.get("trainer", method)
@@ -76,9 +76,8 @@ def command(ctx, method, preset, track, config_path, fold, run_dir, resume, iter
         overrides=overrides, run_dir=run_dir, fold=fold, resume=resume,
     )
     main_process = is_main_process()
-    for job in jobs:
-        if main_process:
-            click.echo(job.describe(), err=True)
-        model_path = run_job(job, trainer=trainer, pm=pm, resume=resume, device=resolve_device(device), progress=progress)
+    announce = (lambda job: click.echo(job.describe(), err=True)) if main_process else (lambda job: None)
+    for model_path in run_jobs(jobs, trainer=trainer, pm=pm, resume=resume, device=resolve_device(device),
+                               progress=progress, on_start=announce):  # fmt: skip
         if main_process:
             click.echo(str(model_path))

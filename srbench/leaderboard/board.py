@@ -32,6 +32,7 @@ import pandas as pd
 from srbench.defaults import BASELINE_METHOD
 from srbench.errors import InputError, file_error
 from srbench.io.hashing import sha256_text
+from srbench.leaderboard.inference import entry_inference
 from srbench.metric_columns import MetricColumn, declared_columns, resolve_columns
 from srbench.results.store import ResultsStore, TrackRecord
 from srbench.statistics import PairedTest, bootstrap_ci, paired_test
@@ -77,6 +78,8 @@ class Entry:
     folds: dict[str, int] = dataclasses.field(default_factory=dict)
     #: fold → the run key of its evaluated run (empty without folds)
     fold_runs: dict[int, str] = dataclasses.field(default_factory=dict)
+    #: how its volumes were inferred (:func:`srbench.leaderboard.inference.describe_inference`)
+    inference: str = ""
 
     @property
     def n(self) -> int:
@@ -295,16 +298,7 @@ def _degradation_setup(record: Mapping[str, Any] | None) -> tuple[dict[str, Any]
 def run_degradations(store: ResultsStore) -> dict[str, dict[str, Any]]:
     """Run key → the ``degradation`` entry of its config (``{"name", "options", "seed"}``),
     for the runs that recorded one."""
-    out: dict[str, dict[str, Any]] = {}
-    runs = store.runs()
-    for key, text in zip(runs["run_key"], runs["config"], strict=True):
-        try:
-            entry = json.loads(text).get("degradation") if text else None
-        except (ValueError, AttributeError):
-            entry = None
-        if isinstance(entry, dict):
-            out[str(key)] = entry
-    return out
+    return store.run_config_entries("degradation")
 
 
 def run_folds(store: ResultsStore) -> dict[str, dict[str, Any]]:
@@ -426,6 +420,10 @@ def build_boards(
               for t in tracks]
     for board in boards:
         board.degradation_description = degradation_description(pm, board.degradation, board.degradation_options)
+        described = entry_inference(store, {e.run_key: list(e.fold_runs.values()) or [e.run_key] for e in board.entries},
+                                    board.track)  # fmt: skip
+        for entry in board.entries:
+            entry.inference = described[entry.run_key]
     return sorted(boards, key=lambda b: (0 if b.info and b.info.kind == "insample" else 1, b.track))
 
 

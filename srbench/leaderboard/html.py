@@ -219,7 +219,9 @@ def provenance_html(entry: Entry, run: Mapping[str, Any] | None, *, run_key: str
         ]
         if isinstance(config, dict):
             if config.get("inference"):
-                fields.append(("inference", f"<code>{_e(json.dumps(config['inference'], sort_keys=True))}</code>"))
+                fields.append(("inference settings", f"<code>{_e(json.dumps(config['inference'], sort_keys=True))}</code>"))
+        if entry.inference:
+            fields.append(("inference", _e(entry.inference)))
             if config.get("degradation"):
                 fields.append(("degradation set-up", f"<code>{_e(json.dumps(config['degradation'], sort_keys=True))}</code>"))
             if config.get("cross_validation"):

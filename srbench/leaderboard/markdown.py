@@ -183,6 +183,10 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
     if absent:
         body += ["", "## Not applicable", ""]
         body += [f"- **{e.label}**: {e.not_applicable}" for e in absent]
+    inferred = [e for e in board.entries if e.inference and e.not_applicable is None]
+    if inferred:
+        body += ["", "## Inference", ""]
+        body += [f"- **{e.label}**: {e.inference}" for e in inferred]
     if notes:
         body += ["", "## Notes", "", notes]
     if figure:

@@ -4,8 +4,9 @@
 The first line is the header ``{"record": "export", "format": EXPORT_FORMAT, "version":
 EXPORT_VERSION, "schema_version": ...}``; every other line is one row, ``{"record": KIND,
 ...}`` with KIND one of ``run``, ``track``, ``input``, ``result``, ``not_applicable`` and
-(from version 2) ``column``, a metric column's declaration. A version-1 export (no
-``column`` records) reads as a store without declarations.
+(from version 2) ``column``, a metric column's declaration, and ``plan``, how a subject's
+volume was tiled. A version-1 export (no ``column`` records) reads as a store without
+declarations.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _EXPORT_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "result": ("results", ("run_key", "track", "subject", "metric")),
     "not_applicable": ("not_applicable", ("run_key", "track")),
     "column": ("metric_columns", ("name",)),
+    "plan": ("inference_plans", ("run_key", "track", "subject")),
 }
 
 
@@ -54,6 +56,8 @@ def _exported(kind: str, row: dict[str, Any], methods: Mapping[str, str]) -> dic
         row["method"] = methods.get(row["run_key"], "")
     if kind == "column":
         row = MetricColumn.from_record(json.loads(row["declaration"])).to_record()
+    if kind == "plan":
+        row["plan"] = json.loads(row["plan"])
     return {"record": kind, **row}
 
 
@@ -67,6 +71,8 @@ def _stored(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
         row.update({column: canonical_json(row[column]) for column in _JSON_COLUMNS})
     if kind == "result":
         row["value"] = float(row["value"])
+    if kind == "plan":
+        row["plan"] = canonical_json(row["plan"])
     return row
 
 

@@ -98,6 +98,14 @@ def _plan_store(plan: _Plan, store: ResultsStore, path: Path, *, into: Path, rep
             report.results_already_present += 1
     for row in store.table_rows("not_applicable"):
         plan.first("not_applicable", (row["run_key"], row["track"]), row["reason"], path, row)
+    for row in store.table_rows("inference_plans"):
+        key = (row["run_key"], row["track"], row["subject"])
+        seen = plan.first("inference_plans", key, row["plan"], path, row)
+        if seen is not None and seen[0] != row["plan"]:
+            report.notes.append(
+                f"the inference plan of subject '{key[2]}' on track '{key[1]}' (run {key[0][:12]}) differs between "
+                f"{seen[1]} and {path} (another memory budget or device); kept the first"
+            )
     for row in store.table_rows("metric_columns"):
         seen = plan.first("metric_columns", (row["name"],), row["declaration"], path, row)
         if seen is not None and seen[0] != row["declaration"]:

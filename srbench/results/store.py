@@ -112,13 +112,20 @@ CREATE TABLE IF NOT EXISTS metric_columns (
     name TEXT PRIMARY KEY,
     declaration TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS inference_plans (
+    run_key TEXT NOT NULL REFERENCES runs(run_key),
+    track TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    UNIQUE (run_key, track, subject)
+);
 CREATE INDEX IF NOT EXISTS results_by_track ON results (track);
 """
 
 #: the tables every store has
 _TABLES = ("schema_version", "runs", "tracks", "inputs", "results", "not_applicable")
 #: the tables of :data:`_TABLES` and those a store written by an older srbench may lack
-TABLES = (*_TABLES, "metric_columns")
+TABLES = (*_TABLES, "metric_columns", "inference_plans")
 
 T = TypeVar("T")
 
@@ -491,8 +498,9 @@ class ResultsStore:
         inputs: Mapping[str | Path, str],
         *,
         force: bool = False,
+        plan: Mapping[str, Any] | None = None,
     ) -> int:
-        """Store one subject's metric values and input-file hashes in one transaction.
+        """Store one subject's metric values, input-file hashes and inference plan in one transaction.
 
         Args:
             run_key: from :meth:`register_run`.
@@ -500,6 +508,7 @@ class ResultsStore:
                 volumes), NaN is refused.
             inputs: input file path → its hex sha256.
             force: replace stored values instead of keeping them.
+            plan: how the volume was tiled (:meth:`srbench.tiling.TilePlan.record`), if planned.
 
         Returns:
             The number of result rows written (0 when everything was already stored).
@@ -524,6 +533,9 @@ class ResultsStore:
                     f"{verb} INTO inputs (run_key, track, subject, path, sha256) VALUES (?, ?, ?, ?, ?)",
                     (run_key, track, subject, str(path), digest),
                 )
+            if plan is not None:
+                c.execute(f"{verb} INTO inference_plans (run_key, track, subject, plan) VALUES (?, ?, ?, ?)",
+                          (run_key, track, subject, canonical_json(dict(plan))))
             return written
 
         return self._transaction(body)
@@ -576,6 +588,20 @@ class ResultsStore:
         """Every run record (JSON columns left as text), sorted by creation time."""
         return self._frame("SELECT * FROM runs ORDER BY created_at, run_key")
 
+    def run_config_entries(self, name: str) -> dict[str, dict[str, Any]]:
+        """Run key → the ``name`` entry of its run config (e.g. ``degradation``,
+        ``inference``), for the runs that recorded one as a JSON object."""
+        out: dict[str, dict[str, Any]] = {}
+        runs = self.runs()
+        for key, text in zip(runs["run_key"], runs["config"], strict=True):
+            try:
+                entry = json.loads(text).get(name) if text else None
+            except (ValueError, AttributeError):
+                entry = None
+            if isinstance(entry, dict):
+                out[str(key)] = entry
+        return out
+
     def tracks(self) -> dict[str, TrackRecord]:
         """Track name → :class:`TrackRecord` for every registered track."""
         rows = self._retry(
@@ -607,6 +633,18 @@ class ResultsStore:
             return {row["name"]: MetricColumn.from_record(json.loads(row["declaration"])) for row in rows}
         except ValueError as exc:
             raise file_error(self.path, f"a metric column declaration is not JSON ({exc})") from None
+
+    def inference_plans(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """``(run_key, track, subject)`` → the stored tile plan (empty for a store written
+        before plans were stored, or for methods that do not plan tiles).
+
+        Raises:
+            InputError: a stored plan is not valid JSON.
+        """
+        try:
+            return {(r["run_key"], r["track"], r["subject"]): json.loads(r["plan"]) for r in self.table_rows("inference_plans")}
+        except ValueError as exc:
+            raise file_error(self.path, f"a stored inference plan is not JSON ({exc})") from None
 
     # -- whole tables (merge, export) ---------------------------------------------------
     def table_rows(self, table: str) -> list[dict[str, Any]]:

@@ -61,6 +61,7 @@ CHECKS: tuple[Check, ...] = (
     Check("model", "lr-only", model_checks.lr_only),
     Check("model", "determinism", model_checks.determinism),
     Check("model", "input-dependence", model_checks.input_dependence),
+    Check("model", "receptive-field", model_checks.receptive_field),
     Check("model", "checkpoint-roundtrip", model_checks.checkpoint_roundtrip),
     Check("model", "pickle-refusal", model_checks.pickle_refusal),
     Check("trainer", "registration", trainer_checks.registration),

@@ -8,6 +8,7 @@ intensities) and nothing else.
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import numpy as np
@@ -286,3 +287,78 @@ def pickle_refusal(model: Any, ctx: CheckContext) -> None:
         require(refused,
                 f"model '{model.name}': load(checkpoint='{name}') with a pickle file did not refuse it with an "
                 f"InputError ({error})")
+
+
+#: the receptive-field check's LR volume and the voxel it lowers (its centre)
+_FIELD_SHAPE = (21, 21, 21)
+_FIELD_VOXEL = (10, 10, 10)
+#: a budget that holds any test-sized volume whole
+_WHOLE_BUDGET = 64 * 1024**3
+
+
+def _lowerable_near(volume: Volume, centre: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The voxel nearest ``centre`` whose value lies between the minimum and the 99th
+    percentile: lowering it half-way to the minimum leaves the minimum and the 99.9th
+    percentile (the intensity normalisation) unchanged, so the change stays local."""
+    data = volume.data.to(torch.float64)
+    ceiling = float(torch.quantile(data.flatten(), 0.99))
+    usable = (data < ceiling) & (data > float(data.min()))
+    grids = torch.meshgrid(*(torch.arange(n) for n in data.shape), indexing="ij")
+    distance = sum((g - c).abs() for g, c in zip(grids, centre, strict=True)).to(torch.float64)
+    distance[~usable] = float("inf")
+    return tuple(int(i) for i in torch.unravel_index(torch.argmin(distance), data.shape))  # type: ignore[return-value]
+
+
+def _lowered(volume: Volume, voxel: tuple[int, int, int]) -> Volume:
+    """``volume`` with ``voxel`` lowered half-way to the minimum."""
+    data = volume.data.clone()
+    data[voxel] = (float(data[voxel]) + float(data.min())) / 2
+    return Volume(data=data, affine=volume.affine.copy(), source=volume.source)
+
+
+def receptive_field(model: Any, ctx: CheckContext) -> None:
+    """A predictor declaring its receptive field (``context_need()``) does not under-declare
+    it: lowering a voxel near the centre of a 21³ LR volume changes no SR voxel whose LR voxel lies
+    farther (per axis) than the declared radius. When it also plans tiles
+    (``inference_plan()``), tiles whose halo covers the radius give the whole-volume result
+    (≤ 1e-5 of the intensity range) on a volume long enough for two tiles."""
+    predictor = shared_predictor(ctx, model)
+    if not callable(getattr(predictor, "context_need", None)):
+        raise CheckSkipped(f"model '{model.name}' declares no receptive field (its predictor has no context_need())")
+    need = predictor.context_need()
+    whole = InferenceSettings(memory_budget=_WHOLE_BUDGET)
+    first = lr_volume(_FIELD_SHAPE, seed=0)
+    voxel = _lowerable_near(first, _FIELD_VOXEL)
+    out_first = predictor.predict(first, scale=REQUIRED_SCALE, settings=whole).data.to(torch.float64)
+    out_lowered = predictor.predict(_lowered(first, voxel), scale=REQUIRED_SCALE, settings=whole).data.to(torch.float64)
+    changed = torch.nonzero(out_lowered != out_first)
+    if not need.whole_volume and changed.numel():
+        factor = torch.tensor([o / n for o, n in zip(out_first.shape, _FIELD_SHAPE, strict=True)], dtype=torch.float64)
+        owner = torch.round((changed.to(torch.float64) + 0.5) / factor - 0.5)
+        measured = (owner - torch.tensor(voxel, dtype=torch.float64)).abs().amax(dim=0)
+        require(all(float(m) <= r for m, r in zip(measured, need.radius, strict=True)),
+                f"model '{model.name}': declared receptive-field radius {need.radius} LR voxels, but lowering LR voxel "
+                f"{voxel} changes SR voxels up to {tuple(int(m) for m in measured)} LR voxels away; tiles with that "
+                "halo would show seams")
+    if need.whole_volume or not callable(getattr(predictor, "inference_plan", None)):
+        return
+    radius = max(need.radius)
+    long = lr_volume((6, 6, 4 * radius + 8), seed=2)
+    plan_whole = predictor.inference_plan(long.shape, scale=REQUIRED_SCALE, settings=whole)
+    if plan_whole is None:
+        return
+    budget = int(plan_whole.fixed_bytes + 0.85 * plan_whole.voxel_bytes * math.prod(long.shape)) + 1
+    tiled = InferenceSettings(memory_budget=budget, halo=radius)
+    plan = predictor.inference_plan(long.shape, scale=REQUIRED_SCALE, settings=tiled)
+    if plan is not None and plan.tiles == 1 and plan.peak_bytes > budget:
+        return  # a predictor that always runs whole volumes (its plan says so): nothing is stitched
+    require(plan is not None and plan.tiles >= 2 and plan.exact,
+            f"model '{model.name}': with halo {radius} and a budget of 85% of the whole volume's, the plan should have "
+            f"two or more exact tiles, got {plan.describe() if plan is not None else None}")
+    reference = predictor.predict(long, scale=REQUIRED_SCALE, settings=whole).data.to(torch.float64)
+    stitched = predictor.predict(long, scale=REQUIRED_SCALE, settings=tiled).data.to(torch.float64)
+    spread = float(reference.max() - reference.min()) or 1.0
+    largest = float((stitched - reference).abs().max())
+    require(largest <= 1e-5 * spread,
+            f"model '{model.name}': {plan.describe()} differs from whole-volume inference by up to {largest:.3g} "
+            f"({largest / spread:.2e} of the intensity range, allowed 1e-5): the tiles show seams")

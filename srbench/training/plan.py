@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +153,23 @@ def run_job(
         resume=resume, device=device, progress=progress, data_files=[subject.path for subject in job.subjects],
         plugin_versions=pm.versions(),
     )  # fmt: skip
+
+
+def run_jobs(
+    jobs: Sequence[TrainingJob],
+    *,
+    trainer: Trainer,
+    pm: PluginManager,
+    resume: bool,
+    device: str,
+    progress: bool,
+    on_start: Callable[[TrainingJob], None] = lambda job: None,
+) -> Iterator[Path]:
+    """Train ``jobs`` one after the other (``on_start(job)`` before each); yield each
+    finished job's ``model.safetensors``."""
+    for job in jobs:
+        on_start(job)
+        yield run_job(job, trainer=trainer, pm=pm, resume=resume, device=device, progress=progress)
 
 
 def is_main_process() -> bool:

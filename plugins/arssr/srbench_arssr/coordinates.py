@@ -9,6 +9,8 @@ An SR voxel ``i`` at per-axis scale ``s`` (the effective scale ``n_out / n_in`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 
@@ -24,18 +26,18 @@ def normalised(positions: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
     return (2.0 * positions + 1.0) / sizes.to(positions) - 1.0
 
 
-def owner_ranges(n_out: int, n_in: int, scale: float, *, tile: int) -> list[tuple[int, int, int, int]]:
+def owner_ranges(n_out: int, n_in: int, scale: float, *, cores: Sequence[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
     """Split an axis into tiles for tiled inference.
 
-    LR voxels are grouped in consecutive tiles of ``tile`` voxels; an SR voxel belongs to
-    the tile holding the LR voxel nearest to its centre. Returns, per tile,
-    ``(lr_start, lr_stop, sr_start, sr_stop)``; the SR ranges partition ``[0, n_out)``.
+    ``cores`` are consecutive ``(start, stop)`` ranges of LR voxels partitioning
+    ``[0, n_in)``; an SR voxel belongs to the core holding the LR voxel nearest to its
+    centre. Returns, per core, ``(lr_start, lr_stop, sr_start, sr_stop)``; the SR ranges
+    partition ``[0, n_out)``.
     """
     u = lr_positions(n_out, scale).to(torch.float64)
     owner = torch.clamp(torch.floor(u + 0.5), 0, n_in - 1).to(torch.int64)
     ranges = []
-    for lr_start in range(0, n_in, tile):
-        lr_stop = min(n_in, lr_start + tile)
+    for lr_start, lr_stop in cores:
         inside = torch.nonzero((owner >= lr_start) & (owner < lr_stop)).flatten()
         if inside.numel():
             ranges.append((lr_start, lr_stop, int(inside[0]), int(inside[-1]) + 1))

@@ -98,7 +98,7 @@ def test_area_downsampling_is_paper_linear_at_integer_scales_and_covers_fraction
 def test_tiles_partition_the_output_axis():
     for n_in, scale, tile in ((11, 2.0, 4), (7, 2.5, 3), (9, 1.0, 5), (10, 1.5, 24)):
         n_out = round(n_in * scale)
-        ranges = owner_ranges(n_out, n_in, n_out / n_in, tile=tile)
+        ranges = owner_ranges(n_out, n_in, n_out / n_in, cores=[(a, min(n_in, a + tile)) for a in range(0, n_in, tile)])
         assert ranges[0][2] == 0 and ranges[-1][3] == n_out
         assert all(a[3] == b[2] for a, b in zip(ranges[:-1], ranges[1:]))
         assert all(lo < hi <= n_in for lo, hi, _, _ in ranges)

@@ -85,6 +85,26 @@ def test_tiled_inference_equals_whole_volume_inference_when_the_margin_covers_th
     torch.testing.assert_close(whole.data, direct, atol=1e-3, rtol=1e-4)
 
 
+def test_planned_tiles_probe_the_encoder_and_equal_whole_volume_inference():
+    _, net = network(coordinates="global")
+    predictor = ArSSRPredictor(net, query_chunk=100)
+    # encoder: 8 convolutions 3³ → receptive radius 8 LR voxels, +1 for the trilinear sampling
+    assert predictor.context_need().radius == (9, 9, 9)
+    lr = lr_volume((8, 7, 40), seed=4)
+    whole = predictor.predict(lr, scale=(2.0, 2.0, 2.0), settings=InferenceSettings())
+    assert float(whole.data.std()) > 0.1 * float(lr.data.std())
+    assert predictor.inference_plan(lr.shape, scale=(2, 2, 2), settings=InferenceSettings()).tiles == 1
+    plan = predictor.inference_plan(lr.shape, scale=(2, 2, 2), settings=InferenceSettings(memory_budget=2**60))
+    budget = int(plan.fixed_bytes + 0.8 * plan.voxel_bytes * 8 * 7 * 40)
+    tiled_settings = InferenceSettings(memory_budget=budget, halo=9)
+    tiled_plan = predictor.inference_plan(lr.shape, scale=(2, 2, 2), settings=tiled_settings)
+    assert tiled_plan.tiles > 1 and tiled_plan.exact
+    tiled = predictor.predict(lr, scale=(2.0, 2.0, 2.0), settings=tiled_settings)
+    assert float((tiled.data - whole.data).abs().max()) <= 1e-5 * float(whole.data.max() - whole.data.min())
+    short = predictor.predict(lr, scale=(2.0, 2.0, 2.0), settings=InferenceSettings(memory_budget=budget, halo=1))
+    assert float((short.data - whole.data).abs().max()) > 1e-4 * float(whole.data.max() - whole.data.min())
+
+
 def test_predict_command_writes_a_non_integer_scale_volume(tmp_path, checkpoint):
     lr = lr_volume((7, 9, 5), seed=3)
     source = tmp_path / "lr.nii.gz"

@@ -15,6 +15,7 @@ from torch import nn
 
 from srbench.nn.blocks import RRDB
 from srbench.nn.layers import LEAKY_SLOPE, PixelShuffle3d, as_factors, conv3, kaiming_init, zero_init
+from srbench.nn.slabs import run_head
 
 GENERATOR_INIT_SCALE = 0.1
 """ESRGAN multiplies the initial weights of its residual dense blocks by 0.1."""
@@ -68,11 +69,15 @@ class RRDBGenerator3d(nn.Module):
         if global_residual:  # start exactly at trilinear interpolation
             zero_init(self.conv_last)
 
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The up-sampling head: ``(B, C, w, h, d)`` trunk features → ``(B, 1, w·sx, h·sy, d·sz)``."""
+        up = self.act(self.shuffle(self.conv_up(features)))
+        return self.conv_last(self.act(self.conv_hr(up)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.conv_first(x)
         features = features + self.trunk_conv(self.trunk(features))
-        up = self.act(self.shuffle(self.conv_up(features)))
-        out = self.conv_last(self.act(self.conv_hr(up)))
+        out = run_head(self.head, features, scale=self.scale)
         if self.global_residual:
             out = out + F.interpolate(x, scale_factor=self.scale, mode="trilinear", align_corners=False)
         return out

@@ -15,6 +15,7 @@ from torch import nn
 
 from srbench.nn.blocks import RRDB
 from srbench.nn.layers import LEAKY_SLOPE, PixelShuffle3d, conv3, kaiming_init, zero_init
+from srbench.nn.slabs import run_head
 from srbench_trigan.layers import BasicBlock3d
 
 NATIVE_SCALE = (2, 2, 2)
@@ -55,10 +56,14 @@ class Generator(nn.Module):
         if global_residual:
             zero_init(self.conv_last)
 
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The up-sampling head: ``(B, C, w, h, d)`` trunk features → ``(B, 1, 2w, 2h, 2d)``."""
+        return self.conv_last(self.hr_conv(self.upsample(features)))
+
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         features = self.conv_first(lr)
         features = features + self.trunk_conv(self.trunk(features))
-        out = self.conv_last(self.hr_conv(self.upsample(features)))
+        out = run_head(self.head, features, scale=NATIVE_SCALE)
         if self.global_residual:
             out = out + F.interpolate(lr, scale_factor=NATIVE_SCALE, mode="trilinear", align_corners=False)
         return out

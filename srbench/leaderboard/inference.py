@@ -1,0 +1,48 @@
+"""How a leaderboard row's volumes were inferred, in one line, from the store.
+
+A run evaluated with planned tiles stores each subject's plan
+(:meth:`srbench.tiling.TilePlan.record`); a run evaluated with fixed overlapping patches
+records its patch size and overlap in its run config; a method that does not tile at all
+has neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from srbench.results.store import ResultsStore
+
+
+def _axes(values: Sequence[int]) -> str:
+    return str(values[0]) if len(set(values)) == 1 else "/".join(map(str, values))
+
+
+def describe_inference(settings: Mapping[str, Any] | None, plans: Sequence[Mapping[str, Any]]) -> str:
+    """One line: planned tiles (count, halo, receptive field, redundancy, exactness), fixed
+    patches, or the method's own whole-volume inference."""
+    if plans:
+        tiles = sorted({int(p["tiles"]) for p in plans})
+        count = str(tiles[0]) if len(tiles) == 1 else f"{tiles[0]}–{tiles[-1]}"
+        halos = sorted({_axes(p["halo"]) for p in plans})
+        fields = sorted({_axes(p["receptive_field"]["radius"]) for p in plans})
+        redundancy = max(float(p["redundancy"]) for p in plans)
+        exact = all(bool(p["exact"]) for p in plans)
+        return (f"planned tiles: {count} per volume, halo {', '.join(halos)} LR voxels (receptive field "
+                f"{', '.join(fields)}), redundancy ≤ {redundancy:.3f}, "
+                + ("exact (equals whole-volume inference)" if exact else "approximate (halo below the receptive field)"))
+    if settings and settings.get("patch_size") is not None:
+        return (f"fixed {settings['patch_size']}³ LR patches, overlap {settings.get('overlap')}, "
+                f"{settings.get('blend', 'hann')} blending")
+    return "the method's own inference (no tiles planned)"
+
+
+def entry_inference(store: ResultsStore, run_keys_by_entry: Mapping[str, Sequence[str]], track: str) -> dict[str, str]:
+    """Entry (run key or fold group) → :func:`describe_inference` of its runs on ``track``."""
+    settings = store.run_config_entries("inference")
+    plans = store.inference_plans()
+    out = {}
+    for entry, keys in run_keys_by_entry.items():
+        entry_plans = [plan for (key, plan_track, _), plan in sorted(plans.items()) if key in keys and plan_track == track]
+        out[entry] = describe_inference(settings.get(keys[0]) if keys else None, entry_plans)
+    return out

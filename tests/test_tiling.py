@@ -1,0 +1,177 @@
+"""Tile planning, valid-region stitching, receptive-field and memory probes, and the
+planned inference of NetworkPredictor (small volumes, small random networks)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from srbench.activation_memory import activation_memory, peak_bytes
+from srbench.errors import InputError
+from srbench.inference import NetworkPredictor
+from srbench.interfaces import ContextNeed, InferenceSettings, Volume
+from srbench.nn.layers import PixelShuffle3d
+from srbench.nn.slabs import run_head
+from srbench.receptive_field import probe_context
+from srbench.tiling import parse_memory_size, plan_tiles, run_tiled
+
+
+def conv_stack(depth: int, *, channels: int = 4, upsample: bool = True, seed: int = 0) -> nn.Sequential:
+    """``depth`` 3³ convs on the LR grid (+ pixel shuffle ×2 and one SR conv): radius
+    ``depth`` (+ 1 with the SR conv's one SR voxel rounding up to one LR voxel)."""
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = [nn.Conv3d(1, channels, 3, padding=1), nn.LeakyReLU(0.2)]
+    for _ in range(depth - 1):
+        layers += [nn.Conv3d(channels, channels, 3, padding=1), nn.LeakyReLU(0.2)]
+    if upsample:
+        layers += [nn.Conv3d(channels, 8, 1), PixelShuffle3d(2), nn.Conv3d(1, 1, 3, padding=1)]
+    else:
+        layers += [nn.Conv3d(channels, 1, 1)]
+    return nn.Sequential(*layers).eval()
+
+
+class GlobalMean(nn.Module):
+    """Adds the volume's mean: every output depends on every input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + x.mean(dim=(2, 3, 4), keepdim=True)
+
+
+def test_probe_measures_the_receptive_field_of_known_networks():
+    assert probe_context(conv_stack(3, upsample=False), out_scale=(1, 1, 1)).radius == (3, 3, 3)
+    assert probe_context(conv_stack(5), out_scale=(2, 2, 2)).radius == (6, 6, 6)
+    deep = probe_context(conv_stack(20, upsample=False).double(), out_scale=(1, 1, 1))
+    assert deep.radius == (20, 20, 20)
+    assert deep.effective is not None and all(0 < e <= 20 for e in deep.effective)
+    assert probe_context(GlobalMean(), out_scale=(1, 1, 1)).whole_volume
+    pooled = nn.Sequential(nn.Conv3d(1, 4, 3, padding=1), nn.MaxPool3d(2), nn.Upsample(scale_factor=2, mode="trilinear"),
+                           nn.Conv3d(4, 1, 3, padding=1))  # fails on a one-voxel line: probed on a thicker one
+    context = probe_context(pooled, out_scale=(1, 1, 1))
+    assert not context.whole_volume and all(3 <= r <= 8 for r in context.radius)
+
+
+def test_plans_respect_the_budget_and_prefer_exact_halos():
+    context = ContextNeed(radius=(6, 6, 6), effective=(2, 2, 2))
+    shape = (40, 50, 60)
+    whole = plan_tiles(shape, context=context, voxel_bytes=100.0, budget=10**9)
+    assert whole.tiles == 1 and whole.exact and whole.redundancy == 1.0
+    for budget in (40_000_00, 10_000_00, 3_000_00):
+        plan = plan_tiles(shape, context=context, voxel_bytes=100.0, budget=budget)
+        assert plan.peak_bytes <= budget
+        assert plan.computed_voxels == sum(math.prod(b - a for a, b in box) for _, box in plan.boxes())
+        covered = torch.zeros(shape, dtype=torch.int64)
+        for core, _ in plan.boxes():
+            covered[tuple(slice(a, b) for a, b in core)] += 1
+        assert bool((covered == 1).all())
+    exact = plan_tiles(shape, context=context, voxel_bytes=100.0, budget=10_000_00, max_exact_redundancy=10.0)
+    cheap = plan_tiles(shape, context=context, voxel_bytes=100.0, budget=10_000_00, max_exact_redundancy=1.0)
+    assert exact.exact and exact.halo == (6, 6, 6)
+    assert not cheap.exact and cheap.halo == (2, 2, 2) and cheap.redundancy < exact.redundancy
+    assert plan_tiles(shape, context=context, voxel_bytes=100.0, budget=10_000_00, halo=3).halo == (3, 3, 3)
+    with pytest.raises(InputError, match="too small"):
+        plan_tiles(shape, context=context, voxel_bytes=100.0, budget=50)
+
+
+def test_stitched_tiles_equal_a_whole_volume_pass_when_the_halo_covers_the_field():
+    network = conv_stack(4)
+    radius = probe_context(network, out_scale=(2, 2, 2)).radius
+    x = torch.rand(1, 1, 14, 17, 23)
+    with torch.inference_mode():
+        whole = network(x)
+        for halo in (radius, (1, 1, 1)):
+            context = ContextNeed(radius=radius)
+            plan = plan_tiles(x.shape[2:], context=context, voxel_bytes=1.0, budget=2000, halo=halo[0])
+            assert plan.tiles > 1
+            stitched = run_tiled(x, network, plan=plan, out_scale=(2, 2, 2))
+            difference = float((stitched - whole).abs().max())
+            if plan.exact:
+                assert difference <= 1e-5
+            else:  # too little context: the seams are there
+                assert difference > 1e-4
+
+
+def test_the_head_in_slabs_equals_the_head_in_one_piece():
+    torch.manual_seed(0)
+    head = nn.Sequential(nn.Conv3d(4, 32, 3, padding=1), PixelShuffle3d(2), nn.LeakyReLU(0.2),
+                         nn.Conv3d(4, 4, 3, padding=1), nn.Conv3d(4, 1, 3, padding=1)).eval()  # fmt: skip
+    features = torch.rand(1, 4, 9, 10, 40)
+    with torch.no_grad():
+        sliced = run_head(head, features, scale=(2, 2, 2))
+    with torch.enable_grad():
+        whole = run_head(head, features, scale=(2, 2, 2)).detach()
+    torch.testing.assert_close(sliced, whole, rtol=0, atol=1e-6)
+
+
+def test_activation_memory_bounds_the_measured_peak_of_a_larger_tile():
+    network = conv_stack(3, channels=8)
+    voxel_bytes, fixed_bytes = activation_memory(network)
+    larger = torch.rand(1, 1, 20, 24, 28)
+    assert peak_bytes(network, larger) <= fixed_bytes + voxel_bytes * larger[0, 0].numel()
+    assert voxel_bytes >= 8 * 4  # at least one 8-channel float32 activation per voxel
+
+
+def test_network_predictor_plans_exact_tiles_and_keeps_the_fixed_scheme():
+    predictor = NetworkPredictor(conv_stack(3), native_scale=(2, 2, 2))
+    assert predictor.context_need().radius == (4, 4, 4)
+    lr = Volume(data=torch.rand(12, 13, 30) * 500, affine=np.eye(4))
+    whole = predictor.predict(lr, scale=(2, 2, 2), settings=InferenceSettings()).data
+    plan = predictor.inference_plan(lr.shape, scale=(2, 2, 2), settings=InferenceSettings())
+    assert plan is not None and plan.tiles == 1 and plan.exact
+    budget = int(0.7 * plan.peak_bytes)
+    tiled_settings = InferenceSettings(memory_budget=budget, halo=4)
+    tiled_plan = predictor.inference_plan(lr.shape, scale=(2, 2, 2), settings=tiled_settings)
+    assert tiled_plan.tiles > 1 and tiled_plan.exact and tiled_plan.peak_bytes <= budget
+    tiled = predictor.predict(lr, scale=(2, 2, 2), settings=tiled_settings).data
+    assert float((tiled - whole).abs().max()) <= 1e-5 * float(whole.max() - whole.min())
+    fixed = InferenceSettings(patch_size=8, overlap=2)
+    assert predictor.inference_plan(lr.shape, scale=(2, 2, 2), settings=fixed) is None
+    assert predictor.predict(lr, scale=(2, 2, 2), settings=fixed).shape == (24, 26, 60)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("2GiB", 2 * 1024**3), ("1500MB", 1_500_000_000), ("800m", 800_000_000), ("1.5 GiB", 3 * 1024**3 // 2), (4_000_000, 4_000_000)]
+)
+def test_memory_sizes_parse(text, size):
+    assert parse_memory_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "2 parsecs", "-1GiB", "12", "nanGB"])
+def test_bad_memory_sizes_are_refused(text):
+    with pytest.raises(InputError, match="memory size"):
+        parse_memory_size(text)
+
+
+def test_plans_are_stored_exported_merged_and_shown_on_the_board(tmp_path):
+    from srbench.leaderboard.inference import describe_inference
+    from srbench.results.export import store_from_records, export_records
+    from srbench.results.merge import merge
+    from srbench.results.store import ResultsStore, RunRecord
+
+    plan = plan_tiles((40, 50, 60), context=ContextNeed(radius=(6, 6, 6), effective=(2, 2, 2)), voxel_bytes=100.0,
+                      budget=10_000_00, max_exact_redundancy=1.0)  # fmt: skip
+    paths = []
+    for index, record in enumerate((plan.record(), {**plan.record(), "halo": [3, 3, 3]})):
+        store = ResultsStore(tmp_path / f"s{index}.sqlite")
+        key = store.register_run(RunRecord.create(method="m", degradation="d", intensity_convention="c", scale=(2, 2, 2),
+                                                  config={}, checkpoint=None, plugin_versions={}))  # fmt: skip
+        store.add_subject(key, track="t", subject="a", values={"psnr": 30.0}, inputs={}, plan=record)
+        paths.append(store.path)
+    stored = ResultsStore(paths[0]).inference_plans()
+    assert list(stored.values()) == [json_ready(plan.record())]
+    copy = store_from_records(export_records(ResultsStore(paths[0])), tmp_path / "copy.sqlite")
+    assert ResultsStore(copy).inference_plans() == stored
+    report = merge(paths, tmp_path / "merged.sqlite")
+    assert any("inference plan" in note and "kept the first" in note for note in report.notes)
+    text = describe_inference(None, list(stored.values()))
+    assert "halo 2 LR voxels (receptive field 6)" in text and "approximate" in text
+    assert describe_inference({"patch_size": 32, "overlap": 8, "blend": "hann"}, []) == "fixed 32³ LR patches, overlap 8, hann blending"
+
+
+def json_ready(record):
+    import json
+
+    return json.loads(json.dumps(record))
