@@ -6,7 +6,7 @@ no weights, no arithmetic) and run under ``torch.utils.flop_counter.FlopCounterM
 (2 FLOPs per multiply-add; convolutions, transposed convolutions and matrix products).
 
 - Patch-based methods (trigan, esrgan3d, dcsrn): FLOPs of one forward pass on one LR
-  patch (``--patch``, default the evaluation default 32), times the number of patches
+  patch (``--patch``, default 32: the fixed patch scheme, an upper bound for the planned tiles), times the number of patches
   :func:`srbench.inference.plan_patches` lays over the track's LR volume (overlap included).
 - ArSSR: its encoder's FLOPs per LR voxel of a tile, summed over the tiles its predictor
   encodes (context margins included), plus its decoder's FLOPs per query point times the
@@ -123,8 +123,8 @@ def array_tasks(volumes: int, seconds_per_volume: float, *, wall_hours: float, m
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--patch", type=int, default=32, help="LR patch edge (evaluate's default 32)")
-    parser.add_argument("--overlap", type=int, default=8, help="LR patch overlap (evaluate's default 8)")
+    parser.add_argument("--patch", type=int, default=32, help="LR patch edge of the fixed patch scheme (32, an upper bound for planned tiles)")
+    parser.add_argument("--overlap", type=int, default=8, help="LR patch overlap of the fixed patch scheme (8)")
     parser.add_argument("--cpu-gflops", type=float, default=180.0, help="sustained CPU rate (default: measured, 2-core AVX-512)")
     parser.add_argument("--gpu-gflops", type=float, default=40_000.0, help="sustained GPU rate (default: assumed A100-class, TF32)")
     parser.add_argument("--lpips-slices-per-s", type=float, default=30.0, help="CPU LPIPS rate per plane (measured 30–46)")

@@ -7,7 +7,7 @@ then one ``|SR − HR|`` row per method sharing one colour scale. Intensities fo
 metrics' convention (:func:`srbench.metrics.convention.scale_pair`: both volumes scaled
 by the HR reference's min and max to [0, 1], SR clipped), so the error maps show what the
 metrics compare. Each method's row label gives its intensity bias on the whole subject
-(:func:`srbench.metrics.bias.foreground_bias`, mean SR − HR over the HR foreground in % of
+(:func:`srbench.data.foreground.foreground_bias`, mean SR − HR over the HR foreground in % of
 the HR range: the ``bias`` column of the results store), which an absolute-error map
 cannot show.
 Volumes are shown in RAS orientation with their voxel aspect ratio. The PNG has a fixed
@@ -205,7 +205,7 @@ def draw_comparison(
             )
         shape = np.minimum(shape, sr_shape)
     crop = tuple(slice(0, int(n)) for n in shape)
-    from srbench.metrics.bias import foreground_bias
+    from srbench.data.foreground import foreground_bias
     from srbench.metrics.convention import scale_pair
 
     hr_crop = hr.data[crop]

@@ -13,7 +13,8 @@ import torch
 
 from srbench.data.degradations import foreground_mean
 from srbench.data.foreground import FOREGROUND_FRACTION, FOREGROUND_PERCENTILE, foreground_mask
-from srbench.metrics.bias import BiasMetric, foreground_bias
+from srbench.data.foreground import foreground_bias
+from srbench.metrics.bias import BiasMetric
 from srbench.metrics.convention import scale_pair
 
 SHAPE = (16, 18, 14)

@@ -152,7 +152,7 @@ def test_figure_inputs_and_reasons(tmp_path):
 
 
 def test_each_method_row_states_its_bias(tmp_path):
-    from srbench.metrics.bias import foreground_bias
+    from srbench.data.foreground import foreground_bias
     from srbench.metrics.convention import scale_pair
 
     hr = phantom()

@@ -10,8 +10,9 @@ Used by:
 
 - the ``kspace`` degradation's noise level, ``σ = mean(HR foreground) / snr``
   (:func:`srbench.data.degradations.foreground_mean`, on the HR volume in scanner units);
-- the ``bias`` metric (:mod:`srbench.metrics.bias`), on the HR volume after the metrics'
-  intensity convention (its minimum mapped to 0, so for a volume whose minimum is 0 the
+- :func:`foreground_bias`, the mean signed error over it, which the ``bias`` metric
+  (:mod:`srbench.metrics.bias`) and the leaderboard figures' row labels report, on the HR
+  volume after the metrics' intensity convention (its minimum mapped to 0, so for a volume whose minimum is 0 the
   foreground is the same set of voxels as in scanner units).
 
 A volume with no voxel above the threshold (a constant one, or one with at least 99.9 %
@@ -42,3 +43,25 @@ def foreground_mask(volume: torch.Tensor) -> torch.Tensor:
     values = volume.detach()
     threshold = foreground_threshold(values.cpu().numpy().reshape(-1))
     return values > threshold
+
+
+def foreground_bias(sr: torch.Tensor, hr: torch.Tensor) -> float:
+    """Mean of ``sr − hr`` over the foreground of ``hr`` (every voxel when it has none).
+
+    Args:
+        sr: ``(W, H, D)`` float32 volume, scaled by the intensity convention.
+        hr: the ``(W, H, D)`` reference on the same grid and scale.
+
+    Returns:
+        The bias in units of the HR intensity range (a number in [−1, 1] for volumes in [0, 1]).
+    """
+    if sr.shape != hr.shape:
+        raise ValueError(f"shapes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}")
+    reference = hr.detach().to(torch.float32)
+    difference = sr.detach().to(device=reference.device, dtype=torch.float32) - reference  # a new tensor
+    mask = foreground_mask(reference)
+    count = int(torch.count_nonzero(mask))
+    if count == 0:
+        return float(difference.sum(dtype=torch.float64)) / difference.numel()
+    # zeroing the background in place is 4× faster than gathering the foreground (20 M voxels)
+    return float(difference.mul_(mask).sum(dtype=torch.float64)) / count

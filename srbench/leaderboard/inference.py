@@ -21,6 +21,9 @@ def _axes(values: Sequence[int]) -> str:
 def describe_inference(settings: Mapping[str, Any] | None, plans: Sequence[Mapping[str, Any]]) -> str:
     """One line: planned tiles (count, halo, receptive field, redundancy, exactness), fixed
     patches, or the method's own whole-volume inference."""
+    if plans and all(int(p["tiles"]) == 1 for p in plans):
+        fields = sorted({_axes(p["receptive_field"]["radius"]) for p in plans})
+        return f"the whole volume in one pass (receptive field {', '.join(fields)} LR voxels; exact)"
     if plans:
         tiles = sorted({int(p["tiles"]) for p in plans})
         count = str(tiles[0]) if len(tiles) == 1 else f"{tiles[0]}–{tiles[-1]}"

@@ -35,30 +35,8 @@ from types import MappingProxyType
 import numpy as np
 import torch
 
-from srbench.data.foreground import foreground_mask
+from srbench.data.foreground import foreground_bias
 from srbench.interfaces import ColumnDisplay
-
-
-def foreground_bias(sr: torch.Tensor, hr: torch.Tensor) -> float:
-    """Mean of ``sr − hr`` over the foreground of ``hr`` (every voxel when it has none).
-
-    Args:
-        sr: ``(W, H, D)`` float32 volume, scaled by the intensity convention.
-        hr: the ``(W, H, D)`` reference on the same grid and scale.
-
-    Returns:
-        The bias in units of the HR intensity range (a number in [−1, 1] for volumes in [0, 1]).
-    """
-    if sr.shape != hr.shape:
-        raise ValueError(f"shapes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}")
-    reference = hr.detach().to(torch.float32)
-    difference = sr.detach().to(device=reference.device, dtype=torch.float32) - reference  # a new tensor
-    mask = foreground_mask(reference)
-    count = int(torch.count_nonzero(mask))
-    if count == 0:
-        return float(difference.sum(dtype=torch.float64)) / difference.numel()
-    # zeroing the background in place is 4× faster than gathering the foreground (20 M voxels)
-    return float(difference.mul_(mask).sum(dtype=torch.float64)) / count
 
 
 class BiasMetric:

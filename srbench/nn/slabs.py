@@ -16,8 +16,10 @@ import torch
 
 from srbench.tiling import run_tiled, slab_plan
 
-HEAD_SLABS = 4
-"""Slabs of the head at inference (its peak memory shrinks about this many times)."""
+HEAD_SLABS = 2
+"""Slabs of the head at inference: with in-place activations its peak then matches the
+trunk's (an RRDB generator's), and the halo adds about 1 % of the head's work (measured in
+benchmarks/README.md)."""
 
 
 def run_head(head: Callable[[torch.Tensor], torch.Tensor], features: torch.Tensor, *, scale: tuple[int, int, int]) -> torch.Tensor:

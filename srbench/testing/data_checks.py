@@ -36,7 +36,7 @@ def reader_registration(reader: Any, ctx: CheckContext) -> None:
 def reader_missing_data(reader: Any, ctx: CheckContext) -> None:
     """A dataset whose files do not exist raises an InputError naming them (never another error)."""
     base = ctx.scratch("datasets", reader.name)
-    table = {reader.key: "missing-folder/*.nii.gz" if reader.key == "paths" else "missing-folder"}
+    table = {reader.key: "missing-folder/*.nii.gz"}  # a folder that does not exist, as a root or a glob
     try:
         found = reader.subjects(table, base=base, dataset="conformance")
     except InputError as exc:

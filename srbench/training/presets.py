@@ -7,7 +7,7 @@ own fields so that the text and the values cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -32,3 +32,18 @@ def dropped_patches_text(values: Mapping[str, Any]) -> str:
 def rate_text(value: float) -> str:
     """A learning rate as deviations write it: ``1e-4``, ``5e-4``, ``1e-3``."""
     return f"{float(value):.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+
+def schedule_text(values: Mapping[str, Any]) -> str:
+    """The reference schedule a preset follows: ``60,000 iterations of batch 4 on every 64^3
+    window of the stride-16 grid``."""
+    return (f"{int(values['iterations']):,} iterations of batch {values['batch_size']} on every "
+            f"{values['patch_size']}^3 window of the stride-{values['patch_stride']} grid")
+
+
+def rendered_presets(
+    presets: Mapping[str, tuple[Mapping[str, Any], Callable[[Mapping[str, Any]], tuple[str, ...]]]],
+) -> dict[str, Mapping[str, Any]]:
+    """Preset name → its fields plus ``deviations`` rendered from them, from
+    ``{name: (fields, render)}``; the text cannot drift from the values."""
+    return {name: {**fields, "deviations": render(fields)} for name, (fields, render) in presets.items()}

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from srbench.errors import InputError
 from srbench.training.config import TrainingConfig
-from srbench.training.presets import dropped_patches_text, rate_text
+from srbench.training.presets import dropped_patches_text, rate_text, rendered_presets, schedule_text
 
 #: How this implementation reads the ArSSR paper (stored as ``readings`` in every run's config.json).
 READINGS: tuple[str, ...] = (
@@ -122,9 +122,8 @@ def _paper_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
     return (
         *COMMON_DEVIATIONS,
         *_scale_deviation(values),
-        f"training length: the authors count 2,500 epochs of their own patch set; the reference paper's "
-        f"{values['iterations']:,} iterations are used (batch {values['batch_size']} as in the authors' code), "
-        f"on every {values['patch_size']}^3 window of the stride-{values['patch_stride']} grid",
+        "training length: the authors count 2,500 epochs of their own patch set; the reference paper's "
+        f"{schedule_text(values)} is used (batch {values['batch_size']} as in the authors' code)",
     )
 
 
@@ -180,12 +179,6 @@ _CPU: dict[str, Any] = {
     "unit_axis_probability": 0.0,
 }
 
-PAPER_DEVIATIONS = _paper_deviations(_PAPER)
-CPU_DEVIATIONS = _cpu_deviations(_CPU)
-
-PRESETS: Mapping[str, Mapping[str, Any]] = {
-    "paper": {**_PAPER, "deviations": PAPER_DEVIATIONS},
-    "cpu": {**_CPU, "deviations": CPU_DEVIATIONS},
-}
+PRESETS: Mapping[str, Mapping[str, Any]] = rendered_presets({"paper": (_PAPER, _paper_deviations), "cpu": (_CPU, _cpu_deviations)})
 """Preset name → field overrides of :class:`ArSSRConfig`; the deviation strings are rendered
 from the preset's fields (``tests/test_arssr_records.py`` re-derives them)."""

