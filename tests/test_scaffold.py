@@ -76,8 +76,9 @@ def test_scaffold_layout(installed):
 def test_scaffold_tests_pass_after_pip_install(installed):
     python, plugin = installed
     result = _ok(_run([str(python), "-m", "pytest", "-v", "-p", "no:cacheprovider"], cwd=plugin))
-    assert "failed" not in result.stdout and "19 passed" in result.stdout
-    for case in ("model-scaffoldcheck-lr-only", "model-scaffoldcheck-checkpoint-roundtrip", "trainer-scaffoldcheck-train-resume"):
+    assert "failed" not in result.stdout and "20 passed" in result.stdout
+    for case in ("model-scaffoldcheck-lr-only", "model-scaffoldcheck-receptive-field", "model-scaffoldcheck-checkpoint-roundtrip",
+                 "trainer-scaffoldcheck-train-resume"):
         assert f"tests/test_scaffoldcheck_conformance.py::test_conformance[{case}] PASSED" in result.stdout
 
 

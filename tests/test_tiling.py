@@ -175,3 +175,19 @@ def json_ready(record):
     import json
 
     return json.loads(json.dumps(record))
+
+
+def test_command_line_inference_settings():
+    import click
+
+    from srbench.cli.predict import inference_settings
+
+    planned = inference_settings(patch_size=None, overlap=None, batch_size=4, device="cpu", memory_budget="1GiB", halo=3,
+                                 precision="bf16")  # fmt: skip
+    assert (planned.memory_budget, planned.halo, planned.precision, planned.fixed_patches) == (1024**3, 3, "bfloat16", False)
+    fixed = inference_settings(patch_size=16, overlap=None, batch_size=2, device="cpu")
+    assert fixed.fixed_patches and fixed.patch_geometry() == (16, 8) and fixed.precision == "float32"
+    with pytest.raises(click.BadParameter, match="exclude each other"):
+        inference_settings(patch_size=16, overlap=None, batch_size=2, device="cpu", halo=2)
+    with pytest.raises(click.BadParameter, match="memory size"):
+        inference_settings(patch_size=None, overlap=None, batch_size=2, device="cpu", memory_budget="lots")

@@ -34,7 +34,7 @@ from srbench.stage_times import StageTimes
 @with_inference_options
 @device_option
 @click.pass_context
-def command(ctx, track_name, methods, checkpoint, results_path, output_format, force, jobs, shard, save_predictions, runs_root, config_path, memory_budget, halo, patch_size, overlap, batch_size, device) -> None:
+def command(ctx, track_name, methods, checkpoint, results_path, output_format, force, jobs, shard, save_predictions, runs_root, config_path, memory_budget, halo, patch_size, overlap, batch_size, precision, device) -> None:
     """Evaluate methods on a track: degrade each test volume, super-resolve it, score it.
 
     One row per subject × method × track × metric goes into the results store; rows
@@ -49,7 +49,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     pm = plugin_manager(ctx)
     config = load_config(config_path, pm=pm)
     settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=resolve_device(device),
-                                  memory_budget=memory_budget, halo=halo)  # fmt: skip
+                                  memory_budget=memory_budget, halo=halo, precision=precision)  # fmt: skip
     shard_spec = parse_shard(shard)
     plan = plan_evaluation(
         config=config, pm=pm, track_name=track_name, methods=methods, checkpoint=checkpoint,
