@@ -17,7 +17,7 @@ Subcommands (each prints markdown tables on stdout, measured side by side in one
   one with the effective-radius halo, and the former fixed 32³/8 patches, each against the
   method's whole-volume inference (max and mean absolute difference, PSNR change in dB).
 
-Usage: ``python benchmarks/bench_tiling.py paper [--frontier] [--skip-monai] [--lock LOCKFILE]``,
+Usage: ``python benchmarks/bench_tiling.py paper [--frontier | --frontier-only] [--skip-monai] [--lock LOCKFILE]``,
 ``python benchmarks/bench_tiling.py seams``.
 """
 
@@ -146,6 +146,9 @@ def paper(args: argparse.Namespace) -> None:
     print()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        if args.frontier_only:
+            frontier(args, folder, rate, flop_voxel)
+            return
         volume_flop = flop_voxel * math.prod(FULL) * 8
         ideal = volume_flop / (rate * 1e9)
         rows = []
@@ -270,6 +273,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("paper")
     p.add_argument("--frontier", action="store_true")
+    p.add_argument("--frontier-only", action="store_true", help="only the frontier (no full-volume runs)")
     p.add_argument("--halos", type=int, nargs="*", default=[0, 2, 4, 8, 12, 49])
     p.add_argument("--skip-monai", action="store_true")
     p.add_argument("--lock", type=Path, default=None)
