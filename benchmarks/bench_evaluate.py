@@ -29,7 +29,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 
 from bench_inference import generator
 from bench_tiling import cpu_line

@@ -6,7 +6,6 @@ import csv
 import json
 import sys
 import time
-from pathlib import Path
 
 import click
 
