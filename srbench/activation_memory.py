@@ -2,10 +2,12 @@
 
 :class:`LiveTensorBytes` is a torch dispatch mode that counts the storage bytes of every
 tensor an operator returns until the last tensor using that storage is freed, and keeps the
-peak. Memory an operator allocates and frees inside itself (e.g. oneDNN scratch pads) is
-not seen, nor is allocator slack: :func:`activation_memory` adds
-:data:`ALLOCATOR_MARGIN` for both (the inference benchmark compares the estimate with the
-process's peak RSS).
+peak. Memory an operator allocates and frees inside itself is not seen by a dispatch mode;
+for the one kind that matters, convolutions, the mode adds :func:`convolution_scratch`
+while the operator runs (oneDNN converts the input or the output to its blocked layout:
+the peak resident memory of one 3D convolution on the CPU grows by its output plus the
+larger of its input and output). Allocator slack is covered by :data:`ALLOCATOR_MARGIN`
+(``benchmarks/bench_tiling.py`` compares the estimate with the process's peak RSS).
 """
 
 from __future__ import annotations
@@ -19,11 +21,29 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 ALLOCATOR_MARGIN = 1.15
-"""Factor on the measured peak for scratch memory and allocator slack."""
+"""Factor on the measured peak for allocator slack and scratch not modelled."""
+
+
+CONVOLUTIONS = frozenset(
+    {"conv1d", "conv2d", "conv3d", "convolution", "_convolution", "mkldnn_convolution",
+     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
+)  # fmt: skip
+"""ATen operators counted with :func:`convolution_scratch`."""
+
+
+def convolution_scratch(args: tuple, out: torch.Tensor) -> int:
+    """Bytes a convolution holds outside its output while it runs: the larger of input and output.
+
+    ``args[0]`` is the input ``(B, C_in, ...)``, ``out`` the output ``(B, C_out, ...)``.
+    """
+    source = args[0] if args and isinstance(args[0], torch.Tensor) else None
+    source_bytes = source.numel() * source.element_size() if source is not None else 0
+    return max(source_bytes, out.numel() * out.element_size())
 
 
 class LiveTensorBytes(TorchDispatchMode):
-    """Dispatch mode tracking ``current`` and ``peak`` bytes of live operator outputs."""
+    """Dispatch mode tracking ``current`` bytes of live operator outputs and the ``peak``
+    of ``current`` plus the scratch of the convolution running."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -42,6 +62,7 @@ class LiveTensorBytes(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         out = func(*args, **(kwargs or {}))
+        scratch = convolution_scratch(args, out) if func.overloadpacket.__name__ in CONVOLUTIONS else 0
         for tensor in tree_flatten(out)[0]:
             if not isinstance(tensor, torch.Tensor) or tensor.device.type == "meta":
                 continue
@@ -57,11 +78,13 @@ class LiveTensorBytes(TorchDispatchMode):
             else:
                 entry[1] += 1
             weakref.finalize(tensor, self._release, key)
+        self.peak = max(self.peak, self.current + scratch)
         return out
 
 
 def peak_bytes(fn: Callable[[torch.Tensor], torch.Tensor], lr: torch.Tensor) -> int:
-    """Peak bytes of tensors created while ``fn(lr)`` runs (the input excluded, output included)."""
+    """Peak bytes of tensors created while ``fn(lr)`` runs, convolution scratch included
+    (the input excluded, the output included)."""
     with torch.inference_mode(), LiveTensorBytes() as tracker:
         out = fn(lr)
         del out
