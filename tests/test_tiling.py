@@ -238,3 +238,17 @@ def test_command_line_inference_settings():
         inference_settings(patch_size=16, overlap=None, batch_size=2, device="cpu", halo=2)
     with pytest.raises(click.BadParameter, match="memory size"):
         inference_settings(patch_size=None, overlap=None, batch_size=2, device="cpu", memory_budget="lots")
+
+
+@pytest.mark.parametrize("hardware", [True, False])
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, capsys, hardware):
+    from srbench.cli.predict import inference_settings
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: hardware)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    settings = inference_settings(patch_size=None, overlap=None, batch_size=4, device="cpu", precision="bf16")
+    assert settings.precision == "bfloat16"
+    warned = capsys.readouterr().err
+    assert ("neither AVX-512 BF16 nor AMX" in warned) is not hardware
+    inference_settings(patch_size=None, overlap=None, batch_size=4, device="cpu")
+    assert capsys.readouterr().err == ""

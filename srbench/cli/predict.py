@@ -27,7 +27,8 @@ inference_options = [
     click.option("--precision", type=click.Choice(["float32", "bf16"]), default="float32", show_default=True,
                  help="bf16: bfloat16 autocast, 2.2x faster on a CPU with AVX-512 BF16; with the demo's trained "
                       "models PSNR moved by at most 0.0071 dB and no ranking changed (all 8 demo tracks, "
-                      "benchmarks/README.md). Results record it; the committed leaderboards are float32."),
+                      "benchmarks/README.md). Without AVX-512 BF16 or AMX it is slower (a warning says so). "
+                      "Results record it; the committed leaderboards are float32."),
 ]
 
 
@@ -74,7 +75,18 @@ def inference_settings(
             settings = dataclasses.replace(settings, memory_budget=parse_memory_size(memory_budget))
         except InputError as exc:
             raise click.BadParameter(str(exc), param_hint="--memory-budget") from None
+    if settings.precision == "bfloat16" and settings.device == "cpu" and not cpu_has_bf16():
+        click.echo("warning: --precision bf16: this CPU has neither AVX-512 BF16 nor AMX, so bfloat16 convolutions "
+                   "run without hardware support and can be far slower than float32", err=True)  # fmt: skip
     return settings
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX); True when torch cannot tell."""
+    import torch
+
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in checks if check is not None) or all(check is None for check in checks)
 
 
 @click.command("predict")
