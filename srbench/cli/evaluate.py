@@ -9,7 +9,7 @@ import time
 
 import click
 
-from srbench.cli.common import PathParam, config_option, device_option, plugin_manager, resolve_device
+from srbench.cli.common import PathParam, config_option, device_option, plugin_manager
 from srbench.cli.predict import inference_settings, refuse_unused_patch_options, with_inference_options
 from srbench.config import load_config
 from srbench.errors import one_line
@@ -47,7 +47,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
         raise click.BadParameter("must be at least 1", param_hint="--jobs")
     pm = plugin_manager(ctx)
     config = load_config(config_path, pm=pm)
-    settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=resolve_device(device),
+    settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device,
                                   memory_budget=memory_budget, halo=halo, precision=precision)  # fmt: skip
     shard_spec = parse_shard(shard)
     plan = plan_evaluation(
