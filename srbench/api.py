@@ -9,6 +9,8 @@ call here checks its inputs, writes the same files and stores the same rows::
     models = sr.train("dcsrn", track="insample", iterations=20)
     rows = sr.evaluate("insample", methods=["trilinear", "dcsrn"], checkpoint=None)
     rows.groupby("method")["psnr"].mean()
+    table = sr.results("insample")            # every stored row, as the boards see them
+    sr.score("insample", "my_outputs/", name="mymethod")   # SR volumes made outside srbench
 
 Errors are :class:`srbench.errors.InputError` (bad input, with the one-line message the
 command line prints) or :class:`srbench.errors.PluginError`.
@@ -89,22 +91,26 @@ def evaluate(
     overlap: int | None = None,
     batch_size: int = 4,
     progress: bool = False,
+    metrics: Sequence[str] = (),
+    skip_metrics: Sequence[str] = (),
     pm: PluginManager | None = None,
 ) -> pd.DataFrame:
     """Evaluate ``methods`` (default: trilinear and every method with weights) on ``track``
     (a name, ``ood``, ``cv``, ``insample`` or ``all``); store the rows in ``results``
     (default ``results/results.sqlite``) and return them, one row per method × subject
     with the status and every metric column (rows already stored come back as
-    ``skipped``, without values, unless ``force``). ``progress`` shows a bar per track on stderr.
+    ``skipped`` with their stored values, unless ``force``). ``progress`` shows a bar per track on stderr.
 
     Inference runs in tiles planned from each model's receptive field within
     ``memory_budget`` (e.g. ``"2GiB"``; default: the device's, see
     :func:`srbench.tiling.default_memory_budget`), with ``halo`` LR voxels of context when
-    given; ``patch_size``/``overlap`` select fixed overlapping patches instead."""
+    given; ``patch_size``/``overlap`` select fixed overlapping patches instead. ``metrics``
+    (default: all) and ``skip_metrics`` choose the metric plugins computed, as ``--metric``
+    and ``--skip-metric`` do."""
     import pandas as pd
 
     from srbench.config import load_config
-    from srbench.evaluation import metric_columns, open_results_store, plan_evaluation, run_evaluation
+    from srbench.evaluation import metric_columns, open_results_store, plan_evaluation, run_evaluation, select_metrics
     from srbench.interfaces import InferenceSettings
     from srbench.progress import progress_bar
     from srbench.tiling import parse_memory_size
@@ -114,6 +120,7 @@ def evaluate(
         patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device, halo=halo,
         memory_budget=parse_memory_size(memory_budget) if memory_budget is not None else None,
     )  # fmt: skip
+    selection = select_metrics(pm, include=tuple(metrics), exclude=tuple(skip_metrics))
     benchmark = load_config(config, pm=pm)
     plan = plan_evaluation(
         config=benchmark, pm=pm, track_name=track, methods=tuple(methods),
@@ -126,8 +133,96 @@ def evaluate(
     )  # fmt: skip
     with store:
         rows = [outcome.as_row() for outcome in run_evaluation(
-            plan, pm=pm, store=store, settings=settings, force=force, predictions_dir=predictions_dir,
+            plan, pm=pm, store=store, settings=settings, force=force, predictions_dir=predictions_dir, metrics=selection,
             **({"progress": progress_bar} if progress else {}),
         )]  # fmt: skip
-    columns = ["method", "track", "subject", "status", *metric_columns(pm)]
+    columns = ["method", "track", "subject", "status", *metric_columns(pm, selection)]
     return pd.DataFrame(rows, columns=columns)
+
+
+def results(
+    track: str | None = None,
+    *,
+    results: str | Path | None = None,
+    pm: PluginManager | None = None,
+) -> pd.DataFrame:
+    """The stored rows as a tidy DataFrame: one row per track × board row × subject.
+
+    Columns: ``track, label`` (the row's label on the board, e.g. ``trilinear`` or
+    ``trigan (ckpt 1a2b3c4d)``, ``†`` marking rows scored from submitted files),
+    ``method, origin`` (``plugin`` or ``external``), ``run_key`` (the fold group on a
+    cross-validation track), ``fold`` (or None), ``subject`` and every metric column. The
+    rows are those the boards are built from (:func:`srbench.leaderboard.board.build_boards`),
+    so a mean over a label's subjects is the board's mean. The store (default
+    ``results/results.sqlite``) is opened read-only; ``track`` (default: every track) must
+    be one of its tracks.
+    """
+    import pandas as pd
+
+    from srbench.errors import unknown_name
+    from srbench.leaderboard.board import build_boards
+    from srbench.results.store import ResultsStore
+
+    pm = _plugin_manager(pm)
+    with ResultsStore(Path(results) if results is not None else None, read_only=True) as store:
+        boards = build_boards(store, pm=pm)
+    if track is not None and track not in {board.track for board in boards}:
+        raise unknown_name(f"track in {results or 'results/results.sqlite'}", track, [board.track for board in boards])
+    rows: list[dict[str, Any]] = []
+    columns: list[str] = []
+    for board in boards:
+        if track is not None and board.track != track:
+            continue
+        columns += [c for c in board.metrics if c not in columns]
+        for entry in board.entries:
+            subjects = sorted({s for series in entry.values.values() for s in series.index})
+            for subject in subjects:
+                row = {"track": board.track, "label": entry.label, "method": entry.method,
+                       "origin": "external" if entry.external is not None else "plugin", "run_key": entry.run_key,
+                       "fold": entry.folds.get(subject), "subject": subject}
+                row.update({metric: float(series[subject]) for metric, series in entry.values.items() if subject in series.index})
+                rows.append(row)
+    return pd.DataFrame(rows, columns=["track", "label", "method", "origin", "run_key", "fold", "subject", *columns])
+
+
+def score(
+    track: str,
+    predictions: str | Path,
+    *,
+    name: str,
+    description: str = "",
+    url: str | None = None,
+    allow_missing: bool = False,
+    results: str | Path | None = None,
+    config: str | Path | None = None,
+    force: bool = False,
+    save_predictions: bool = False,
+    derivatives: str | Path | None = None,
+    pm: PluginManager | None = None,
+) -> pd.DataFrame:
+    """Score a folder of SR volumes made outside srbench on ``track`` and store them as
+    external rows labelled ``name`` (``srbench score``; docs/external.md).
+
+    Returns the same DataFrame as :func:`evaluate`: one row per subject with the status
+    (``ok``, or ``skipped`` for files scored before, with their stored values) and every
+    metric column. Every file is checked before anything is scored; a bad one raises an
+    :class:`~srbench.errors.InputError` and nothing is stored.
+    """
+    import pandas as pd
+
+    from srbench.config import load_config
+    from srbench.evaluation import metric_columns, open_results_store
+    from srbench.external.scoring import check_submission, plan_scoring, run_scoring
+
+    pm = _plugin_manager(pm)
+    submission = check_submission(name, description=description, url=url, pm=pm)
+    benchmark = load_config(config, pm=pm)
+    plan = plan_scoring(config=benchmark, pm=pm, track_name=track, predictions_dir=Path(predictions),
+                        submission=submission, allow_missing=allow_missing)
+    store, figures_dir = open_results_store(Path(results) if results is not None else None,
+                                            reads=[benchmark.path, *plan.inputs()], save_predictions=save_predictions)
+    with store:
+        outcomes = run_scoring(plan, pm=pm, store=store, force=force, predictions_dir=figures_dir,
+                               derivatives=Path(derivatives) if derivatives is not None else None)
+    columns = ["method", "track", "subject", "status", *metric_columns(pm)]
+    return pd.DataFrame([outcome.as_row() for outcome in outcomes], columns=columns)

@@ -21,14 +21,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from srbench.config import BenchmarkConfig, TrackSpec
-from srbench.config.document import configure
-from srbench.data.pairs import degrade_volume, subject_seed
-from srbench.errors import InputError, PluginError, ScaleNotSupported
+from srbench.data.pairs import make_pair
+from srbench.errors import InputError, PluginError, ScaleNotSupported, unknown_name
 from srbench.folds import Fold, subject_folds
 from srbench.interfaces import InferenceSettings, Predictor, SubjectFile
 from srbench.io.checkpoint import checkpoint_config
-from srbench.io.hashing import sha256_file
-from srbench.io.nifti import load_volume, save_volume
+from srbench.io.nifti import save_volume
 from srbench.models import load_predictor, predict_checked
 from srbench.plugins import PluginManager
 from srbench.stage_times import StageTimes
@@ -46,6 +44,7 @@ class MethodRun:
     method: str
     checkpoint: Path | None
     run_key: str
+    checkpoint_sha256: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,19 +134,42 @@ def shard_subjects(subjects: list[SubjectFile], *, shard: tuple[int, int]) -> li
     return subjects[index::count]
 
 
-def metric_columns(pm: PluginManager) -> list[str]:
-    """Every output column of every registered metric."""
-    return [column for metric in pm.all("metric") for column in metric.outputs]
+def select_metrics(pm: PluginManager, *, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> tuple[str, ...] | None:
+    """The metric plugins an evaluation computes: ``None`` for all of them (the default, which
+    keeps run keys as they were), else the sorted names of ``include`` (default: all) less
+    ``exclude``.
+
+    Raises:
+        InputError: an unknown metric name (with a did-you-mean), or nothing left to compute.
+    """
+    names = pm.names("metric")
+    for name in (*include, *exclude):
+        if name not in names:
+            raise unknown_name("metric", name, names)
+    chosen = sorted((set(include) or set(names)) - set(exclude))
+    if not chosen:
+        raise InputError("--metric/--skip-metric leave no metric to compute")
+    return None if set(chosen) == set(names) else tuple(chosen)
 
 
-def compute_metrics(pm: PluginManager, *, sr: torch.Tensor, hr: torch.Tensor, affine: Any, times: StageTimes | None = None) -> dict[str, float]:
-    """Apply the intensity convention, then every registered metric (each timed into
-    ``times`` as ``metric NAME`` when given)."""
+def _metrics(pm: PluginManager, selection: Sequence[str] | None) -> list[Any]:
+    return [m for m in pm.all("metric") if selection is None or m.name in selection]
+
+
+def metric_columns(pm: PluginManager, selection: Sequence[str] | None = None) -> list[str]:
+    """Every output column of every registered metric (of the ``selection`` only, when given)."""
+    return [column for metric in _metrics(pm, selection) for column in metric.outputs]
+
+
+def compute_metrics(pm: PluginManager, *, sr: torch.Tensor, hr: torch.Tensor, affine: Any, times: StageTimes | None = None,
+                    selection: Sequence[str] | None = None) -> dict[str, float]:
+    """Apply the intensity convention, then every registered metric, or those of
+    ``selection`` (each timed into ``times`` as ``metric NAME`` when given)."""
     from srbench.metrics.convention import scale_pair
 
     times = times if times is not None else StageTimes()
     values: dict[str, float] = {}
-    metrics = pm.all("metric")
+    metrics = _metrics(pm, selection)
     with times.stage("intensity convention"):
         sr01, hr01 = scale_pair(sr, hr)
     for metric in metrics:
@@ -168,30 +190,38 @@ class TrackJob:
     predictions_dir: Path | None
     figure_subject: str | None = None
     disabled_plugins: tuple[str, ...] = ()
+    #: write every SR volume as BIDS derivatives here (:mod:`srbench.derivatives`); None: not at all
+    derivatives_dir: Path | None = None
+    #: the test dataset's contrast (the derivatives' BIDS suffix)
+    contrast: str = ""
+    #: the metric plugins computed (None: all; :func:`select_metrics`)
+    metrics: tuple[str, ...] | None = None
 
 
 def evaluate_subject(job: TrackJob, subject: SubjectFile, *, pm: PluginManager, predictors: dict[str, Predictor], store: ResultsStore) -> list[SubjectOutcome]:
     """Evaluate every method of ``job`` on one subject; store the rows; return outcomes."""
-    columns = metric_columns(pm)
+    return list(iter_subject(job, subject, pm=pm, predictors=predictors, store=store))
+
+
+def iter_subject(job: TrackJob, subject: SubjectFile, *, pm: PluginManager, predictors: dict[str, Predictor],
+                 store: ResultsStore) -> Iterator[SubjectOutcome]:
+    """Evaluate every method of ``job`` on one subject, yielding each outcome as soon as
+    its rows are stored (methods already stored first, as ``skipped`` with their values)."""
+    columns = metric_columns(pm, job.metrics)
     track = job.track
     pending = [
         run for run in job.runs if job.force or not store.has_subject(run.run_key, track.name, subject.subject, columns)
     ]
-    outcomes = [
-        SubjectOutcome(run.method, track.name, subject.subject, "skipped", {}, "already stored")
-        for run in job.runs
-        if run not in pending
-    ]
+    for run in job.runs:
+        if run not in pending:
+            yield SubjectOutcome(run.method, track.name, subject.subject, "skipped",
+                                 store.subject_values(run.run_key, track.name, subject.subject), "already stored")
     if not pending:
-        return outcomes
+        return
     times = StageTimes()
-    with times.stage("load"):
-        hr_raw = load_volume(subject.path)
-        inputs = {str(subject.path): sha256_file(subject.path)}
-    with times.stage("degrade"):
-        degradation = configure(pm.get("degradation", track.degradation), track.degradation_options)
-        seed = subject_seed(track_seed=track.seed, subject=subject.subject)
-        hr, lr = degrade_volume(hr_raw, degradation=degradation, scale=track.scale, seed=seed)
+    pair = make_pair(track, subject, pm=pm, times=times)
+    hr, lr = pair.hr, pair.lr
+    inputs = {str(subject.path): pair.sha256}
     for run in pending:
         predictor = predictors[run.method]
         try:
@@ -202,12 +232,12 @@ def evaluate_subject(job: TrackJob, subject: SubjectFile, *, pm: PluginManager, 
                 )
         except ScaleNotSupported as exc:
             store.mark_not_applicable(run.run_key, method=run.method, track=track.name, reason=str(exc))
-            outcomes.append(SubjectOutcome(run.method, track.name, subject.subject, "not-applicable", {}, str(exc), times.seconds))
+            yield SubjectOutcome(run.method, track.name, subject.subject, "not-applicable", {}, str(exc), times.seconds)
             times = StageTimes()
             continue
         if tuple(sr.shape) != tuple(hr.shape):
             raise PluginError(f"method '{run.method}' returned shape {sr.shape} for {subject.path}, expected {hr.shape}")
-        values = compute_metrics(pm, sr=sr.data, hr=hr.data, affine=hr.affine, times=times)
+        values = compute_metrics(pm, sr=sr.data, hr=hr.data, affine=hr.affine, times=times, selection=job.metrics)
         plan = predictor_plan(predictor, lr.shape, scale=track.scale, settings=job.settings)
         with times.stage("store"):
             store.add_subject(run.run_key, track=track.name, subject=subject.subject, values=values, inputs=inputs,
@@ -215,9 +245,16 @@ def evaluate_subject(job: TrackJob, subject: SubjectFile, *, pm: PluginManager, 
         if job.predictions_dir is not None and subject.subject == job.figure_subject:
             with times.stage("save"):
                 save_prediction(job.predictions_dir, track=track.name, subject=subject.subject, method=run.method, sr=sr, hr=hr)
-        outcomes.append(SubjectOutcome(run.method, track.name, subject.subject, "ok", values, seconds=times.seconds))
+        if job.derivatives_dir is not None:
+            from srbench.derivatives import track_provenance, write_derivative
+
+            with times.stage("save"):
+                write_derivative(job.derivatives_dir, method=run.method, track=track.name, subject=subject.subject,
+                                 contrast=job.contrast, volume=sr,
+                                 provenance=track_provenance(track, origin="plugin", source_sha256=pair.sha256,
+                                                             checkpoint_sha256=run.checkpoint_sha256))
+        yield SubjectOutcome(run.method, track.name, subject.subject, "ok", values, seconds=times.seconds)
         times = StageTimes()
-    return outcomes
 
 
 def save_prediction(root: Path, *, track: str, subject: str, method: str, sr: Any, hr: Any) -> None:
@@ -272,10 +309,12 @@ def run_track(
     pm: PluginManager,
     store: ResultsStore,
     jobs: int = 1,
-    on_subject: Callable[[list[SubjectOutcome]], None] = lambda outcomes: None,
+    on_outcome: Callable[[SubjectOutcome], None] = lambda outcome: None,
     loaded: Mapping[tuple[str, Path | None], Any] | None = None,
 ) -> Iterator[SubjectOutcome]:
-    """Evaluate ``subjects`` of one track, in this process or ``jobs`` worker processes.
+    """Evaluate ``subjects`` of one track, in this process or ``jobs`` worker processes;
+    ``on_outcome`` gets each method × subject outcome as it is stored (in this process;
+    from workers, when the worker's subject is finished), before it is yielded.
 
     ``loaded`` holds predictors already loaded by ``(method, checkpoint)`` (from
     :func:`plan_evaluation`); the others are loaded here, once per process.
@@ -286,9 +325,9 @@ def run_track(
         else:
             predictors = _load_predictors(job, pm)
         for subject in subjects:
-            outcomes = evaluate_subject(job, subject, pm=pm, predictors=predictors, store=store)
-            on_subject(outcomes)
-            yield from outcomes
+            for outcome in iter_subject(job, subject, pm=pm, predictors=predictors, store=store):
+                on_outcome(outcome)
+                yield outcome
         return
     jobs = min(jobs, len(subjects))
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -298,9 +337,9 @@ def run_track(
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = [pool.submit(_worker, job, [subject], threads) for subject in subjects]
         for future in futures:
-            outcomes = future.result()
-            on_subject(outcomes)
-            yield from outcomes
+            for outcome in future.result():
+                on_outcome(outcome)
+                yield outcome
 
 
 def finite_or_none(value: float) -> float | str:
@@ -328,12 +367,19 @@ class TrackPlan:
         methods: ``(model, checkpoint)`` pairs to evaluate on it (checkpoint None for
             methods without weights).
         fold: the cross-validation fold (None on a track without folds).
+        figure_subject: the subject whose volumes the figure shows, when it is one of
+            ``subjects`` (on shard 1; the chosen one, else the first of the track).
+        contrast: the test dataset's contrast (the BIDS suffix of derivatives).
     """
 
     track: TrackSpec
     subjects: list[SubjectFile]
     methods: list[tuple[Any, Path | None]]
     fold: Fold | None = None
+    #: the subject whose SR volumes are kept for the board's figure (None: none of this plan's)
+    figure_subject: str | None = None
+    #: the test dataset's contrast
+    contrast: str = ""
 
 
 @dataclasses.dataclass
@@ -368,8 +414,13 @@ def plan_evaluation(
     runs_root: Path | None,
     shard: tuple[int, int],
     device: str,
+    figure_subject: str | None = None,
 ) -> EvaluationPlan:
     """Find and check every input of an evaluation; raise an InputError when anything is wrong.
+
+    ``figure_subject`` picks the subject whose volumes are kept for each track's figure
+    (default: each track's first subject); it must be a subject of at least one selected
+    track, and tracks without it keep their first subject.
 
     Checks, in order: a metric is enabled; every method name is registered (with a
     did-you-mean); ``checkpoint`` goes with exactly one method that takes weights; each
@@ -388,6 +439,7 @@ def plan_evaluation(
     tracks = config.select_tracks(track_name)
     notes: list[str] = []
     plans: list[TrackPlan] = []
+    offered: set[str] = set()
     predictors: dict[tuple[str, Path | None], Any] = {}
     for track in tracks:
         try:
@@ -442,13 +494,20 @@ def plan_evaluation(
         if not any(chosen_per_split):
             notes.append(f"track '{track.name}': no method to evaluate")
             continue
+        every = [s.subject for s in config.subjects(track.test, pm)]
+        figure = figure_subject if figure_subject in every else every[0]
+        contrast = config.dataset(track.test).contrast
         plans += [
-            TrackPlan(track=track, subjects=fold_subjects, methods=chosen, fold=fold)
+            TrackPlan(track=track, subjects=fold_subjects, methods=chosen, fold=fold, contrast=contrast,
+                      figure_subject=figure if figure in {s.subject for s in fold_subjects} else None)
             for (fold, fold_subjects), chosen in zip(splits, chosen_per_split, strict=True)
         ]
+        offered.update(every)
     if not plans:
         detail = "; ".join(notes) if notes else "no track selected"
         raise InputError(f"nothing to evaluate for --track {track_name} ({detail})")
+    if figure_subject is not None and figure_subject not in offered:
+        raise unknown_name(f"--figure-subject: subject of --track {track_name}", figure_subject, offered)
     return EvaluationPlan(tracks=plans, notes=notes, predictors=predictors)
 
 
@@ -478,8 +537,8 @@ def open_results_store(results_path: Path | None, *, reads: Sequence[Path], save
     return ResultsStore(store_path), predictions_dir
 
 
-def _no_progress(label: str, *, total: int) -> contextlib.AbstractContextManager[Callable[[], None]]:
-    return contextlib.nullcontext(lambda: None)
+def _no_progress(label: str, *, total: int) -> contextlib.AbstractContextManager[Callable[..., None]]:
+    return contextlib.nullcontext(lambda text="": None)
 
 
 def run_evaluation(
@@ -493,7 +552,9 @@ def run_evaluation(
     predictions_dir: Path | None = None,
     shard: tuple[int, int] = (0, 1),
     disabled_plugins: tuple[str, ...] = (),
-    progress: Callable[..., contextlib.AbstractContextManager[Callable[[], None]]] = _no_progress,
+    progress: Callable[..., contextlib.AbstractContextManager[Callable[..., None]]] = _no_progress,
+    derivatives_dir: Path | None = None,
+    metrics: tuple[str, ...] | None = None,
 ) -> Iterator[SubjectOutcome]:
     """Run a planned evaluation: register each track and run in ``store``, evaluate every
     subject, yield one :class:`SubjectOutcome` per method × subject as it is stored.
@@ -506,14 +567,19 @@ def run_evaluation(
         force: recompute subjects already stored.
         jobs: worker processes per track.
         predictions_dir: where to keep the figure subject's SR volumes (None: nowhere).
-        shard: ``(index, count)`` of this evaluation's shard (figures come from shard 0).
+        shard: ``(index, count)`` of this evaluation's shard (unused: each track plan names its
+            figure subject; kept for callers).
         disabled_plugins: plugins the worker processes skip too.
+        derivatives_dir: write every SR volume as BIDS derivatives there (None: nowhere).
+        metrics: the metric plugins to compute (:func:`select_metrics`; None: all). A
+            selection is recorded in each run's config, so its rows are their own run.
         progress: ``progress(label, total=n)`` → a context manager yielding an
-            ``advance()`` function (e.g. :func:`srbench.progress.progress_bar`).
+            ``advance(text)`` function, called once per method × subject (e.g.
+            :func:`srbench.progress.progress_bar`).
     """
     from srbench.metric_columns import declared_columns
     from srbench.metrics.convention import CONVENTION_NAME
-    from srbench.results.store import RunRecord, TrackRecord
+    from srbench.results.store import METRIC_SELECTION_KEY, RunRecord, TrackRecord
 
     store.register_columns(declared_columns(pm).values())
     for track_plan in plan.tracks:
@@ -529,18 +595,19 @@ def run_evaluation(
                 config={"training": checkpoint_config(weights), "inference": inference_record(settings),
                         "degradation": {"name": track.degradation, "options": dict(track.degradation_options),
                                         "seed": track.seed},
-                        **({"cross_validation": fold.record()} if fold is not None else {})},
+                        **({"cross_validation": fold.record()} if fold is not None else {}),
+                        **({METRIC_SELECTION_KEY: {"metrics": list(metrics)}} if metrics is not None else {})},
                 checkpoint=weights,
                 plugin_versions=pm.versions(),
             )
-            runs.append(MethodRun(method=model.name, checkpoint=weights, run_key=store.register_run(record)))
-        first = shard[0] == 0 and (fold is None or fold.number == 1)
+            runs.append(MethodRun(method=model.name, checkpoint=weights, run_key=store.register_run(record),
+                                  checkpoint_sha256=record.checkpoint_sha256))
         job = TrackJob(
             track=track, runs=runs, results_path=store.path, settings=settings, force=force,
-            predictions_dir=predictions_dir, figure_subject=subjects[0].subject if first else None,
-            disabled_plugins=disabled_plugins,
+            predictions_dir=predictions_dir, figure_subject=track_plan.figure_subject, disabled_plugins=disabled_plugins,
+            derivatives_dir=derivatives_dir, contrast=track_plan.contrast, metrics=metrics,
         )  # fmt: skip
         label = f"{track.name}{f' fold {fold.number}/{fold.count}' if fold else ''}: {len(subjects)} subject(s) × {len(runs)} method(s)"
-        with progress(label, total=len(subjects)) as advance:
-            yield from run_track(job, subjects, pm=pm, store=store, jobs=jobs, on_subject=lambda _: advance(),
-                                 loaded=plan.predictors)
+        with progress(label, total=len(subjects) * len(runs)) as advance:
+            yield from run_track(job, subjects, pm=pm, store=store, jobs=jobs, loaded=plan.predictors,
+                                 on_outcome=lambda o: advance(f"{o.method} on {o.subject}: {o.status}"))

@@ -84,3 +84,19 @@ def effective_scale(lr_shape: Sequence[int], scale: Sequence[float]) -> Scale:
 def cropped_hr_shape(hr_shape: Sequence[int], scale: Sequence[int]) -> tuple[int, int, int]:
     """The HR shape after dropping trailing slices so each axis is a multiple of its scale."""
     return tuple((n // s) * s for n, s in zip(hr_shape, scale, strict=True))  # type: ignore[return-value]
+
+
+#: largest distance between an output's affine and the SR grid, as a fraction of the
+#: smallest voxel size (1e-4 of a voxel: float32 round trips of the header pass, a
+#: half-voxel or one-voxel shift is refused)
+AFFINE_TOLERANCE = 1e-4
+
+
+def grid_offset(affine: np.ndarray, expected: np.ndarray) -> float:
+    """Largest absolute difference between two 4 × 4 affines, in units of the smallest
+    voxel size of ``expected`` (``inf`` for a malformed or non-finite ``affine``)."""
+    affine = np.asarray(affine, dtype=np.float64)
+    if affine.shape != (4, 4) or not np.isfinite(affine).all():
+        return math.inf
+    spacing = float(np.min(np.linalg.norm(expected[:3, :3], axis=0)))
+    return float(np.abs(affine - expected).max()) / spacing

@@ -19,8 +19,8 @@ from srbench.errors import InputError, PluginError, file_error, show
 from srbench.interfaces import InferenceSettings, Predictor, Scale, SRModel, Volume
 from srbench.io.checkpoint import Checkpoint, check_fits, load_checkpoint, resolve_checkpoint_path, restore_modules
 
-#: largest distance (in mm, relative to the voxel size) between a model's output affine and the SR grid
-AFFINE_TOLERANCE = 1e-4
+#: largest distance (relative to the voxel size) between a model's output affine and the SR grid
+AFFINE_TOLERANCE = grid.AFFINE_TOLERANCE
 
 
 def load_predictor(model: SRModel, *, checkpoint: Path | None, device: str) -> Predictor:
@@ -63,8 +63,7 @@ def predict_checked(
         raise PluginError(f"{who}: output shape {tuple(sr.shape)} is not the SR grid's {tuple(expected_shape)}")
     expected_affine = grid.sr_affine(lr.affine, grid.effective_scale(lr.shape, scale))
     affine = np.asarray(sr.affine, dtype=np.float64)
-    spacing = float(np.min(np.linalg.norm(expected_affine[:3, :3], axis=0)))
-    if affine.shape != (4, 4) or not np.isfinite(affine).all() or np.abs(affine - expected_affine).max() > AFFINE_TOLERANCE * spacing:
+    if grid.grid_offset(affine, expected_affine) > AFFINE_TOLERANCE:
         shift = np.abs(affine - expected_affine).max() if affine.shape == (4, 4) else float("nan")
         raise PluginError(f"{who}: output affine is off the SR grid by up to {shift:.4g} mm (the harness sets the grid; see srbench.grid.sr_affine)")
     finite = sr.data.isfinite()

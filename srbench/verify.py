@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from srbench.results.store import EXTERNAL_CONFIG_KEY
+
 #: relative tolerance of a reproduced value. Measured (benchmarks/verify_tolerance.py, DCSRN
 #: ``cpu`` weights, demo in-sample track, 2-core AVX-512 CPU): 1 vs 2 torch threads and
 #: contiguous vs channels-last inference moved PSNR by at most 3.7e-8 dB and every metric by
@@ -42,7 +44,8 @@ class RowCheck:
         track, method, subject, metric: which value.
         stored: the value in the export.
         recomputed: the value computed now (None when it could not be computed).
-        status: ``reproduced``, ``differs`` or ``unverifiable``.
+        status: ``reproduced``, ``differs``, ``unverifiable``, or ``external`` (a row
+            scored from submitted files that are not here: checked by its recorded hash only).
         detail: why a value is unverifiable (empty otherwise).
     """
 
@@ -134,9 +137,10 @@ def verify_export(
         try:
             recomputed = _recompute(run, track, subject, inputs[(run_key, track, subject)], pm=pm, config=config,
                                     device=device, lr_cache=lr_cache, predictors=predictors)
-        except InputError as exc:
+        except (InputError, HashOnly) as exc:
+            status = "external" if isinstance(exc, HashOnly) else "unverifiable"
             for metric in sorted(stored):
-                row = RowCheck(track, run["method"], subject, metric, stored[metric], None, "unverifiable", str(exc))
+                row = RowCheck(track, run["method"], subject, metric, stored[metric], None, status, str(exc))
                 checks.append(row)
                 on_row(row)
             continue
@@ -158,13 +162,11 @@ def _recompute(run: Mapping[str, Any], track: str, subject: str, recorded_inputs
     """The metric values of one run × subject computed now (InputError when it cannot be)."""
     import json
 
-    from srbench.config.document import configure
-    from srbench.data.pairs import degrade_volume, subject_seed
+    from srbench.data.pairs import make_pair
     from srbench.errors import InputError
     from srbench.evaluation import compute_metrics
     from srbench.interfaces import InferenceSettings
     from srbench.io.hashing import sha256_file
-    from srbench.io.nifti import load_volume
     from srbench.models import load_predictor, predict_checked
     from srbench.weights import find_shipped
 
@@ -180,6 +182,16 @@ def _recompute(run: Mapping[str, Any], track: str, subject: str, recorded_inputs
     if recorded_inputs and digest not in set(recorded_inputs.values()):
         raise InputError(f"{path}: sha256 {digest[:12]} is not the recorded input's ({', '.join(v[:12] for v in recorded_inputs.values())})")
 
+    recorded = run["config"]
+    degradation_record = recorded.get("degradation", {"name": run["degradation"], "options": {}, "seed": spec.seed})
+    options = dict(degradation_record.get("options") or {})
+    seed = int(degradation_record.get("seed", spec.seed))
+    scale = tuple(float(s) for s in run["scale"])
+    recorded_track = dataclasses.replace(spec, degradation=run["degradation"], degradation_options=options,
+                                         seed=seed, scale=scale)
+    if isinstance(recorded.get(EXTERNAL_CONFIG_KEY), dict):
+        return _rescore_external(recorded_track, subjects[subject], recorded_inputs, hr_sha256=digest, pm=pm, config=config)
+
     sha = run.get("checkpoint_sha256")
     weights = None
     if sha is not None:
@@ -193,23 +205,53 @@ def _recompute(run: Mapping[str, Any], track: str, subject: str, recorded_inputs
         predictors[(method, str(weights))] = load_predictor(pm.get("model", method), checkpoint=weights, device=device)
     predictor = predictors[(method, str(weights))]
 
-    recorded = run["config"]
-    degradation_record = recorded.get("degradation", {"name": run["degradation"], "options": {}, "seed": spec.seed})
-    options = dict(degradation_record.get("options") or {})
-    seed = int(degradation_record.get("seed", spec.seed))
-    scale = tuple(float(s) for s in run["scale"])
     key = (track, subject, digest, run["degradation"], json.dumps(options, sort_keys=True), seed, scale)
     if key not in lr_cache:
-        degradation = configure(pm.get("degradation", run["degradation"]), options)
-        hr, lr = degrade_volume(load_volume(path), degradation=degradation, scale=scale,
-                                seed=subject_seed(track_seed=seed, subject=subject))
+        pair = make_pair(recorded_track, subjects[subject], pm=pm)
         lr_cache.clear()  # one subject's volumes at a time
-        lr_cache[key] = (hr, lr)
+        lr_cache[key] = (pair.hr, pair.lr)
     hr, lr = lr_cache[key]
     settings = InferenceSettings(**{**dict(recorded.get("inference", {})), "device": device})
     sr = predict_checked(predictor, lr, scale=scale, settings=settings, method=method, checkpoint=weights,
                          subject=f"subject '{subject}' ({path})")
     return compute_metrics(pm, sr=sr.data, hr=hr.data, affine=hr.affine)
+
+
+class HashOnly(Exception):
+    """An external row whose submitted file is not here: only its recorded sha256 stands for it."""
+
+
+def _rescore_external(track: Any, subject: Any, recorded_inputs: Mapping[str, str], *, hr_sha256: str, pm: Any,
+                      config: Any) -> dict[str, float]:
+    """Score again, from the submitted file, a subject of a run scored by ``srbench score``.
+
+    The submitted file is the recorded input whose sha256 is not the HR file's; a relative
+    recorded path is read from the working directory (as exports write it).
+
+    Raises:
+        HashOnly: the file is not here (the row stands by its recorded hash only).
+        InputError: the file is here but changed, or no longer fits the subject's grid.
+    """
+    from srbench.errors import InputError, file_error
+    from srbench.external.inputs import expected_subjects
+    from srbench.external.predictions import check_prediction
+    from srbench.external.scoring import score_prediction
+    from srbench.io.hashing import sha256_file
+
+    submitted = {path: sha for path, sha in recorded_inputs.items() if sha != hr_sha256}
+    if len(submitted) != 1:
+        raise InputError(f"subject '{subject.subject}': an external row must record exactly one submitted file, found {len(submitted)}")
+    recorded_path, sha = next(iter(submitted.items()))
+    path = Path(recorded_path)
+    if not path.is_file():
+        raise HashOnly(f"external: checked by file hash only (submitted file {recorded_path} is not here to re-score; "
+                       f"sha256 {sha[:12]} recorded)")
+    if sha256_file(path) != sha:
+        raise file_error(path, f"submitted file changed since it was scored (sha256 {sha[:12]} recorded)")
+    expected = next(e for e in expected_subjects(config, track, pm=pm) if e.id == subject.subject)
+    prediction = check_prediction(path, expected, references={hr_sha256: subject.subject})
+    values, _ = score_prediction(track, prediction, pm=pm)
+    return values
 
 
 def unstored_columns(records: Sequence[Mapping[str, Any]], computed: Iterable[str]) -> list[str]:
@@ -221,11 +263,19 @@ def unstored_columns(records: Sequence[Mapping[str, Any]], computed: Iterable[st
 
 def summary(checks: Sequence[RowCheck], *, tolerance: float) -> str:
     """One line: how many values were reproduced, the largest difference, what failed."""
-    counts = {s: sum(c.status == s for c in checks) for s in ("reproduced", "differs", "unverifiable")}
+    counts = {s: sum(c.status == s for c in checks) for s in ("reproduced", "differs", "unverifiable", "external")}
     differences = [abs(c.difference) for c in checks if c.difference is not None and math.isfinite(c.difference)]
     largest = max(differences, default=0.0)
+    external = (f"; {counts['external']} external value(s) checked by file hash only (their files are not here)"
+                if counts["external"] else "")
     return (
         f"{counts['reproduced']} of {len(checks)} value(s) reproduced within {tolerance:g} (relative); "
         f"{counts['differs']} differ, {counts['unverifiable']} could not be recomputed; "
-        f"largest difference {largest:.3g}"
+        f"largest difference {largest:.3g}{external}"
     )
+
+
+def failed(checks: Sequence[RowCheck]) -> bool:
+    """True when a value differs or could not be recomputed (external rows whose files are
+    absent stand by their hash and do not fail a verification)."""
+    return any(c.status in ("differs", "unverifiable") for c in checks)

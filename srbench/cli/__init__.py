@@ -30,6 +30,8 @@ BUILTIN_COMMANDS = (
     "demo",
     "weights_cmd",
     "verify",
+    "inputs_cmd",
+    "score",
 )
 
 

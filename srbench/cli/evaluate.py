@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
 import time
 
 import click
@@ -12,8 +9,9 @@ import click
 from srbench.cli.common import PathParam, config_option, device_option, plugin_manager
 from srbench.cli.predict import inference_settings, refuse_unused_patch_options, with_inference_options
 from srbench.config import load_config
-from srbench.errors import one_line
-from srbench.evaluation import finite_or_none, metric_columns, parse_shard, plan_evaluation
+from srbench.io.paths import check_creatable_dir
+from srbench.cli.row_printer import RowPrinter
+from srbench.evaluation import metric_columns, parse_shard, plan_evaluation, select_metrics
 from srbench.progress import progress_bar
 from srbench.stage_times import StageTimes
 
@@ -28,12 +26,16 @@ from srbench.stage_times import StageTimes
 @click.option("--jobs", default=1, show_default=True, help="Subjects evaluated in parallel worker processes, the CPU threads split between them; each plans its tiles with the full --memory-budget (on 2 cores --jobs 2 was 1.13x faster, benchmarks/README.md).")
 @click.option("--shard", default=None, metavar="i/n|auto", help="Evaluate only shard i of n of each track's subjects (merge stores with `srbench results merge`); auto: this SLURM array task's shard (SLURM_ARRAY_TASK_ID, _COUNT, _MIN).")
 @click.option("--save-predictions/--no-save-predictions", default=True, show_default=True, help="Keep the SR volumes of each track's first subject next to the store (for `leaderboard --figures`).")
+@click.option("--metric", "metrics", multiple=True, metavar="NAME", help="Compute only this metric (repeatable; default: every installed metric). Recorded with the run; boards say which rows lack a metric.")
+@click.option("--skip-metric", "skipped_metrics", multiple=True, metavar="NAME", help="Do not compute this metric (repeatable), e.g. --skip-metric lpips.")
+@click.option("--figure-subject", default=None, metavar="ID", help="Subject whose SR volumes are kept for the figures (default: each track's first).")
+@click.option("--derivatives", "derivatives_dir", type=PathParam(file_okay=False), default=None, metavar="DIR", help="Also write every subject's SR volume of every method as BIDS derivatives: DIR/srbench-<method>/ (docs/external.md).")
 @click.option("--runs-root", type=PathParam(file_okay=False), default=None, help="Where to look for trained runs (default: ./runs).")
 @config_option
 @with_inference_options
 @device_option
 @click.pass_context
-def command(ctx, track_name, methods, checkpoint, results_path, output_format, force, jobs, shard, save_predictions, runs_root, config_path, memory_budget, halo, patch_size, overlap, batch_size, precision, device) -> None:
+def command(ctx, track_name, methods, checkpoint, results_path, output_format, force, jobs, shard, save_predictions, metrics, skipped_metrics, figure_subject, derivatives_dir, runs_root, config_path, memory_budget, halo, patch_size, overlap, batch_size, precision, device) -> None:
     """Evaluate methods on a track: degrade each test volume, super-resolve it, score it.
 
     One row per subject × method × track × metric goes into the results store; rows
@@ -50,20 +52,23 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device,
                                   memory_budget=memory_budget, halo=halo, precision=precision)  # fmt: skip
     shard_spec = parse_shard(shard)
+    selection = select_metrics(pm, include=metrics, exclude=skipped_metrics)
     plan = plan_evaluation(
         config=config, pm=pm, track_name=track_name, methods=methods, checkpoint=checkpoint,
-        runs_root=runs_root, shard=shard_spec, device=settings.device,
+        runs_root=runs_root, shard=shard_spec, device=settings.device, figure_subject=figure_subject,
     )
     refuse_unused_patch_options(ctx, [model for track in plan.tracks for model, _ in track.methods])
     for note in plan.notes:
         click.echo(note, err=True)
+    if derivatives_dir is not None:
+        check_creatable_dir(derivatives_dir, what="derivatives folder")
     store, predictions_dir = open_results_store(results_path, reads=[config.path, *plan.inputs()],
                                                 save_predictions=save_predictions)
-    printer = RowPrinter(output_format=output_format, columns=metric_columns(pm))
+    printer = RowPrinter(output_format=output_format, columns=metric_columns(pm, selection))
     outcomes = run_evaluation(
         plan, pm=pm, store=store, settings=settings, force=force, jobs=jobs, predictions_dir=predictions_dir,
         shard=shard_spec, disabled_plugins=tuple((ctx.find_root().obj or {}).get("disabled_plugins", ())),
-        progress=progress_bar,
+        progress=progress_bar, derivatives_dir=derivatives_dir, metrics=selection,
     )
     times = StageTimes()
     for outcome in outcomes:
@@ -75,35 +80,3 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     click.echo(f"results stored in {store.path}", err=True)
     if times.seconds:
         click.echo(f"wall time {time.perf_counter() - started:.1f} s; time per stage: {times.summary()}", err=True)
-
-
-class RowPrinter:
-    """Prints per-subject outcomes on stdout as a table, JSON lines or CSV."""
-
-    def __init__(self, *, output_format: str, columns: list[str]) -> None:
-        self.output_format = output_format
-        self.columns = columns
-        self.rows: list[dict] = []
-        self.writer = None
-        if output_format == "csv":
-            self.writer = csv.DictWriter(sys.stdout, fieldnames=["method", "track", "subject", "status", *columns], extrasaction="ignore")
-            self.writer.writeheader()
-
-    def add(self, outcome) -> None:
-        row = {key: one_line(value) if isinstance(value, str) else value for key, value in outcome.as_row().items()}
-        if self.output_format == "json":
-            click.echo(json.dumps({k: finite_or_none(v) if isinstance(v, float) else v for k, v in row.items()}))
-        elif self.output_format == "csv":
-            self.writer.writerow(row)
-            sys.stdout.flush()
-        else:
-            self.rows.append(row)
-
-    def finish(self) -> None:
-        if self.output_format != "table" or not self.rows:
-            return
-        import pandas as pd
-
-        frame = pd.DataFrame(self.rows)
-        frame = frame[[c for c in ["method", "track", "subject", "status", *self.columns] if c in frame.columns]]
-        click.echo(frame.to_markdown(index=False, floatfmt=".4f"))

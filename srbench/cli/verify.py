@@ -43,6 +43,8 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
     Prints one line per stored value (track, method, subject, metric, stored, recomputed,
     difference, verdict) on stdout and a summary on stderr; exits 1 when a value differs
     beyond the tolerance or cannot be recomputed (weights not shipped, input file changed).
+    Rows scored from submitted files (srbench score) are re-scored from those files when
+    they are here; otherwise they are reported as external, checked by file hash only.
 
     \b
     Tolerance: the default 1e-5 (relative to max(1, |value|)) comes from a measurement:
@@ -59,7 +61,7 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
     from srbench.config import load_config
     from srbench.evaluation import metric_columns
     from srbench.results.export import read_export
-    from srbench.verify import summary, unstored_columns, verify_export
+    from srbench.verify import failed, summary, unstored_columns, verify_export
 
     names = [n.strip() for value in tracks for n in value.split(",") if n.strip()] or ["all"]
     pm = plugin_manager(ctx)
@@ -86,5 +88,5 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
     if missing and checks:
         click.echo(f"note: {export_path} stores no {', '.join(missing)} values (evaluated before the metric existed?): "
                    "computed but not compared; re-evaluate and export to add them", err=True)
-    if any(c.status != "reproduced" for c in checks):
+    if failed(checks):
         ctx.exit(1)

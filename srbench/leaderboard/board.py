@@ -34,7 +34,7 @@ from srbench.errors import InputError, file_error
 from srbench.io.hashing import sha256_text
 from srbench.leaderboard.inference import entry_inference
 from srbench.metric_columns import MetricColumn, declared_columns, resolve_columns
-from srbench.results.store import ResultsStore, TrackRecord
+from srbench.results.store import EXTERNAL_CONFIG_KEY, METRIC_SELECTION_KEY, ResultsStore, TrackRecord
 from srbench.statistics import PairedTest, bootstrap_ci, paired_test
 
 if TYPE_CHECKING:
@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
+#: appended to the label of such a row on every board, with :data:`EXTERNAL_LEGEND` below the table
+EXTERNAL_MARK = "†"
+EXTERNAL_LEGEND = "† external: scored by srbench from submitted files (srbench score), not re-derivable from weights."
+#: the inference line of such a row
+EXTERNAL_INFERENCE = "not run by srbench: SR volumes submitted as files and scored as they are (sha256 recorded per subject)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +85,10 @@ class Entry:
     fold_runs: dict[int, str] = dataclasses.field(default_factory=dict)
     #: how its volumes were inferred (:func:`srbench.leaderboard.inference.describe_inference`)
     inference: str = ""
+    #: the submission (label, description, URL) of a row scored from submitted files; None for a plugin's row
+    external: dict[str, Any] | None = None
+    #: the metric plugins its run computed when it did not compute all (``evaluate --metric``); None: all
+    metric_selection: list[str] | None = None
 
     @property
     def n(self) -> int:
@@ -195,6 +204,7 @@ def build_board(
     info: TrackRecord | None = None,
     run_degradations: Mapping[str, Mapping[str, Any]] | None = None,
     run_folds: Mapping[str, Mapping[str, Any]] | None = None,
+    run_external: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> TrackBoard:
     """Summarise one track's rows (``ResultsStore.rows(track)``) and not-applicable marks.
 
@@ -208,6 +218,10 @@ def build_board(
     :func:`run_folds` entry; the runs of one method's folds (same ``group``) form one
     row, whose values are each subject's score by the model of its fold (when a subject
     was scored by several runs of the group, the newest run's values count).
+
+    ``run_external`` maps the run key of a run scored from submitted files to its
+    ``external`` entry (:func:`srbench.external.scoring.external_runs`): its row is
+    labelled with :data:`EXTERNAL_MARK` and carries the submission.
 
     Raises:
         InputError: the rows mix degradations (or degradation options or seeds), scales
@@ -243,11 +257,14 @@ def build_board(
     for method, count in marks[~marks["entry"].isin(rows["entry"])].groupby("method")["entry"].nunique().items():
         runs_per_method[method] = runs_per_method.get(method, 0) + int(count)
 
+    external = dict(run_external or {})
+
     def label(method: str, run_key: str, checkpoint: Any) -> str:
+        mark = f" {EXTERNAL_MARK}" if run_key in external else ""
         if runs_per_method.get(method, 1) <= 1:
-            return method
+            return method + mark
         tag = f"ckpt {checkpoint[:8]}" if isinstance(checkpoint, str) and checkpoint else f"run {run_key[:8]}"
-        return f"{method} ({tag})"
+        return f"{method} ({tag}){mark}"
 
     entries: list[Entry] = []
     for (method, key), group in rows.groupby(["method", "entry"], sort=True):
@@ -265,7 +282,8 @@ def build_board(
         }
         fold_runs = {int(folds[run]["fold"]): str(run) for run in group["run_key"].unique() if run in folds}
         entries.append(Entry(label(method, key, group["checkpoint_sha256"].iloc[0]), method, key, values,
-                             folds=subject_folds, fold_runs=dict(sorted(fold_runs.items()))))
+                             folds=subject_folds, fold_runs=dict(sorted(fold_runs.items())),
+                             external=dict(external[key]) if key in external else None))
     with_results = {e.run_key for e in entries}
     for mark in marks.itertuples():
         if mark.entry not in with_results:
@@ -415,15 +433,19 @@ def build_boards(
     columns = board_columns(store, rows["metric"].unique().tolist(), pm=pm, directions=directions)
     degradations = run_degradations(store)
     folds = run_folds(store)
+    external = store.run_config_entries(EXTERNAL_CONFIG_KEY)
+    selections = store.run_config_entries(METRIC_SELECTION_KEY)
     boards = [build_board(t, rows, marks, columns=columns, info=infos.get(t), run_degradations=degradations,
-                          run_folds=folds)
+                          run_folds=folds, run_external=external)
               for t in tracks]
     for board in boards:
         board.degradation_description = degradation_description(pm, board.degradation, board.degradation_options)
         described = entry_inference(store, {e.run_key: list(e.fold_runs.values()) or [e.run_key] for e in board.entries},
                                     board.track)  # fmt: skip
         for entry in board.entries:
-            entry.inference = described[entry.run_key]
+            entry.inference = EXTERNAL_INFERENCE if entry.external is not None else described[entry.run_key]
+            chosen = selections.get(entry.run_key, {}).get("metrics")
+            entry.metric_selection = [str(m) for m in chosen] if isinstance(chosen, list) else None
     return sorted(boards, key=lambda b: (0 if b.info and b.info.kind == "insample" else 1, b.track))
 
 

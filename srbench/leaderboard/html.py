@@ -32,7 +32,14 @@ from srbench.defaults import BASELINE_METHOD
 from srbench.errors import file_error
 from srbench.io.atomic import write_text_atomic
 from srbench.io.paths import ensure_dir
-from srbench.leaderboard.board import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Entry, TrackBoard, build_boards
+from srbench.leaderboard.board import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    EXTERNAL_LEGEND,
+    Entry,
+    TrackBoard,
+    build_boards,
+)
 from srbench.leaderboard.markdown import MIN_SUBJECTS_FOR_STATISTICS, track_filename
 from srbench.leaderboard.text import (
     column_header,
@@ -44,10 +51,11 @@ from srbench.leaderboard.text import (
     format_p,
     format_summary,
     leader_text,
+    safe_url,
     scale_text,
 )
 from srbench.provenance import utc_today
-from srbench.results.store import ResultsStore, TrackRecord
+from srbench.results.store import EXTERNAL_CONFIG_KEY, ResultsStore, TrackRecord
 
 if TYPE_CHECKING:
     from srbench.plugins import PluginManager
@@ -218,6 +226,14 @@ def provenance_html(entry: Entry, run: Mapping[str, Any] | None, *, run_key: str
             ("intensity convention", _e(run.get("intensity_convention"))),
         ]
         if isinstance(config, dict):
+            submission = config.get(EXTERNAL_CONFIG_KEY)
+            if isinstance(submission, dict):
+                url = safe_url(submission.get("url"))
+                fields += [
+                    ("origin", _e(EXTERNAL_LEGEND)),
+                    ("description", _e(submission.get("description") or "—")),
+                    ("url", f'<a href="{_e(url)}" rel="nofollow noopener noreferrer">{_e(url)}</a>' if url else "—"),
+                ]
             if config.get("inference"):
                 fields.append(("inference settings", f"<code>{_e(json.dumps(config['inference'], sort_keys=True))}</code>"))
         if entry.inference:
@@ -349,6 +365,7 @@ def render_track_page(
         "best value highlighted; n = number of subjects. Click a column header to sort; click a run for its provenance."
         + (f" {_e(diagnostics_legend(board))}" if board.diagnostics else "") + "</p>",
         _main_table(board, runs),
+        *([f'<p class="note">{_e(EXTERNAL_LEGEND)}</p>'] if any(e.external is not None for e in board.entries) else []),
     ]
     absent = [e for e in board.entries if e.not_applicable is not None]
     if absent:

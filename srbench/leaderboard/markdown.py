@@ -24,6 +24,8 @@ from srbench.io.paths import check_creatable_dir, ensure_dir, path_component, re
 from srbench.leaderboard.board import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
+    EXTERNAL_LEGEND,
+    Entry,
     TrackBoard,
     acquisition_drops,
     build_boards,
@@ -36,12 +38,14 @@ from srbench.leaderboard.text import (
     degradation_setup_text,
     degradation_text,
     diagnostics_legend,
+    escape_markdown,
     format_metric,
     format_p,
     format_summary,
     format_value,
     leader_text,
     options_text,
+    safe_url,
     scale_text,
 )
 from srbench.results.store import ResultsStore, TrackRecord
@@ -85,6 +89,21 @@ CROSS_VALIDATION_NOTE = (
 def headline_metrics(board: TrackBoard) -> list[str]:
     """The board's headline columns (none of the detail columns grouped under them)."""
     return [name for name, column in board.columns.items() if column.is_headline]
+
+
+def metric_selection_text(board: TrackBoard) -> str:
+    """Which rows computed only some metrics (``evaluate --metric``/``--skip-metric``): '' when all did."""
+    partial = [e for e in board.entries if e.metric_selection is not None]
+    return "; ".join(f"{escape_markdown(e.label)} computed only {', '.join(e.metric_selection or [])} "
+                     "(its other columns show —)" for e in partial)
+
+
+def render_submission(entry: Entry) -> str:
+    """One markdown line: an external row's label, its description and URL (escaped: they come from the store)."""
+    submission = entry.external or {}
+    description = escape_markdown(str(submission.get("description") or "")) or "no description given"
+    url = safe_url(submission.get("url"))
+    return f"- **{escape_markdown(entry.label)}**: {description}" + (f" — <{url}>" if url else "")
 
 
 def render_per_subject(board: TrackBoard) -> list[str]:
@@ -155,6 +174,7 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
         + (f" (results computed with {', '.join(board.srbench_versions)})" if board.srbench_versions else ""),
         f"- **Date:** {today} (UTC)",
         f"- **Subjects:** {len(board.subjects)}",
+        *([f"- **Metric selection:** {metric_selection_text(board)}"] if metric_selection_text(board) else []),
         "",
         "Mean ± sample standard deviation over subjects; ↑ higher is better, ↓ lower is better; "
         "best value in **bold**; n = number of subjects." + (f" {diagnostics_legend(board)}" if board.diagnostics else ""),
@@ -176,6 +196,10 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
             cells.append(f"**{text}**" if entry.run_key in best[metric] else text)
         rows.append(cells)
     body = [_table(["Method", "n", *(column_header(board, m) for m in board.metrics)], rows, ["l", "r"] + ["r"] * len(board.metrics))]
+    submitted = [e for e in board.entries if e.external is not None]
+    if submitted:
+        body += ["", EXTERNAL_LEGEND, "", "## External submissions", ""]
+        body += [render_submission(e) for e in submitted]
 
     if info is not None and info.kind == "cv":
         body += render_per_subject(board)

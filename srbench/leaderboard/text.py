@@ -133,3 +133,26 @@ def degradation_setup_text(board: TrackBoard) -> str:
         if board.degradation_seed is not None else "seed not recorded"
     )
     return f"{options_text(board.degradation_options)}; {seed}"
+
+
+#: characters with a meaning in markdown (and ``<``/``>``, which a viewer may take as HTML)
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~&")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` as literal markdown: one line, every markdown (or HTML) character backslash-escaped."""
+    line = " ".join(str(text).split())
+    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in line)
+
+
+def safe_url(url: object) -> str | None:
+    """``url`` when it is an http(s) address without spaces, quotes, brackets or ``|`` (fit for
+    a link in markdown and HTML), else None: a store is read as untrusted input."""
+    import urllib.parse
+
+    if not isinstance(url, str) or len(url) > 500 or not url.isprintable():
+        return None
+    if any(ch.isspace() or ch in "<>\"'`|()[]\\" for ch in url):
+        return None
+    parsed = urllib.parse.urlsplit(url)
+    return url if parsed.scheme in ("http", "https") and parsed.netloc else None

@@ -21,6 +21,13 @@ Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``schema_version``):
     (:class:`~srbench.metric_columns.MetricColumn`: direction, display, description), so
     leaderboards render without the plugins; stores written before it existed lack it
     and are still read (the table is created the first time such a store is written to).
+``inference_plans``
+    how each run × track × subject volume was tiled (:meth:`srbench.tiling.TilePlan.record`),
+    for methods that plan tiles; created the same way in older stores.
+
+A run scored from submitted files (``srbench score``) has an ``external`` entry in its
+config (:mod:`srbench.external.scoring`); its subjects' ``inputs`` hold the HR file and
+the submitted prediction.
 
 Concurrency: the store runs in WAL mode with a busy timeout, every write is one
 ``BEGIN IMMEDIATE`` transaction (one per subject), and a "database is locked" error is
@@ -51,6 +58,13 @@ from srbench.provenance import git_commit, utc_now, utc_today
 
 #: version of the table layout written by this module
 SCHEMA_VERSION = 1
+
+#: the run-config entry of a run scored from submitted files (``srbench score``): its label,
+#: description and URL (:mod:`srbench.external.scoring`)
+EXTERNAL_CONFIG_KEY = "external"
+#: the run-config entry of a run that computed only some metrics (``evaluate --metric``):
+#: ``{"metrics": [names]}``
+METRIC_SELECTION_KEY = "metric_selection"
 
 #: where ``srbench evaluate`` and ``srbench leaderboard`` look without ``--results``
 DEFAULT_RESULTS_PATH = Path("results") / "results.sqlite"
@@ -217,6 +231,24 @@ class RunRecord:
             "config": self.config,
         }
         return sha256_text(canonical_json(identity))
+
+
+@dataclasses.dataclass(frozen=True)
+class SubjectRows:
+    """What :meth:`ResultsStore.add_subjects` stores for one subject.
+
+    Attributes:
+        subject: the subject id.
+        values: metric column → value.
+        inputs: input file path → its hex sha256 (the HR file; for external rows also the
+            submitted prediction).
+        plan: how the volume was tiled, if planned.
+    """
+
+    subject: str
+    values: Mapping[str, float]
+    inputs: Mapping[str | Path, str]
+    plan: Mapping[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -507,38 +539,58 @@ class ResultsStore:
             values: metric column → value; ``inf`` is stored as is (a ratio of identical
                 volumes), NaN is refused.
             inputs: input file path → its hex sha256.
-            force: replace stored values instead of keeping them.
+            force: replace stored values (and the subject's recorded inputs) instead of keeping them.
             plan: how the volume was tiled (:meth:`srbench.tiling.TilePlan.record`), if planned.
 
         Returns:
             The number of result rows written (0 when everything was already stored).
         """
-        for metric, value in values.items():
-            if math.isnan(float(value)):
-                raise SrbenchRuntimeError(f"metric '{metric}' of subject '{subject}' on track '{track}' is NaN")
+        return self.add_subjects(run_key, track, [SubjectRows(subject, values, inputs, plan)], force=force)
+
+    def add_subjects(self, run_key: str, track: str, subjects: Sequence[SubjectRows], *, force: bool = False) -> int:
+        """Store several subjects of one run and track in one transaction (all or nothing);
+        see :meth:`add_subject`. Returns the number of result rows written."""
+        for rows in subjects:
+            for metric, value in rows.values.items():
+                if math.isnan(float(value)):
+                    raise SrbenchRuntimeError(f"metric '{metric}' of subject '{rows.subject}' on track '{track}' is NaN")
         verb = "INSERT OR REPLACE" if force else "INSERT OR IGNORE"
 
         def body(c: sqlite3.Connection) -> int:
             if c.execute("SELECT 1 FROM runs WHERE run_key = ?", (run_key,)).fetchone() is None:
                 raise SrbenchRuntimeError(f"{self.path}: run {run_key[:12]} is not registered (call register_run first)")
             written = 0
-            for metric, value in values.items():
-                cursor = c.execute(
-                    f"{verb} INTO results (run_key, track, subject, metric, value) VALUES (?, ?, ?, ?, ?)",
-                    (run_key, track, subject, metric, float(value)),
-                )
-                written += cursor.rowcount
-            for path, digest in inputs.items():
-                c.execute(
-                    f"{verb} INTO inputs (run_key, track, subject, path, sha256) VALUES (?, ?, ?, ?, ?)",
-                    (run_key, track, subject, str(path), digest),
-                )
-            if plan is not None:
-                c.execute(f"{verb} INTO inference_plans (run_key, track, subject, plan) VALUES (?, ?, ?, ?)",
-                          (run_key, track, subject, canonical_json(dict(plan))))
+            for rows in subjects:
+                subject = rows.subject
+                if force:
+                    c.execute("DELETE FROM inputs WHERE run_key = ? AND track = ? AND subject = ?", (run_key, track, subject))
+                for metric, value in rows.values.items():
+                    cursor = c.execute(
+                        f"{verb} INTO results (run_key, track, subject, metric, value) VALUES (?, ?, ?, ?, ?)",
+                        (run_key, track, subject, metric, float(value)),
+                    )
+                    written += cursor.rowcount
+                for path, digest in rows.inputs.items():
+                    c.execute(
+                        f"{verb} INTO inputs (run_key, track, subject, path, sha256) VALUES (?, ?, ?, ?, ?)",
+                        (run_key, track, subject, str(path), digest),
+                    )
+                if rows.plan is not None:
+                    c.execute(f"{verb} INTO inference_plans (run_key, track, subject, plan) VALUES (?, ?, ?, ?)",
+                              (run_key, track, subject, canonical_json(dict(rows.plan))))
             return written
 
         return self._transaction(body)
+
+    def subject_values(self, run_key: str, track: str, subject: str) -> dict[str, float]:
+        """The stored metric values of one run × track × subject (column → value)."""
+        rows = self._retry(
+            lambda: self._conn.execute(
+                "SELECT metric, value FROM results WHERE run_key = ? AND track = ? AND subject = ?",
+                (run_key, track, subject),
+            ).fetchall()
+        )
+        return {str(metric): float(value) for metric, value in rows}
 
     def mark_not_applicable(self, run_key: str, method: str, track: str, reason: str) -> None:
         """Record that the run could not be evaluated on ``track`` and why (kept once)."""
