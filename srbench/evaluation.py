@@ -152,13 +152,14 @@ def select_metrics(pm: PluginManager, *, include: Sequence[str] = (), exclude: S
     return None if set(chosen) == set(names) else tuple(chosen)
 
 
-def _metrics(pm: PluginManager, selection: Sequence[str] | None) -> list[Any]:
+def selected_metrics(pm: PluginManager, selection: Sequence[str] | None = None) -> list[Any]:
+    """The registered metric plugins, or those named in ``selection``."""
     return [m for m in pm.all("metric") if selection is None or m.name in selection]
 
 
 def metric_columns(pm: PluginManager, selection: Sequence[str] | None = None) -> list[str]:
     """Every output column of every registered metric (of the ``selection`` only, when given)."""
-    return [column for metric in _metrics(pm, selection) for column in metric.outputs]
+    return [column for metric in selected_metrics(pm, selection) for column in metric.outputs]
 
 
 def compute_metrics(pm: PluginManager, *, sr: torch.Tensor, hr: torch.Tensor, affine: Any, times: StageTimes | None = None,
@@ -169,7 +170,7 @@ def compute_metrics(pm: PluginManager, *, sr: torch.Tensor, hr: torch.Tensor, af
 
     times = times if times is not None else StageTimes()
     values: dict[str, float] = {}
-    metrics = _metrics(pm, selection)
+    metrics = selected_metrics(pm, selection)
     with times.stage("intensity convention"):
         sr01, hr01 = scale_pair(sr, hr)
     for metric in metrics:

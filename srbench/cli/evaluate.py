@@ -8,10 +8,11 @@ import click
 
 from srbench.cli.common import PathParam, config_option, device_option, plugin_manager
 from srbench.cli.predict import inference_settings, refuse_unused_patch_options, with_inference_options
-from srbench.config import load_config
-from srbench.io.paths import check_creatable_dir
 from srbench.cli.row_printer import RowPrinter
+from srbench.config import load_config
+from srbench.estimate import DETAILED_PROBE, compared_summary, estimate_evaluation, estimate_table
 from srbench.evaluation import metric_columns, parse_shard, plan_evaluation, select_metrics
+from srbench.io.paths import check_creatable_dir
 from srbench.progress import progress_bar
 from srbench.stage_times import StageTimes
 
@@ -28,6 +29,7 @@ from srbench.stage_times import StageTimes
 @click.option("--save-predictions/--no-save-predictions", default=True, show_default=True, help="Keep the SR volumes of each track's first subject next to the store (for `leaderboard --figures`).")
 @click.option("--metric", "metrics", multiple=True, metavar="NAME", help="Compute only this metric (repeatable; default: every installed metric). Recorded with the run; boards say which rows lack a metric.")
 @click.option("--skip-metric", "skipped_metrics", multiple=True, metavar="NAME", help="Do not compute this metric (repeatable), e.g. --skip-metric lpips.")
+@click.option("--estimate", "estimate_only", is_flag=True, help="Print the expected time per track, method and metric on this machine (header sizes and a short probe) and stop.")
 @click.option("--figure-subject", default=None, metavar="ID", help="Subject whose SR volumes are kept for the figures (default: each track's first).")
 @click.option("--derivatives", "derivatives_dir", type=PathParam(file_okay=False), default=None, metavar="DIR", help="Also write every subject's SR volume of every method as BIDS derivatives: DIR/srbench-<method>/ (docs/external.md).")
 @click.option("--runs-root", type=PathParam(file_okay=False), default=None, help="Where to look for trained runs (default: ./runs).")
@@ -35,7 +37,7 @@ from srbench.stage_times import StageTimes
 @with_inference_options
 @device_option
 @click.pass_context
-def command(ctx, track_name, methods, checkpoint, results_path, output_format, force, jobs, shard, save_predictions, metrics, skipped_metrics, figure_subject, derivatives_dir, runs_root, config_path, memory_budget, halo, patch_size, overlap, batch_size, precision, device) -> None:
+def command(ctx, track_name, methods, checkpoint, results_path, output_format, force, jobs, shard, save_predictions, metrics, skipped_metrics, estimate_only, figure_subject, derivatives_dir, runs_root, config_path, memory_budget, halo, patch_size, overlap, batch_size, precision, device) -> None:
     """Evaluate methods on a track: degrade each test volume, super-resolve it, score it.
 
     One row per subject × method × track × metric goes into the results store; rows
@@ -58,12 +60,23 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
         runs_root=runs_root, shard=shard_spec, device=settings.device, figure_subject=figure_subject,
     )
     refuse_unused_patch_options(ctx, [model for track in plan.tracks for model, _ in track.methods])
-    for note in plan.notes:
-        click.echo(note, err=True)
+    if estimate_only:
+        for note in plan.notes:
+            click.echo(note, err=True)
+        estimate = estimate_evaluation(plan, pm=pm, settings=settings, metrics=selection, divisors=DETAILED_PROBE)
+        click.echo(estimate_table(estimate))
+        click.echo(f"estimated {estimate.total:.0f} s in one process on this machine"
+                   + (f"; not estimated: {', '.join(estimate.unknown)}" if estimate.unknown else ""), err=True)
+        return
     if derivatives_dir is not None:
         check_creatable_dir(derivatives_dir, what="derivatives folder")
     store, predictions_dir = open_results_store(results_path, reads=[config.path, *plan.inputs()],
                                                 save_predictions=save_predictions)
+    for note in plan.notes:
+        click.echo(note, err=True)
+    estimate = estimate_evaluation(plan, pm=pm, settings=settings, metrics=selection)
+    click.echo(f"estimate: about {estimate.total:.0f} s in one process on this machine (evaluate --estimate "
+               "details it per track, method and metric)", err=True)
     printer = RowPrinter(output_format=output_format, columns=metric_columns(pm, selection))
     outcomes = run_evaluation(
         plan, pm=pm, store=store, settings=settings, force=force, jobs=jobs, predictions_dir=predictions_dir,
@@ -79,4 +92,5 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     printer.finish()
     click.echo(f"results stored in {store.path}", err=True)
     if times.seconds:
-        click.echo(f"wall time {time.perf_counter() - started:.1f} s; time per stage: {times.summary()}", err=True)
+        click.echo(f"wall time {time.perf_counter() - started:.1f} s (estimated {estimate.total:.0f} s); "
+                   f"time per stage: {compared_summary(times.seconds, estimate)}", err=True)
