@@ -350,9 +350,11 @@ def finite_or_none(value: float) -> float | str:
     return value
 
 
-def resolve_method_checkpoint(model: Any, *, checkpoint: Path | None, track: TrackSpec, config: BenchmarkConfig, runs_root: Path | None, pm: PluginManager) -> Path | None:
-    """The weights evaluated for ``model`` on ``track`` (the models trained on its training track)."""
-    return resolve_checkpoint(model, checkpoint=checkpoint, track=track.training_track(config), runs_root=runs_root, pm=pm)
+def resolve_method_checkpoint(model: Any, *, checkpoint: Path | None, track: TrackSpec, config: BenchmarkConfig, runs_root: Path | None, pm: PluginManager, notes: list[str] | None = None) -> Path | None:
+    """The weights evaluated for ``model`` on ``track`` (the models trained on its training
+    track); a note on the weights chosen goes to ``notes`` when given."""
+    return resolve_checkpoint(model, checkpoint=checkpoint, track=track.training_track(config), runs_root=runs_root, pm=pm,
+                              notes=notes)
 
 
 @dataclasses.dataclass
@@ -440,6 +442,7 @@ def plan_evaluation(
     tracks = config.select_tracks(track_name)
     notes: list[str] = []
     plans: list[TrackPlan] = []
+    weight_notes: list[str] = []
     offered: set[str] = set()
     predictors: dict[tuple[str, Path | None], Any] = {}
     for track in tracks:
@@ -477,7 +480,8 @@ def plan_evaluation(
         for model in models:
             try:
                 weights = [
-                    resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root, pm=pm)
+                    resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root, pm=pm,
+                                              notes=weight_notes)
                     if fold is None
                     else resolve_fold_checkpoint(model, track=track.name, fold=fold.number, runs_root=runs_root)
                     for fold, _ in splits
@@ -507,6 +511,7 @@ def plan_evaluation(
     if not plans:
         detail = "; ".join(notes) if notes else "no track selected"
         raise InputError(f"nothing to evaluate for --track {track_name} ({detail})")
+    notes = list(dict.fromkeys(weight_notes)) + notes  # each shipped-weights note once
     if figure_subject is not None and figure_subject not in offered:
         raise unknown_name(f"--figure-subject: subject of --track {track_name}", figure_subject, offered)
     return EvaluationPlan(tracks=plans, notes=notes, predictors=predictors)

@@ -274,7 +274,7 @@ def draw_comparison(
 
 def _pick_subject(root: Path, track: str, methods: Sequence[str] | None) -> tuple[str, list[str]] | None:
     """The subject with predictions for the most methods (trilinear preferred, then by id)."""
-    folder = root / track
+    folder = root / path_component(track)
     if not folder.is_dir():
         return None
     found: dict[str, list[str]] = {}
@@ -317,7 +317,7 @@ def figure_for_track(
     root = Path(predictions_dir)
     picked = _pick_subject(root, track, None if methods is None else list(dict.fromkeys(methods)))
     if picked is None:
-        return f"no saved predictions under {root / track} (srbench evaluate saves them)"
+        return f"no saved predictions under {root / path_component(track)} (srbench evaluate saves them)"
     subject, shown = picked
     predictions = {m: load_volume(prediction_path(root, track=track, method=m, subject=subject)) for m in shown}
     title = f"{track}: subject {subject}"

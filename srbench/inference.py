@@ -179,6 +179,13 @@ class NetworkPredictor:
         """True when ``scale`` equals the native scale, or 1 on axes where native is 2."""
         return all(float(s) == n or (float(s) == 1.0 and n == 2) for s, n in zip(scale, self.native_scale, strict=True))
 
+    def _check_scale(self, scale: Scale) -> None:
+        if not self.supports(scale):
+            raise ScaleNotSupported(
+                f"scale {tuple(scale)} is not supported (native scale {self.native_scale}; "
+                "axes with factor 1 are allowed where native is 2)"
+            )
+
     def _function(self, settings: InferenceSettings) -> PatchFunction:
         # The network lives on self.device: patches go there whatever settings.device says.
         settings = dataclasses.replace(settings, device=str(self.device))
@@ -194,7 +201,13 @@ class NetworkPredictor:
         return self._context
 
     def inference_plan(self, shape: tuple[int, int, int], *, scale: Scale, settings: InferenceSettings) -> TilePlan | None:
-        """How :meth:`predict` tiles an LR volume of ``shape`` (None: the fixed patch scheme)."""
+        """How :meth:`predict` tiles an LR volume of ``shape`` (None: the fixed patch scheme).
+
+        Raises:
+            ScaleNotSupported: ``scale`` is one :meth:`predict` refuses (checked first, so
+                no plan is ever made or reported for it).
+        """
+        self._check_scale(scale)
         if settings.fixed_patches:
             return None
         key = (settings.memory_format, settings.precision)
@@ -206,11 +219,7 @@ class NetworkPredictor:
 
     def predict(self, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
         """Super-resolve ``lr`` onto the HR grid (see :class:`~srbench.interfaces.Predictor`)."""
-        if not self.supports(scale):
-            raise ScaleNotSupported(
-                f"scale {tuple(scale)} is not supported (native scale {self.native_scale}; "
-                "axes with factor 1 are allowed where native is 2)"
-            )
+        self._check_scale(scale)
         lo, hi = normalisation_range(lr.data)
         x = normalise(lr.data.to(torch.float32), lo, hi)
         fn = self._function(settings)

@@ -182,7 +182,11 @@ def portable_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def folder_name(*, preset: str, track: str, fold: int = 0) -> str:
-    """The folder of a shipped run: ``<preset>-<track>``, ``<preset>-<track>-fold-<k>`` for a fold."""
+    """The folder of a shipped run: ``<preset>-<track>``, ``<preset>-<track>-fold-<k>`` for a fold
+    (the track encoded as one path component)."""
+    from srbench.io.paths import path_component
+
+    track = path_component(track)
     return f"{preset}-{track}-fold-{fold}" if fold else f"{preset}-{track}"
 
 
@@ -196,14 +200,14 @@ def add_run(pm: Any, run_dir: Path, *, into: Path | None = None) -> ShippedWeigh
     Returns:
         The shipped entry, at ``weights/<preset>-<track>/`` (``…-fold-<k>/`` for a fold's run).
     """
-    from srbench.io.paths import check_name, regular_file
+    from srbench.io.paths import check_config_name, check_name, regular_file
 
     for name in FILES:
         regular_file(run_dir / name, what="training run file")
     config = _read_json(run_dir / "config.json")
     method = check_name(config.get("method"), kind="method", source=run_dir / "config.json")
     preset = check_name(config.get("preset"), kind="preset", source=run_dir / "config.json")
-    track = check_name(config.get("track"), kind="track", source=run_dir / "config.json")
+    track = check_config_name(config.get("track"), kind="track", source=run_dir / "config.json")
     from srbench.io.checkpoint import load_checkpoint
     from srbench.training.manifest import write_manifest
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,7 +58,9 @@ class NiftiPathsReader:
         found: dict[str, SubjectFile] = {}
         for pattern in patterns:
             full = str(base / pattern)
-            matches = sorted(glob.glob(full.replace("{subject}", "*"), recursive=True))
+            # the base folder is taken literally (a folder named "lab [2024]" is no pattern); only the declared pattern globs
+            literal_base = pattern if Path(pattern).is_absolute() else os.path.join(glob.escape(str(base)), pattern)
+            matches = sorted(glob.glob(literal_base.replace("{subject}", "*"), recursive=True))
             if not matches:
                 what = "file not found" if not glob.has_magic(pattern) and "{subject}" not in pattern else "pattern matches no file"
                 raise InputError(f"{show(full)}: {what} (dataset '{dataset}')")

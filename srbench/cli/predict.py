@@ -110,13 +110,16 @@ def command(ctx, method, input_path, output_path, checkpoint, scale, memory_budg
     pm = plugin_manager(ctx)
     model = pm.get("model", method)
     refuse_unused_patch_options(ctx, [model])
-    weights = resolve_checkpoint(model, checkpoint=checkpoint, pm=pm)
+    notes: list[str] = []
+    weights = resolve_checkpoint(model, checkpoint=checkpoint, pm=pm, notes=notes)
     check_output_file(output_path, inputs=[input_path, *([weights] if weights is not None else [])])
     if not output_path.name.endswith(NIFTI_SUFFIXES):
         raise file_error(output_path, "output must be a NIfTI file name ending in .nii or .nii.gz")
     lr = load_volume(input_path, scale=factors)
     predictor = load_predictor(model, checkpoint=weights, device=settings.device)
-    plan = predictor_plan(predictor, lr.shape, scale=factors, settings=settings)
+    plan = predictor_plan(predictor, lr.shape, scale=factors, settings=settings)  # refuses a scale the model cannot do
+    for note in notes:
+        click.echo(note, err=True)
     if plan is not None:
         click.echo(f"inference plan: {plan.describe()}", err=True)
     sr = predict_checked(predictor, lr, scale=factors, settings=settings, method=method, checkpoint=weights, subject=str(input_path))

@@ -182,8 +182,8 @@ def default_config_path() -> Path:
     if env:
         return Path(env)
     local = Path("datasets.toml")
-    if local.is_file():
-        return local
+    if local.exists() or local.is_symlink():
+        return local  # a folder or a broken link there is an error naming it (load_config), never a fallback
     return Path(str(resources.files("srbench.demo") / "datasets.toml"))
 
 

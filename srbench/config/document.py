@@ -16,7 +16,7 @@ from srbench.config import DEFAULT_DEGRADATION, FOLD_SCHEMES, TRACK_KINDS, Bench
 from srbench.config.schema import Table, check_top_level, describe
 from srbench.errors import InputError, did_you_mean, file_error, quoted
 from srbench.grid import integer_scale, parse_scale
-from srbench.io.paths import check_name
+from srbench.io.paths import check_config_name
 
 if TYPE_CHECKING:
     from srbench.plugins import PluginManager
@@ -63,7 +63,7 @@ def parse_document(raw: Mapping[str, Any], *, path: Path, pm: PluginManager) -> 
 
 
 def _dataset(table: Table, *, name: str, path: Path, pm: PluginManager) -> DatasetSpec:
-    check_name(name, kind="dataset", source=path)
+    check_config_name(name, kind="dataset", source=path)
     readers = {reader.name: reader for reader in pm.all("dataset reader")}
     reader_keys = {reader.key: reader for reader in readers.values()}
     allowed = (*COMMON_DATASET_KEYS, *reader_keys, *(o for r in readers.values() for o in getattr(r, "options", ())))
@@ -130,7 +130,7 @@ def _check_select(table: Table, select: str) -> None:
 
 
 def _track(table: Table, *, name: str, path: Path, datasets: Mapping[str, DatasetSpec], pm: PluginManager) -> TrackSpec:
-    check_name(name, kind="track", source=path)
+    check_config_name(name, kind="track", source=path)
     if name in RESERVED_TRACK_NAMES:
         raise table.error_here(f"uses the name '{name}', which is reserved for selecting several tracks")
     table.only(TRACK_KEYS)

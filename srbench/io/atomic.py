@@ -35,6 +35,28 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
+#: the characters ``tempfile.mkstemp`` adds between a prefix and a suffix
+_RANDOM_CHARACTERS = 8
+
+
+def _name_max(directory: Path) -> int:
+    try:
+        return int(os.pathconf(directory, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def temporary_prefix(path: Path, *, suffix: str) -> str:
+    """``.<name>.`` for a temporary file beside ``path``, shortened (whole UTF-8 characters)
+    so that prefix, random part and ``suffix`` stay within the folder's file-name limit:
+    a legal 250-byte output name must still get a temporary name."""
+    budget = _name_max(path.parent) - _RANDOM_CHARACTERS - len(suffix.encode("utf-8", "surrogateescape")) - 2
+    name = path.name
+    while name and len(name.encode("utf-8", "surrogateescape")) > budget:
+        name = name[:-1]
+    return f".{name}."
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s directory; on success rename it onto ``path``.
@@ -48,7 +70,8 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
     if suffix is None:
         suffix = "".join(path.suffixes)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(path, suffix=f".tmp{suffix}"), suffix=f".tmp{suffix}",
+                                        dir=path.parent)
     except OSError as exc:
         raise file_error(path, f"cannot write here ({exc.strerror or exc})") from None
     os.close(fd)

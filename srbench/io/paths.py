@@ -16,6 +16,7 @@ Every path srbench touches goes through this module:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import stat
@@ -48,6 +49,27 @@ def check_name(name: object, *, kind: str, source: str | Path | None = None) -> 
     message = (
         f"{kind} name {show(name)} cannot be used in file names: use letters, digits, '.', '_', '+' "
         "and '-' (starting with a letter or digit, no '..', at most 128 characters)"
+    )
+    raise file_error(source, message) if source is not None else InputError(message)
+
+
+#: a dataset or track name: letters and digits of any script, '_', '.', '+' and '-'
+CONFIG_NAME = re.compile(r"[^\W_][\w.+-]{0,127}")
+
+
+def check_config_name(name: object, *, kind: str, source: str | Path | None = None) -> str:
+    """Return a dataset or track name when it is valid, else raise an InputError.
+
+    Any script is accepted (a lab names its data in its own words: ``données-тест``,
+    ``трек-ü``): letters and digits, then also ``_ . + -``, at most 128 characters, no
+    ``..``. Wherever such a name becomes a file or folder name it goes through
+    :func:`path_component`, which encodes it.
+    """
+    if isinstance(name, str) and CONFIG_NAME.fullmatch(name) and ".." not in name:
+        return name
+    message = (
+        f"{kind} name {show(name)} is not valid: use letters and digits (any script), '_', '.', '+' and '-', "
+        "starting with a letter or digit, no '..', at most 128 characters"
     )
     raise file_error(source, message) if source is not None else InputError(message)
 
@@ -229,10 +251,15 @@ def check_creatable_dir(directory: str | Path, *, what: str = "output folder") -
 
 def portable_path(path: str | Path) -> str:
     """A recorded path fit to publish: relative to the working directory when it lies below
-    it (the repository, for committed rows and shipped manifests), so no machine's folder
-    layout is published; other paths are kept as given. Files are matched by sha256, not path."""
+    it (the repository, for committed rows and shipped manifests); an absolute path
+    elsewhere is redacted to ``outside-<12 hex digits>/<file name>``, the digits being the
+    sha256 of its folder, so no machine's folder layout (a home folder, a patient's folder
+    name) is published while files of different folders stay apart. Relative paths are
+    kept as given. Files are matched by sha256, not path."""
     candidate = Path(path)
     if candidate.is_absolute():
         with contextlib.suppress(ValueError):
             return candidate.relative_to(Path.cwd().resolve()).as_posix()
+        folder = hashlib.sha256(str(candidate.parent).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        return f"outside-{folder}/{candidate.name}"
     return str(path)

@@ -24,12 +24,14 @@ RUNS_ROOT = Path("runs")
 
 
 def default_run_dir(method: str, preset: str, track: str, *, runs_root: Path = RUNS_ROOT) -> Path:
-    """``runs_root / "<method>-<preset>-<track>"`` (each name checked to be a safe path component)."""
-    from srbench.io.paths import check_name
+    """``runs_root / "<method>-<preset>-<track>"`` (method and preset checked to be safe path
+    components; the track name, which may be in any script, encoded as one)."""
+    from srbench.io.paths import check_config_name, check_name, path_component
 
-    for kind, name in (("method", method), ("preset", preset), ("track", track)):
+    for kind, name in (("method", method), ("preset", preset)):
         check_name(name, kind=kind)
-    return Path(runs_root) / f"{method}-{preset}-{track}"
+    check_config_name(track, kind="track")
+    return Path(runs_root) / f"{method}-{preset}-{path_component(track)}"
 
 
 def find_latest_model(
@@ -75,10 +77,12 @@ def _stored_fold(config: dict) -> int | None:
 
 
 def resolve_checkpoint(
-    model: SRModel, *, checkpoint: Path | None, pm: PluginManager, track: str | None = None, runs_root: Path | None = None
+    model: SRModel, *, checkpoint: Path | None, pm: PluginManager, track: str | None = None, runs_root: Path | None = None,
+    notes: list[str] | None = None,
 ) -> Path | None:
     """The checkpoint to load for ``model``: the given one, else the newest run's (for ``track``),
-    else the reference weights a plugin of ``pm`` ships.
+    else the reference weights a plugin of ``pm`` ships (said in a note: appended to
+    ``notes`` when given, so a command can print it after every check passed; else on stderr).
 
     A ``checkpoint`` given to a method that takes no weights (``trilinear``) is refused
     rather than ignored.
@@ -93,7 +97,7 @@ def resolve_checkpoint(
     if found is None and track is not None:
         found = find_latest_model(model.name, track=None, runs_root=root)
     if found is None:
-        found = _shipped_checkpoint(pm, model.name, track=track)
+        found = _shipped_checkpoint(pm, model.name, track=track, notes=notes)
     if found is None:
         where = f" on track '{track}'" if track else ""
         raise InputError(
@@ -120,17 +124,18 @@ def resolve_fold_checkpoint(model: SRModel, *, track: str, fold: int, runs_root:
     return found
 
 
-def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None) -> Path | None:
+def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None, notes: list[str] | None = None) -> Path | None:
     """The reference weights a plugin ships for ``method`` (trained on ``track`` when there are
-    such, else on any track), announced on stderr; None when it ships none."""
+    such, else on any track), announced in ``notes`` (or on stderr); None when it ships none."""
     from srbench.weights import find_shipped
 
     shipped = find_shipped(pm, method, track=track) or find_shipped(pm, method)
     if shipped is None:
         return None
-    print(
-        f"no local run of '{method}' found: using the reference weights shipped with {shipped.distribution} "
-        f"(preset {shipped.preset}, trained on track {shipped.track}, sha256 {shipped.recorded_sha256[:12]})",
-        file=sys.stderr,
-    )
+    note = (f"no local run of '{method}' found: using the reference weights shipped with {shipped.distribution} "
+            f"(preset {shipped.preset}, trained on track {shipped.track}, sha256 {shipped.recorded_sha256[:12]})")
+    if notes is not None:
+        notes.append(note)
+    else:
+        print(note, file=sys.stderr)
     return shipped.path
