@@ -54,3 +54,14 @@ def test_demo_writes_its_boards_to_an_ignored_folder():
     assert Path(out) != Path("leaderboards") and not Path(out).is_absolute()
     ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", str(Path(out) / "index.md")])
     assert ignored.returncode == 0, f"{out} must be git-ignored so that `srbench demo` leaves the tree clean"
+
+
+def test_leaderboard_writes_to_an_ignored_folder_unless_told_otherwise():
+    """Run from a checkout, ``srbench leaderboard`` without --out must never replace the
+    committed boards with the rows of whatever store it reads."""
+    from srbench.cli.leaderboard_cmd import command
+
+    out = next(p for p in command.params if p.name == "out_dir").default
+    assert Path(out) != Path("leaderboards") and not Path(out).is_absolute()
+    ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", str(Path(out) / "index.md")])
+    assert ignored.returncode == 0

@@ -473,3 +473,31 @@ def test_worked_example_equals_builtin_trilinear_on_every_demo_track(tmp_path, e
     for (_, track, subject, metric), value in external.items():
         builtin = rows[("trilinear", track, subject, metric)]
         assert math.isclose(value, builtin, rel_tol=1e-5, abs_tol=1e-5), (track, subject, metric, value, builtin)
+
+
+def test_published_files_carry_no_path_of_this_machine(scored, bench, env, tmp_path):
+    """Boards, the site (pages, rows.csv, rows.jsonl) and the export of rows evaluated from
+    absolute paths name no folder of the machine: paths outside the working directory are
+    redacted to ``outside-<hash>/<file name>``."""
+    _, store, _ = scored
+    out = tmp_path / "published"
+    out.mkdir()
+    ok(env, "leaderboard", "--results", str(store), "--out", str(out / "boards"), "--html", str(out / "site"), cwd=out)
+    ok(env, "results", "export", "--results", str(store), "--out", str(out / "rows.jsonl"), cwd=out)
+    roots = {str(bench), str(store.parent), str(tmp_path.parent), str(Path.home())}
+    published = [p for p in out.rglob("*") if p.is_file() and p.suffix in {".md", ".html", ".csv", ".jsonl", ".json"}]
+    assert len(published) > 5
+    for path in published:
+        text = path.read_text(encoding="utf-8")
+        assert not [root for root in roots if root in text], path
+    export = (out / "rows.jsonl").read_text()
+    assert '"path": "outside-' in export and "/s1.nii.gz" in export
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula():
+    import pandas as pd
+
+    from srbench.leaderboard.html import _csv
+
+    text = _csv(pd.DataFrame({"subject": ["=HYPERLINK(\"x\")", "+1", "s1", "-2"], "value": [1.0, -2.0, 3.0, 4.0]}))
+    assert text.splitlines()[1:] == ['"\'=HYPERLINK(""x"")",1.0', "'+1,-2.0", "s1,3.0", "'-2,4.0"]

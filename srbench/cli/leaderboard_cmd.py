@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     "leaderboards/results.jsonl; gives the same bytes as rendering the store it was exported from.",
 )
 @click.option(
-    "--out", "out_dir", type=PathParam(file_okay=False), default=Path("leaderboards"),
-    show_default=True, help="Folder for index.md and one <track>.md per track (created if missing).",
+    "--out", "out_dir", type=PathParam(file_okay=False), default=Path("results") / "leaderboards",
+    show_default=True, help="Folder for index.md and one <track>.md per track (created if missing). The committed "
+    "boards in leaderboards/ are replaced only when it is named: --out leaderboards.",
 )
 @click.option("--figures", is_flag=True, help="Also draw figures/<track>.png from saved predictions and link them.")
 @click.option(

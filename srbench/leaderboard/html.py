@@ -31,7 +31,7 @@ import pandas as pd
 from srbench.defaults import BASELINE_METHOD
 from srbench.errors import file_error
 from srbench.io.atomic import write_text_atomic
-from srbench.io.paths import ensure_dir
+from srbench.io.paths import ensure_dir, portable_path
 from srbench.leaderboard.board import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -217,7 +217,7 @@ def provenance_html(entry: Entry, run: Mapping[str, Any] | None, *, run_key: str
         sha = run.get("checkpoint_sha256")
         fields += [
             ("checkpoint sha256", f"<code>{_e(sha)}</code>" if sha else "none (no weights)"),
-            ("checkpoint", _e(run.get("checkpoint_path") or "—")),
+            ("checkpoint", _e(portable_path(path) if isinstance(path := run.get("checkpoint_path"), str) and path else "—")),
             ("srbench version", _e(run.get("srbench_version") or "—")),
             ("plugin versions", _e(", ".join(f"{k} {v}" for k, v in sorted(plugins.items())) if isinstance(plugins, dict) and plugins else "—")),
             ("git commit", f"<code>{_e(run.get('git_commit'))}</code>" if run.get("git_commit") else "— (not a git checkout)"),
@@ -442,11 +442,21 @@ def export_rows(store: ResultsStore, track: str | None = None) -> pd.DataFrame:
     """Every stored value (``ResultsStore.rows``) with its run's git commit and plugin versions."""
     rows = store.rows(track)
     runs = store.runs()[["run_key", "checkpoint_path", "git_commit", "plugin_versions", "created_at"]]
+    runs = runs.assign(checkpoint_path=[portable_path(p) if isinstance(p, str) and p else p for p in runs["checkpoint_path"]])
     return rows.merge(runs, on="run_key", how="left")
 
 
+#: first characters that make a spreadsheet read a cell as a formula
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False, lineterminator="\n")
+    """CSV safe to open in a spreadsheet: a text cell that would start a formula is prefixed with ``'``."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in safe[column]]
+    return safe.to_csv(index=False, lineterminator="\n")
 
 
 def _jsonl(frame: pd.DataFrame) -> str:

@@ -49,6 +49,8 @@ def _exported(kind: str, row: dict[str, Any], methods: Mapping[str, str]) -> dic
     """A store row as its export record (JSON columns as JSON values, portable paths)."""
     if kind == "run":
         row.update({column: json.loads(row[column]) for column in _JSON_COLUMNS})
+        if row.get("checkpoint_path"):
+            row["checkpoint_path"] = portable_path(row["checkpoint_path"])
     if kind == "input":
         row["path"] = portable_path(row["path"])
     if kind == "result":
