@@ -165,3 +165,20 @@ def test_verify_compares_the_stored_columns_of_an_export_with_or_without_bias(mo
     assert verify.unstored_columns(export({"psnr": 30.0, "bias": -0.0421}), ["psnr", "bias"]) == []
     assert verdicts({"psnr": 30.0, "bias": 0.0421}) == [("bias", "differs"), ("psnr", "reproduced")]
     assert verdicts({"psnr": 30.0, "bias": -0.04213}) == [("bias", "differs"), ("psnr", "reproduced")]
+
+
+@pytest.mark.slow
+def test_verify_finds_the_committed_export_and_its_tracks_from_any_folder(tmp_path):
+    """From a folder outside the checkout, with SRBENCH_CONFIG naming a configuration that
+    lacks the committed tracks, ``verify`` still finds leaderboards/results.jsonl and checks
+    it against the shipped demo configuration, and says so."""
+    from srbench.testing.cli import run_cli
+
+    other = tmp_path / "mine.toml"
+    other.write_text('[datasets.x]\npaths = ["x.nii.gz"]\ncontrast = "T1w"\nanatomy = "brain"\n')
+    result = run_cli("verify", "--track", "knee", "--format", "json", cwd=tmp_path,
+                     env={"SRBENCH_CONFIG": str(other), "NO_COLOR": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows and {row["status"] for row in rows} == {"reproduced"}
+    assert "leaderboards/results.jsonl with the tracks of " in result.stderr and "srbench/demo/datasets.toml" in result.stderr

@@ -11,8 +11,32 @@ import click
 from srbench.cli.common import PathParam, config_option, plugin_manager
 from srbench.verify import DEFAULT_TOLERANCE
 
-#: the committed export of the reference rows
+#: the committed export of the reference rows, relative to a checkout's root
 DEFAULT_EXPORT = Path("leaderboards") / "results.jsonl"
+
+
+def committed_export() -> Path:
+    """The committed export: ``leaderboards/results.jsonl`` of the working directory, else of
+    the source checkout srbench runs from (an editable install), so ``verify`` works from
+    any folder.
+
+    Raises:
+        InputError: neither exists.
+    """
+    from srbench.errors import InputError
+
+    checkout = Path(__file__).resolve().parents[2] / DEFAULT_EXPORT
+    for candidate in (DEFAULT_EXPORT, checkout):
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"results export not found: neither ./{DEFAULT_EXPORT} nor {checkout} exists; give --from FILE")
+
+
+def packaged_config() -> Path:
+    """The demo configuration shipped in the package: it defines every committed track."""
+    from importlib import resources
+
+    return Path(str(resources.files("srbench.demo") / "datasets.toml"))
 
 
 def _number(value: float | None) -> str:
@@ -24,8 +48,9 @@ def _number(value: float | None) -> str:
 
 
 @click.command("verify")
-@click.option("--from", "export_path", type=PathParam(dir_okay=False), default=DEFAULT_EXPORT,
-              show_default=True, help="Results export whose rows are re-evaluated.")
+@click.option("--from", "export_path", type=PathParam(dir_okay=False), default=None,
+              help="Results export whose rows are re-evaluated (default: the committed leaderboards/results.jsonl, "
+                   "found from any folder, checked against the shipped demo configuration unless --config is given).")
 @click.option("--track", "tracks", multiple=True, default=("all",), show_default=True, metavar="NAME|all",
               help="Track to verify (repeatable, or comma-separated); all = every track of the export.")
 @click.option("--tolerance", type=click.FloatRange(min=0.0), default=DEFAULT_TOLERANCE, show_default=True,
@@ -65,8 +90,11 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
 
     names = [n.strip() for value in tracks for n in value.split(",") if n.strip()] or ["all"]
     pm = plugin_manager(ctx)
+    committed = export_path is None
+    export_path = committed_export() if committed else export_path
     records = read_export(export_path)
-    config = load_config(config_path, pm=pm)
+    config = load_config(config_path if config_path is not None or not committed else packaged_config(), pm=pm)
+    click.echo(f"verifying {export_path} with the tracks of {config.path}", err=True)
 
     def show(row) -> None:
         if output_format == "json":
