@@ -7,11 +7,18 @@ plugins add theirs through the ``register_commands`` hook.
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
+import threading
 
-import click
+from srbench.cli import signals
+
+if signals.started_as_command() and threading.current_thread() is threading.main_thread():
+    signals.exit_quietly_while_starting()  # before the heavy imports below; never for a library import
+
+import importlib  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+import click  # noqa: E402
 
 from srbench import __version__
 from srbench.errors import SrbenchError, one_line
@@ -125,21 +132,26 @@ def quiet_libraries() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``srbench`` script: one-line errors, no tracebacks."""
     quiet_libraries()
+    if threading.current_thread() is threading.main_thread():
+        signals.raise_while_running()
     try:
         _add_plugin_commands(sys.argv[1:] if argv is None else list(argv))
         code = cli.main(args=argv, prog_name="srbench", standalone_mode=False)
     except SrbenchError as exc:
         click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as abort:
+        click.echo("interrupted" if isinstance(abort.__cause__, KeyboardInterrupt) else "aborted", err=True)
+        sys.exit(signals.EXIT_INTERRUPTED)
     except click.ClickException as exc:
         click.echo(f"error: {one_line(' '.join(exc.format_message().split(chr(10))))}", err=True)
         sys.exit(exc.exit_code)
+    except signals.Stopped as stop:
+        click.echo(stop.word, err=True)
+        sys.exit(stop.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(signals.EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # noqa: BLE001 - last resort: one line, exit 1
