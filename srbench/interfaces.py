@@ -225,6 +225,8 @@ class Algorithm(Protocol):
 
         All randomness inside the step must come from ``generator`` (seeded per iteration
         by the loop), so that a resumed run is bitwise identical to an uninterrupted one.
+        A loss not computed in some phase is reported as NaN until it is; once a scalar has
+        been finite, a NaN or infinite value (or a non-finite weight) stops the run.
         """
         ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -225,3 +226,70 @@ def test_prepare_stage_runs_before_build_and_feeds_it(tmp_path):
                  run_dir=tmp_path / "run", resume=False, progress=False)
     assert trainer.calls == [{"run_dir": tmp_path / "run", "resume": False, "volumes": 2}]
     assert built == [{"device": "cpu", "bias_value": 0.5}]
+
+
+def test_a_loss_that_turns_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    """A step whose loss becomes NaN after a few iterations: the loop stops at that iteration
+    with an error (exit 1 on the command line), keeps the checkpoint written while the weights
+    were finite, and writes no model.safetensors."""
+    from srbench.errors import SrbenchRuntimeError
+    from tests.training_toy import ToyAlgorithm
+
+    original = ToyAlgorithm.step
+
+    def poisoned(self, batch, *, iteration, total, generator):
+        if iteration >= 5:
+            batch = dataclasses.replace(batch, hr=batch.hr * float("nan"))
+        return original(self, batch, iteration=iteration, total=total, generator=generator)
+
+    monkeypatch.setattr(ToyAlgorithm, "step", poisoned)
+    run_dir = tmp_path / "run"
+    with pytest.raises(SrbenchRuntimeError, match=r"stopped at iteration 6: loss 'L_pix' became nan after being finite"):
+        train(run_dir, iterations=12, checkpoint_every=4)
+    assert not (run_dir / "model.safetensors").exists()
+    kept = load_checkpoint(run_dir / "checkpoint.safetensors", method="toy")
+    assert kept.iteration == 4 and all(torch.isfinite(t).all() for t in kept.tensors.values() if t.is_floating_point())
+
+
+def test_weights_that_turn_non_finite_stop_the_run(tmp_path, monkeypatch):
+    from srbench.errors import SrbenchRuntimeError
+    from tests.training_toy import ToyAlgorithm
+
+    original = ToyAlgorithm.step
+
+    def poisoned(self, batch, *, iteration, total, generator):
+        scalars = original(self, batch, iteration=iteration, total=total, generator=generator)
+        if iteration == 2:
+            with torch.no_grad():
+                next(self.modules["generator"].parameters()).fill_(float("inf"))
+        return scalars
+
+    monkeypatch.setattr(ToyAlgorithm, "step", poisoned)
+    with pytest.raises(SrbenchRuntimeError, match=r"iteration 3: the weights of 'generator' are no longer finite.*"
+                                                   r"last good checkpoint \(iteration 2\)"):
+        train(tmp_path / "run", iterations=8, checkpoint_every=2)
+
+
+def test_a_second_process_on_the_same_run_directory_is_refused(tmp_path):
+    """While one process trains in a run directory, another one is refused at once with one
+    line naming the directory and the holder; the lock goes with the process."""
+    from srbench.errors import InputError
+    from srbench.training.lock import LOCK_FILE, run_directory_lock
+
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from srbench.training.lock import run_directory_lock\n"
+         f"with run_directory_lock({str(run_dir)!r}):\n    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(InputError, match=rf"run directory .*run is in use by another srbench process \(pid {holder.pid}\)"):
+            train(run_dir, iterations=2)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (run_dir / LOCK_FILE).exists()  # left by the killed holder
+    train(run_dir, iterations=2)  # its lock died with it
+    assert not (run_dir / LOCK_FILE).exists()
+    with run_directory_lock(run_dir):
+        assert (run_dir / LOCK_FILE).read_text().strip() == str(os.getpid())

@@ -11,6 +11,12 @@ directory and before ``build``, and passes the returned dict to ``build`` as key
 arguments (ESRGAN-3D pre-trains its VGG there, itself with :func:`run_training` in a
 sub-directory of the run).
 
+Guard: after every step every parameter and buffer of the algorithm's modules must be
+finite, and every loss the step reports must stay finite once it has been (a loss not
+computed in a phase may be NaN until it is); otherwise the run stops with an error naming
+the iteration, the last checkpoint (written only while everything was finite) is kept and
+no model is written.
+
 Determinism: nothing random carries over between iterations. Before iteration ``i`` the
 global torch RNG is re-seeded and the step receives a fresh generator, both derived from
 ``(seed, i)``; the batch is a pure function of ``(seed, i)`` too. So a run stopped after
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import signal
 import sys
 import threading
@@ -32,7 +39,7 @@ from typing import Any
 
 import torch
 
-from srbench.errors import InputError
+from srbench.errors import InputError, SrbenchRuntimeError
 from srbench.interfaces import Degradation, PatchBatch, Trainer, Volume
 from srbench.io.atomic import write_text_atomic
 from srbench.io.hashing import sha256_file
@@ -42,6 +49,7 @@ from srbench.training import distributed
 from srbench.io.checkpoint import CHECKPOINT_FILE, MODEL_FILE, load_checkpoint, restore_modules
 from srbench.training.checkpoint import restore_optimizers, save_checkpoint
 from srbench.training.config import RESUMABLE_FIELDS, config_to_dict, resume_conflicts
+from srbench.training.lock import run_directory_lock
 from srbench.training.logging import LossLog, ProgressDisplay, TensorBoardLog
 from srbench.training.manifest import build_manifest, write_manifest
 from srbench.training.patches import BatchPrefetcher, PatchSource
@@ -125,6 +133,33 @@ def check_run_dir(run_dir: str | Path, *, resume: bool, config: Any) -> None:
     _prepare_run_dir(Path(run_dir), resume=resume, method=str(config_dict["method"]), config=config_dict, is_main=False)
 
 
+def non_finite_module(modules: Mapping[str, torch.nn.Module]) -> str | None:
+    """What is wrong when a module holds a NaN or infinite parameter or buffer (None: all finite).
+
+    Checked after every step: a loss that turns NaN usually makes the optimiser write NaN
+    into the weights, so the run stops there instead of training on and saving a broken model.
+    """
+    with torch.no_grad():
+        for name, module in modules.items():
+            for tensor in (*module.parameters(), *module.buffers()):
+                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                    return f"the weights of '{name}' are no longer finite (a loss or gradient became NaN or infinite)"
+    return None
+
+
+def diverged(scalars: Mapping[str, Any], *, finite_before: set[str]) -> str | None:
+    """What is wrong when a loss that was finite at an earlier step is now NaN or infinite.
+
+    A loss a method does not compute in some phase (a GAN loss during an L1 warm-up) may be
+    reported as NaN from the start; once it has been finite, a non-finite value means the
+    run diverged, even if the weights stayed finite (an L1 gradient of NaN is 0).
+    """
+    for key, value in scalars.items():
+        if key in finite_before and not math.isfinite(float(value)):
+            return f"loss '{key}' became {float(value)} after being finite"
+    return None
+
+
 def _remove_stale_temporaries(run_dir: Path) -> None:
     """Delete temporary files of :func:`srbench.io.atomic.atomic_path` left by a killed run."""
     for name in (CONFIG_FILE, MANIFEST_FILE, LOSSES_FILE, CHECKPOINT_FILE, MODEL_FILE):
@@ -160,7 +195,8 @@ def run_training(
         config: its configuration (from :func:`srbench.training.config.resolve_config`).
         volumes: the training HR volumes.
         degradation: the track's :class:`~srbench.interfaces.Degradation`.
-        run_dir: the run directory (created when missing).
+        run_dir: the run directory (created when missing), held by this process while it
+            trains (:mod:`srbench.training.lock`: a second process is refused).
         resume: continue from ``run_dir/checkpoint.safetensors`` when there is one; without
             it an existing checkpoint is an error.
         device: ``cpu`` or ``cuda``; under torchrun each process takes ``cuda:LOCAL_RANK``.
@@ -175,11 +211,12 @@ def run_training(
     run_dir = Path(run_dir)
     context, device = distributed.init_from_env(device)
     try:
-        return _train(
-            trainer=trainer, config=config, volumes=volumes, degradation=degradation, run_dir=run_dir,
-            resume=resume, device=device, progress=progress, data_files=data_files, context=context,
-            plugin_versions=plugin_versions,
-        )
+        with run_directory_lock(run_dir) if context.is_main else contextlib.nullcontext():
+            return _train(
+                trainer=trainer, config=config, volumes=volumes, degradation=degradation, run_dir=run_dir,
+                resume=resume, device=device, progress=progress, data_files=data_files, context=context,
+                plugin_versions=plugin_versions,
+            )
     finally:
         distributed.shutdown(context)
 
@@ -261,6 +298,9 @@ def _train(
         source, batch_size=int(config.batch_size), rank=context.rank, world_size=context.world_size
     )
     stop = _StopRequest()
+    last_good = (f"the checkpoint it resumed from (iteration {start}) is kept" if ckpt is not None
+                 else "no checkpoint was written before")
+    finite_losses: set[str] = set()
     session_start = time.perf_counter()
     waited_total = 0.0
     iteration = start
@@ -277,6 +317,11 @@ def _train(
                 scalars = algorithm.step(batch, iteration=iteration, total=total, generator=generator)
                 step_s = time.perf_counter() - step_start
                 done = iteration + 1
+                problem = diverged(scalars, finite_before=finite_losses) or non_finite_module(algorithm.modules)
+                if problem is not None:
+                    raise SrbenchRuntimeError(f"{run_dir}: training stopped at iteration {done}: {problem}; {last_good}, "
+                                              "and no model.safetensors is written")
+                finite_losses.update(k for k, v in scalars.items() if math.isfinite(float(v)))
                 if done % int(config.log_every) == 0 or done == total:
                     values = distributed.mean_over_processes({k: float(v) for k, v in scalars.items()}, context)
                     if main:
@@ -291,6 +336,7 @@ def _train(
                         board.write(iteration, row)  # type: ignore[union-attr]
                         display.update(done, values)
                 if done % int(config.checkpoint_every) == 0 or done == total or stop.requested:
+                    last_good = f"the last good checkpoint (iteration {done}) is kept in {run_dir / CHECKPOINT_FILE}"
                     if main:
                         save_checkpoint(
                             run_dir / CHECKPOINT_FILE, method=method, kind="checkpoint", config=config_dict,
