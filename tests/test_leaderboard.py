@@ -324,3 +324,19 @@ def test_notes_written_by_hand_appear_under_their_tracks_table(tmp_path):
     (out / "notes" / "insample.md").mkdir()
     with pytest.raises(InputError, match="insample.md"):
         write_leaderboards(store, out, today=TODAY, pm=PM)
+
+
+def test_names_from_files_cannot_break_a_markdown_table_or_inject_html(tmp_path):
+    """A subject id comes from a file name: in a board it stays one cell of plain text."""
+    hostile = "<img src=x onerror=alert(1)>|s\\n2"
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.register_track(TrackRecord("cvt", "cv", "heads"))
+    key = store.register_run(rec("trilinear"))
+    store.add_subject(key, "cvt", hostile, {"psnr": 30.0, "ssim": 0.9}, {})
+    store.add_subject(key, "cvt", "s2", {"psnr": 31.0, "ssim": 0.8}, {})
+    files = write_leaderboards(store, tmp_path / "boards", today=TODAY, pm=PM)
+    store.close()
+    markdown = files.tracks["cvt"].read_text()
+    assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt;\\|s\\n2" in markdown
+    row = next(line for line in markdown.splitlines() if "&lt;img" in line)
+    assert len(row.replace("\\|", "").strip("|").split("|")) == 3  # subject, fold, one method

@@ -67,7 +67,9 @@ class LeaderboardFiles:
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str]) -> str:
     def esc(cell: str) -> str:
-        return str(cell).replace("|", "\\|")
+        # a cell may hold a name from a file (a subject id): one line, no column break, no HTML
+        text = " ".join(str(cell).split())
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
     marks = {"l": ":---", "r": "---:", "c": ":---:"}
     lines = ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "|".join(marks[a] for a in align) + "|"]

@@ -18,11 +18,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from srbench.errors import file_error
+from srbench.errors import InputError, file_error
 from srbench.io.atomic import write_text_atomic
 from srbench.io.paths import portable_path, regular_file
 from srbench.metric_columns import MetricColumn
 from srbench.results.merge import MergeReport, merge
+from srbench.results.schema import RowSet, check_row
 from srbench.results.store import SCHEMA_VERSION, ResultsStore, RunRecord, canonical_json
 
 EXPORT_FORMAT = "srbench-results"
@@ -63,6 +64,10 @@ def _exported(kind: str, row: dict[str, Any], methods: Mapping[str, str]) -> dic
     return {"record": kind, **row}
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number an export may hold (infinity is written \"inf\")")
+
+
 def _stored(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """The inverse of :func:`_exported`: an export record as a store row."""
     if kind == "column":
@@ -72,7 +77,10 @@ def _stored(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "run":
         row.update({column: canonical_json(row[column]) for column in _JSON_COLUMNS})
     if kind == "result":
-        row["value"] = float(row["value"])
+        value = row["value"]
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) or value in ("inf", "-inf")):
+            raise ValueError(f"value must be a number, \"inf\" or \"-inf\", got {value!r}")
+        row["value"] = float(value)
     if kind == "plan":
         row["plan"] = canonical_json(row["plan"])
     return row
@@ -112,17 +120,35 @@ def read_export(path: str | Path) -> list[dict[str, Any]]:
     """
     path = regular_file(path, what="results export")
     records: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise file_error(path, f"line {number}: not JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or record.get("record") not in {"export", *_EXPORT_TABLES}:
-                raise file_error(path, f"line {number}: not a record of a results export")
-            records.append(record)
+    rows = RowSet(path)
+    claimed: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line, parse_constant=_no_constant)
+                except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+                    raise file_error(path, f"line {number}: not JSON ({getattr(exc, 'msg', exc)})") from None
+                if not isinstance(record, dict) or record.get("record") not in {"export", *_EXPORT_TABLES}:
+                    raise file_error(path, f"line {number}: not a record of a results export")
+                if record["record"] != "export":
+                    kind = record["record"]
+                    where = f"line {number}"
+                    try:
+                        stored = _stored(kind, record)
+                    except (KeyError, TypeError, ValueError, InputError) as exc:
+                        raise file_error(path, f"{where}: not a valid {kind} record ({type(exc).__name__}: {exc})"[:300]) from None
+                    table = _EXPORT_TABLES[kind][0]
+                    rows.add(table, check_row(table, stored, source=f"{path}: {where}"), where=where)
+                    if kind == "result" and isinstance(record.get("method"), str):
+                        if claimed.setdefault(record["run_key"], record["method"]) != record["method"]:
+                            raise file_error(path, f"{where}: result rows of run {record['run_key'][:12]} name two methods")
+                records.append(record)
+    except UnicodeDecodeError:
+        raise file_error(path, "results export is not UTF-8 text") from None
+    rows.finish(methods=claimed)
     if not records or records[0].get("record") != "export" or records[0].get("format") != EXPORT_FORMAT:
         raise file_error(path, f"not an srbench results export (first line must be the '{EXPORT_FORMAT}' header)")
     if int(records[0].get("version", 0)) > EXPORT_VERSION:

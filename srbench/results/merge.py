@@ -15,6 +15,7 @@ from typing import Any
 
 from srbench.errors import InputError, SrbenchRuntimeError, file_error
 from srbench.io.atomic import atomic_path
+from srbench.results.schema import RowSet, check_row
 from srbench.results.store import TABLES, ResultsStore
 
 #: the tables merged, in the order their rows are written (runs before what refers to them)
@@ -69,6 +70,17 @@ class _Plan:
                 "remove one of the two stores (or re-evaluate into one store with --force)"
             )
         return False
+
+
+def check_store_rows(store: ResultsStore, path: Path) -> None:
+    """Every row of ``store`` through the typed schema (:mod:`srbench.results.schema`): a store
+    from elsewhere is input like any other, refused with one line naming it and the row."""
+    rows = RowSet(path)
+    for table in MERGED_TABLES:
+        for number, row in enumerate(store.table_rows(table), start=1):
+            where = f"{table} row {number}"
+            rows.add(table, check_row(table, row, source=f"{path}: {where}"), where=where)
+    rows.finish()
 
 
 def _plan_store(plan: _Plan, store: ResultsStore, path: Path, *, into: Path, report: MergeReport) -> None:
@@ -143,6 +155,7 @@ def merge(sources: Sequence[str | Path], into: str | Path) -> MergeReport:
     report = MergeReport()
     for path in ([into] if into.exists() else []) + paths:
         with ResultsStore(path, read_only=path != into) as store:
+            check_store_rows(store, path)
             _plan_store(plan, store, path, into=into, report=report)
 
     def write(target: Path) -> None:

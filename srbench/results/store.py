@@ -724,7 +724,9 @@ class ResultsStore:
         Raises:
             sqlite3.IntegrityError: a row clashes with a stored one (without ``keep_existing``).
         """
-        rows = list(rows)
+        from srbench.results.schema import check_row
+
+        rows = [(table, check_row(table, row, source=self.path)) for table, row in rows]  # declared columns only
         verb = "INSERT OR IGNORE" if keep_existing else "INSERT"
         for table, _ in rows:
             if table not in TABLES:
