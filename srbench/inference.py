@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -26,7 +27,7 @@ import torchio as tio
 from srbench import grid
 from srbench.activation_memory import activation_memory
 from srbench.data.intensity import denormalise, normalisation_range, normalise
-from srbench.errors import InputError, ScaleNotSupported
+from srbench.errors import InputError, ScaleNotSupported, one_line
 from srbench.interfaces import ContextNeed, InferenceSettings, Scale, Volume
 from srbench.nn.memory_format import memory_format_for
 from srbench.receptive_field import probe_context
@@ -196,8 +197,12 @@ class NetworkPredictor:
         if self._context is None:
             try:
                 self._context = probe_context(self.network, out_scale=self.native_scale)
-            except (TypeError, RuntimeError):  # not differentiable, or no line shape fits it
-                self._context = ContextNeed(radius=(4, 4, 4), whole_volume=True)
+            except (TypeError, RuntimeError) as exc:  # not differentiable, in-place on its input, no shape fits
+                reason = one_line(f"{type(exc).__name__}: {exc}")[:200]
+                self._context = ContextNeed(radius=(4, 4, 4), whole_volume=True, unmeasured=reason)
+                print(f"warning: the receptive field of {self.network.__class__.__name__} could not be measured "
+                      f"({reason}): each volume is inferred whole when it fits the memory budget, otherwise in "
+                      "approximate tiles with a 4-voxel halo; plans and boards say so", file=sys.stderr)
         return self._context
 
     def inference_plan(self, shape: tuple[int, int, int], *, scale: Scale, settings: InferenceSettings) -> TilePlan | None:

@@ -118,11 +118,15 @@ class ContextNeed:
             :data:`srbench.receptive_field.SENSITIVITY_TOLERANCE` of its total (measured),
             ``None`` = ``radius``. The planner falls back to it when no tile of halo
             ``radius`` fits the memory budget.
+        unmeasured: why the receptive field could not be measured ('' when it was measured
+            or declared); such a need is treated as ``whole_volume`` and every plan and
+            board says so.
     """
 
     radius: tuple[int, int, int]
     whole_volume: bool = False
     effective: tuple[int, int, int] | None = None
+    unmeasured: str = ""
 
     def __post_init__(self) -> None:
         radius = tuple(int(r) for r in self.radius)
@@ -140,7 +144,8 @@ class ContextNeed:
     def record(self) -> dict[str, Any]:
         """JSON-ready form (stored with each run's inference plan)."""
         return {"radius": list(self.radius), "whole_volume": self.whole_volume,
-                "effective": None if self.effective is None else list(self.effective)}
+                "effective": None if self.effective is None else list(self.effective),
+                **({"unmeasured": self.unmeasured} if self.unmeasured else {})}
 
 
 @runtime_checkable

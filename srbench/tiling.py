@@ -147,7 +147,8 @@ class TilePlan:
         grid = "×".join(map(str, self.grid))
         return (
             f"{self.tiles} tile(s) ({grid}), core ≤ {'×'.join(map(str, self.tile))}, halo {'/'.join(map(str, self.halo))} "
-            f"(receptive field {'/'.join(map(str, self.context.radius))}{', whole volume' if self.context.whole_volume else ''}), "
+            f"(receptive field {'/'.join(map(str, self.context.radius))}{', whole volume' if self.context.whole_volume else ''}"
+            f"{f'; not measured: {self.context.unmeasured}' if self.context.unmeasured else ''}), "
             f"redundancy {self.redundancy:.3f}, {'exact' if self.exact else 'approximate'}, "
             f"≈{self.peak_bytes / 1024**3:.2f} GiB of {self.budget / 1024**3:.2f} GiB"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -174,6 +175,8 @@ class Algorithm:
         loss = F.l1_loss(net(batch.lr), batch.hr)
         opt.zero_grad()
         loss.backward()
+        if self.defect == "debug-file":  # a trainer that leaves a file in the current directory
+            Path("debug-step.txt").write_text(str(iteration))
         if self.defect == "hidden-state":  # a learning-rate schedule kept outside the checkpoint
             self.hidden_steps += 1
             for group in opt.param_groups:
@@ -239,6 +242,7 @@ def test_learned_model_without_trainer_is_skipped(ctx):
         (trainer_checks.step, "inf", "logged loss=inf"),
         (trainer_checks.state_roundtrip, "hidden-state", "after restoring a checkpoint the next step differs"),
         (trainer_checks.train_resume, "hidden-state", "interrupted after 1 then resumed give different weights"),
+        (trainer_checks.train_resume, "debug-file", "training wrote debug-step.txt into the current directory"),
     ],
 )
 def test_trainer_checks_catch_defects(tmp_path, check, defect, message):

@@ -71,3 +71,23 @@ def test_dataset_and_track_names_in_any_script_work_end_to_end(tmp_path):
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def test_a_tree_with_loops_of_links_ends_and_finds_each_subject_once(tmp_path):
+    """``**`` never enters a symlinked folder: two loops of links cannot make it endless."""
+    import time
+
+    from srbench.builtins.datasets import expand_pattern
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "up").symlink_to("..")
+    (tmp_path / "a" / "b" / "up2").symlink_to("../..")
+    nib.save(nib.Nifti1Image(np.ones((8, 8, 8), np.float32), np.eye(4)), str(tmp_path / "a" / "b" / "s1.nii.gz"))
+    (tmp_path / "a" / "._s1.nii.gz").write_bytes(b"resource fork")
+    start = time.monotonic()
+    assert expand_pattern(tmp_path, "**/*.nii.gz") == [str(tmp_path / "a" / "b" / "s1.nii.gz")]
+    assert time.monotonic() - start < 5
+    (tmp_path / "datasets.toml").write_text('[datasets.d]\npaths = ["**/*.nii.gz"]\ncontrast = "T1w"\nanatomy = "brain"\n'
+                                            '[tracks.t]\nkind = "ood"\ntest = "d"\n')
+    pm = get_plugin_manager()
+    assert [s.subject for s in load_config(tmp_path / "datasets.toml", pm=pm).subjects("d", pm)] == ["s1"]

@@ -102,3 +102,27 @@ def test_every_shipped_weights_folder_is_complete_intact_and_loads():
         recorded = [f["path"] for f in shipped.manifest.get("data_files", [])]
         assert not any(Path(p).is_absolute() for p in recorded), f"{shipped.path.parent}: a machine's path in manifest.json"
         pm.get("model", shipped.method).load(checkpoint=shipped.path, device="cpu")
+
+
+def test_modified_shipped_weights_are_refused_wherever_they_are_used(tmp_path, monkeypatch):
+    """Not only verify: the shipped-weights fallback and an explicit --checkpoint naming a
+    shipped file refuse a file whose sha256 is no longer the recorded one."""
+    import srbench.weights as weights_module
+    from srbench.errors import InputError
+    from srbench.plugins import get_plugin_manager
+    from srbench.training.runs import resolve_checkpoint
+    from srbench.weights import ShippedWeights
+
+    pm = get_plugin_manager()
+    model = pm.get("model", "dcsrn")
+    shipped = next(w for w in weights_module.shipped_weights(pm) if w.method == "dcsrn" and not w.fold)
+    altered = tmp_path / "model.safetensors"
+    altered.write_bytes(shipped.path.read_bytes()[:-1] + b"\0")
+    fake = ShippedWeights(method="dcsrn", preset=shipped.preset, track=shipped.track, path=altered,
+                          distribution=shipped.distribution, recorded_sha256=shipped.recorded_sha256,
+                          config=shipped.config, manifest=shipped.manifest)
+    monkeypatch.setattr(weights_module, "shipped_weights", lambda pm: [fake])
+    with pytest.raises(InputError, match=r"shipped weights modified since they were added"):
+        resolve_checkpoint(model, checkpoint=None, pm=pm, track=shipped.track, runs_root=tmp_path / "no-runs")
+    with pytest.raises(InputError, match=r"shipped weights modified since they were added"):
+        resolve_checkpoint(model, checkpoint=altered, pm=pm)

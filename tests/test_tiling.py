@@ -252,3 +252,28 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, capsys, hard
     assert ("neither AVX-512 BF16 nor AMX" in warned) is not hardware
     inference_settings(patch_size=None, overlap=None, batch_size=4, device="cpu")
     assert capsys.readouterr().err == ""
+
+
+class _InPlaceNet(nn.Module):
+    """Changes its input in place (the receptive-field probe cannot differentiate through it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(1, 8, 3, padding=1)
+        self.shuffle = PixelShuffle3d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.mul_(1.0)
+        return self.shuffle(self.conv(x))
+
+
+def test_a_failed_receptive_field_probe_is_said_on_stderr_in_the_plan_and_on_the_board(capsys):
+    from srbench.leaderboard.inference import describe_inference
+
+    predictor = NetworkPredictor(_InPlaceNet(), native_scale=(2, 2, 2), device="cpu")
+    need = predictor.context_need()
+    assert need.whole_volume and need.unmeasured
+    assert "could not be measured" in capsys.readouterr().err
+    plan = predictor.inference_plan((12, 12, 12), scale=(2, 2, 2), settings=InferenceSettings())
+    assert "not measured" in plan.describe() and plan.record()["receptive_field"]["unmeasured"]
+    assert "receptive field not measured" in describe_inference(None, [plan.record()])

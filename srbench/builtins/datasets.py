@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +34,29 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
+def expand_pattern(base: Path, pattern: str) -> list[str]:
+    """The paths matching ``pattern`` (relative to ``base`` unless absolute), sorted.
+
+    ``*``, ``?`` and ``[...]`` match within one name and ``**`` any number of folders, as
+    in :func:`glob.glob`, but ``base`` (and the anchor of an absolute pattern) is taken
+    literally, so a folder named ``lab [2024]`` is no pattern, and ``**`` never enters a
+    symlinked folder, so no loop of links can make a tree endless. As with ``glob``, a name
+    starting with ``.`` is matched only by a pattern part starting with ``.``.
+    """
+    path = Path(pattern)
+    root, relative = (Path(path.anchor), str(path.relative_to(path.anchor))) if path.is_absolute() else (base, pattern)
+    if not glob.has_magic(relative):
+        candidate = root / relative
+        return [str(candidate)] if candidate.exists() else []
+    hidden_allowed = any(part.startswith(".") for part in Path(relative).parts)
+    found = []
+    for match in root.glob(relative):
+        if not hidden_allowed and any(part.startswith(".") for part in match.relative_to(root).parts):
+            continue
+        found.append(str(match))
+    return sorted(found)
+
+
 @dataclasses.dataclass(frozen=True)
 class NiftiPathsReader:
     """``paths = ["t1/*.nii.gz", "{subject}/T1w/T1w.nii.gz"]``: files or globs, relative to the base.
@@ -58,9 +80,7 @@ class NiftiPathsReader:
         found: dict[str, SubjectFile] = {}
         for pattern in patterns:
             full = str(base / pattern)
-            # the base folder is taken literally (a folder named "lab [2024]" is no pattern); only the declared pattern globs
-            literal_base = pattern if Path(pattern).is_absolute() else os.path.join(glob.escape(str(base)), pattern)
-            matches = sorted(glob.glob(literal_base.replace("{subject}", "*"), recursive=True))
+            matches = expand_pattern(base, pattern.replace("{subject}", "*"))
             if not matches:
                 what = "file not found" if not glob.has_magic(pattern) and "{subject}" not in pattern else "pattern matches no file"
                 raise InputError(f"{show(full)}: {what} (dataset '{dataset}')")

@@ -20,7 +20,15 @@ def _axes(values: Sequence[int]) -> str:
 
 def describe_inference(settings: Mapping[str, Any] | None, plans: Sequence[Mapping[str, Any]]) -> str:
     """One line: planned tiles (count, halo, receptive field, redundancy, exactness), fixed
-    patches, or the method's own whole-volume inference."""
+    patches, or the method's own whole-volume inference; says when the receptive field
+    could not be measured."""
+    reasons = sorted({str(p["receptive_field"]["unmeasured"]) for p in plans if p.get("receptive_field", {}).get("unmeasured")})
+    if reasons:
+        return _describe(settings, plans) + f"; receptive field not measured ({'; '.join(reasons)}): whole volume assumed"
+    return _describe(settings, plans)
+
+
+def _describe(settings: Mapping[str, Any] | None, plans: Sequence[Mapping[str, Any]]) -> str:
     if plans and all(int(p["tiles"]) == 1 for p in plans):
         fields = sorted({_axes(p["receptive_field"]["radius"]) for p in plans})
         return f"the whole volume in one pass (receptive field {', '.join(fields)} LR voxels; exact)"

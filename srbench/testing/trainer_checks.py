@@ -10,6 +10,8 @@ call ``build(config, device=...)`` without a trainer's optional ``prepare`` stag
 
 from __future__ import annotations
 
+import contextlib
+
 import dataclasses
 import math
 from typing import Any
@@ -183,13 +185,25 @@ class _InterruptingTrainer:
 def train_resume(trainer: Any, ctx: CheckContext) -> None:
     """srbench.training.loop.run_training: a two-iteration run, and the same run interrupted
     after its first iteration and resumed, give bitwise equal model weights; the registered
-    model loads the result."""
-    from srbench.io.checkpoint import load_checkpoint
-    from srbench.training.loop import run_training
+    model loads the result; nothing is written outside the run directories (the checks run
+    in an empty current directory, which must stay empty)."""
 
     degradation = ctx.pm.get("degradation", DEFAULT_DEGRADATION)
     config = tiny_config(trainer, iterations=2)
     volumes = training_volumes(config)
+    outside = ctx.scratch("cwd")
+    with contextlib.chdir(outside):  # a run writes only inside its run directory
+        straight, resumed = _straight_and_resumed(trainer, ctx, config=config, volumes=volumes, degradation=degradation)
+    stray = sorted(p.name for p in outside.iterdir())
+    require(not stray, f"trainer '{trainer.name}': training wrote {', '.join(stray[:4])} into the current directory; "
+                       "a run must write only inside its run directory")
+    _compare_and_load(trainer, ctx, straight, resumed)
+
+
+def _straight_and_resumed(trainer: Any, ctx: CheckContext, *, config: Any, volumes: Any, degradation: Any) -> tuple[Any, Any]:
+    """Two iterations straight, and interrupted after the first then resumed: both models."""
+    from srbench.training.loop import run_training
+
     straight = run_training(trainer=trainer, config=config, volumes=volumes, degradation=degradation,
                             run_dir=ctx.scratch("runs", f"{trainer.name}-straight"), resume=False, progress=False)
     resumed_dir = ctx.scratch("runs", f"{trainer.name}-resumed")
@@ -202,6 +216,12 @@ def train_resume(trainer: Any, ctx: CheckContext) -> None:
         raise CheckFailed(f"trainer '{trainer.name}': the interrupted run did not reach its second step")
     resumed = run_training(trainer=trainer, config=config, volumes=volumes, degradation=degradation,
                            run_dir=resumed_dir, resume=True, progress=False)
+    return straight, resumed
+
+
+def _compare_and_load(trainer: Any, ctx: CheckContext, straight: Any, resumed: Any) -> None:
+    from srbench.io.checkpoint import load_checkpoint
+
     a = load_checkpoint(straight, method=trainer.name).tensors
     b = load_checkpoint(resumed, method=trainer.name).tensors
     differing = _differences(a, b)

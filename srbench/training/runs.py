@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from srbench.errors import InputError, show
 from srbench.io.checkpoint import MODEL_FILE, metadata_config, read_metadata
@@ -91,6 +91,8 @@ def resolve_checkpoint(
     if checkpoint is not None and not needs:
         raise InputError(f"--checkpoint: method '{model.name}' takes no trained weights; drop --checkpoint")
     if checkpoint is not None or not needs:
+        if checkpoint is not None:
+            refuse_modified_shipped(checkpoint, pm=pm)
         return checkpoint
     root = runs_root or RUNS_ROOT
     found = find_latest_model(model.name, track=track, runs_root=root)
@@ -124,6 +126,27 @@ def resolve_fold_checkpoint(model: SRModel, *, track: str, fold: int, runs_root:
     return found
 
 
+def _refuse_if_modified(shipped: Any) -> None:
+    actual = shipped.sha256
+    if actual != shipped.recorded_sha256:
+        raise InputError(f"{shipped.path}: shipped weights modified since they were added (sha256 {actual[:12]}, "
+                         f"recorded {shipped.recorded_sha256[:12]}); reinstall {shipped.distribution}")
+
+
+def refuse_modified_shipped(path: str | Path, *, pm: PluginManager) -> None:
+    """Refuse ``path`` when it is (through any link) a shipped ``model.safetensors`` whose
+    sha256 is no longer the one recorded when it was shipped."""
+    from srbench.io.paths import same_file
+    from srbench.weights import shipped_weights
+
+    candidate = Path(path)
+    if candidate.is_dir():
+        candidate = candidate / MODEL_FILE
+    for shipped in shipped_weights(pm):
+        if same_file(candidate, shipped.path):
+            _refuse_if_modified(shipped)
+
+
 def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None, notes: list[str] | None = None) -> Path | None:
     """The reference weights a plugin ships for ``method`` (trained on ``track`` when there are
     such, else on any track), announced in ``notes`` (or on stderr); None when it ships none."""
@@ -132,6 +155,7 @@ def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None, no
     shipped = find_shipped(pm, method, track=track) or find_shipped(pm, method)
     if shipped is None:
         return None
+    _refuse_if_modified(shipped)
     note = (f"no local run of '{method}' found: using the reference weights shipped with {shipped.distribution} "
             f"(preset {shipped.preset}, trained on track {shipped.track}, sha256 {shipped.recorded_sha256[:12]})")
     if notes is not None:
