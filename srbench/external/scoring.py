@@ -58,8 +58,8 @@ class Submission:
     url: str | None = None
 
     def record(self) -> dict[str, Any]:
-        """The ``external`` entry of the run config."""
-        return {"label": self.label, "description": self.description, "url": self.url}
+        """The ``external`` entry of the run config (``origin`` says what the row is)."""
+        return {"origin": "external", "label": self.label, "description": self.description, "url": self.url}
 
 
 def check_submission(label: str, *, description: str = "", url: str | None = None, pm: PluginManager) -> Submission:
