@@ -19,7 +19,8 @@ import pluggy
 #: Version of this hook API. A plugin module may declare the API major versions it
 #: supports with a module attribute ``SRBENCH_API_VERSIONS = ("1",)``; a plugin that
 #: does not list the running major version is skipped with a message saying what to upgrade.
-API_VERSION = "1.0"
+#: Every change is listed in CHANGELOG.md; see docs/plugins.md, "Versions and migration".
+API_VERSION = "1.1"
 
 hookspec = pluggy.HookspecMarker("srbench")
 hookimpl = pluggy.HookimplMarker("srbench")

@@ -144,6 +144,11 @@ def stored_scale(ckpt: Checkpoint) -> tuple[int, int, int]:
     return (value[0], value[1], value[2])
 
 
+class StoredConfiguration(dict):
+    """The ``config_class`` of a model adapted from hook API 1.0 without one
+    (:mod:`srbench.compat`): the stored configuration as a dict, as that API passed it."""
+
+
 def build_from_checkpoint(ckpt: Checkpoint, build_network: NetworkBuilder, *, module_key: str, config_class: type) -> torch.nn.Module:
     """The network a checkpoint's stored configuration describes, with the checkpoint's weights.
 
@@ -156,7 +161,7 @@ def build_from_checkpoint(ckpt: Checkpoint, build_network: NetworkBuilder, *, mo
     from srbench.training.config import config_from_dict
 
     try:
-        config = config_from_dict(config_class, dict(ckpt.config))
+        config = StoredConfiguration(ckpt.config) if config_class is StoredConfiguration else config_from_dict(config_class, dict(ckpt.config))
     except InputError as exc:
         raise file_error(ckpt.path, f"stored configuration is invalid ({_short_text(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - a plugin's validate() fed untrusted values

@@ -148,3 +148,13 @@ def restore_optimizers(ckpt: Checkpoint, optimizers: Mapping[str, torch.optim.Op
         except (ValueError, KeyError, RuntimeError) as exc:
             raise file_error(ckpt.path, f"optimizer '{name}' state does not fit ({str(exc).splitlines()[0][:120]})") from None
 
+
+
+def __getattr__(name: str) -> Any:
+    """``CheckpointModel``, where hook API 1.0 documented it before 2026-11-30: the adapter
+    :func:`srbench.compat.api1_checkpoint_model` (new code imports srbench.models.CheckpointModel)."""
+    if name == "CheckpointModel":
+        from srbench.compat import api1_checkpoint_model
+
+        return api1_checkpoint_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

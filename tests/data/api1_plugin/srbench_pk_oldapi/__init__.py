@@ -1,0 +1,1 @@
+"""oldapi: a 3D MRI super-resolution method for srbench (plugin distribution srbench-mri-oldapi)."""
