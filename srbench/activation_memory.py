@@ -27,7 +27,7 @@ ALLOCATOR_MARGIN = 1.15
 CONVOLUTIONS = frozenset(
     {"conv1d", "conv2d", "conv3d", "convolution", "_convolution", "mkldnn_convolution",
      "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
-)  # fmt: skip
+)
 """ATen operators counted with :func:`convolution_scratch`."""
 
 

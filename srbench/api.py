@@ -70,7 +70,7 @@ def train(
         trainer=trainer, config=load_config(config, pm=pm), pm=pm, track_name=track,
         preset=preset or default_preset(trainer), overrides=overrides,
         run_dir=Path(run_dir) if run_dir is not None else None, fold=fold, resume=resume,
-    )  # fmt: skip
+    )
     return list(run_jobs(jobs, trainer=trainer, pm=pm, resume=resume, device=device, progress=progress))
 
 
@@ -119,23 +119,23 @@ def evaluate(
     settings = InferenceSettings(
         patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device, halo=halo,
         memory_budget=parse_memory_size(memory_budget) if memory_budget is not None else None,
-    )  # fmt: skip
+    )
     selection = select_metrics(pm, include=tuple(metrics), exclude=tuple(skip_metrics))
     benchmark = load_config(config, pm=pm)
     plan = plan_evaluation(
         config=benchmark, pm=pm, track_name=track, methods=tuple(methods),
         checkpoint=Path(checkpoint) if checkpoint is not None else None,
         runs_root=Path(runs_root) if runs_root is not None else None, shard=(0, 1), device=device,
-    )  # fmt: skip
+    )
     store, predictions_dir = open_results_store(
         Path(results) if results is not None else None, reads=[benchmark.path, *plan.inputs()],
         save_predictions=save_predictions,
-    )  # fmt: skip
+    )
     with store:
         rows = [outcome.as_row() for outcome in run_evaluation(
             plan, pm=pm, store=store, settings=settings, force=force, predictions_dir=predictions_dir, metrics=selection,
             **({"progress": progress_bar} if progress else {}),
-        )]  # fmt: skip
+        )]
     columns = ["method", "track", "subject", "status", *metric_columns(pm, selection)]
     return pd.DataFrame(rows, columns=columns)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -242,7 +241,7 @@ def iter_subject(job: TrackJob, subject: SubjectFile, *, pm: PluginManager, pred
         plan = predictor_plan(predictor, lr.shape, scale=track.scale, settings=job.settings)
         with times.stage("store"):
             store.add_subject(run.run_key, track=track.name, subject=subject.subject, values=values, inputs=inputs,
-                              force=job.force, plan=plan.record() if plan is not None else None)  # fmt: skip
+                              force=job.force, plan=plan.record() if plan is not None else None)
         if job.predictions_dir is not None and subject.subject == job.figure_subject:
             with times.stage("save"):
                 save_prediction(job.predictions_dir, track=track.name, subject=subject.subject, method=run.method, sr=sr, hr=hr)
@@ -341,13 +340,6 @@ def run_track(
             for outcome in future.result():
                 on_outcome(outcome)
                 yield outcome
-
-
-def finite_or_none(value: float) -> float | str:
-    """JSON-safe number: ``inf`` (identical volumes' PSNR) becomes the string "inf"."""
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
 
 
 def resolve_method_checkpoint(model: Any, *, checkpoint: Path | None, track: TrackSpec, config: BenchmarkConfig, runs_root: Path | None, pm: PluginManager, notes: list[str] | None = None) -> Path | None:
@@ -612,7 +604,7 @@ def run_evaluation(
             track=track, runs=runs, results_path=store.path, settings=settings, force=force,
             predictions_dir=predictions_dir, figure_subject=track_plan.figure_subject, disabled_plugins=disabled_plugins,
             derivatives_dir=derivatives_dir, contrast=track_plan.contrast, metrics=metrics,
-        )  # fmt: skip
+        )
         label = f"{track.name}{f' fold {fold.number}/{fold.count}' if fold else ''}: {len(subjects)} subject(s) × {len(runs)} method(s)"
         with progress(label, total=len(subjects) * len(runs)) as advance:
             yield from run_track(job, subjects, pm=pm, store=store, jobs=jobs, loaded=plan.predictors,

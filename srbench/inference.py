@@ -220,7 +220,7 @@ class NetworkPredictor:
             self._memory[key] = activation_memory(self._function(settings), device=str(self.device))
         voxel_bytes, fixed_bytes = self._memory[key]
         return plan_for_settings(shape, context=self.context_need(), voxel_bytes=voxel_bytes, fixed_bytes=fixed_bytes,
-                                 settings=settings, device=str(self.device))  # fmt: skip
+                                 settings=settings, device=str(self.device))
 
     def predict(self, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
         """Super-resolve ``lr`` onto the HR grid (see :class:`~srbench.interfaces.Predictor`)."""

@@ -101,9 +101,9 @@ class CheckpointModel:
         native_scale: the network's integer per-axis factor; ``None`` reads it from the
             stored configuration's ``scale`` (``(2, 2, 2)`` when absent).
         predictor: ``predictor(network, device=...)`` → the method's own
-            :class:`~srbench.interfaces.Predictor`; ``None`` runs the network by
-            overlapping patches (:class:`~srbench.inference.NetworkPredictor`) at its
-            native scale.
+            :class:`~srbench.interfaces.Predictor`; ``None`` runs the network in tiles
+            planned from its receptive field (:class:`~srbench.inference.NetworkPredictor`)
+            at its native scale.
     """
 
     name: str

@@ -140,7 +140,7 @@ class TilePlan:
             "shape": list(self.shape), "grid": list(self.grid), "tile": list(self.tile), "halo": list(self.halo),
             "tiles": self.tiles, "redundancy": round(self.redundancy, 4), "exact": self.exact,
             "receptive_field": self.context.record(), "peak_bytes": self.peak_bytes, "budget": self.budget,
-        }  # fmt: skip
+        }
 
     def describe(self) -> str:
         """One line: tiles, core, halo, redundancy, exactness, memory."""
@@ -201,7 +201,7 @@ def plan_tiles(
         if grid is None:
             return None
         return TilePlan(shape=shape, grid=grid, halo=halo, context=context, voxel_bytes=float(voxel_bytes),
-                        fixed_bytes=float(fixed_bytes), budget=int(budget))  # fmt: skip
+                        fixed_bytes=float(fixed_bytes), budget=int(budget))
 
     if halo is not None:
         fixed = make((int(halo),) * 3)
@@ -271,7 +271,7 @@ def slab_plan(shape: Shape, *, slabs: int, halo: int) -> TilePlan:
     grid = tuple(min(slabs, shape[a]) if a == axis else 1 for a in range(3))
     halos = tuple(halo if a == axis else 0 for a in range(3))
     return TilePlan(shape=tuple(shape), grid=grid, halo=halos, context=ContextNeed(radius=halos),  # type: ignore[arg-type]
-                    voxel_bytes=0.0, fixed_bytes=0.0, budget=0)  # fmt: skip
+                    voxel_bytes=0.0, fixed_bytes=0.0, budget=0)
 
 
 def plan_for_settings(
@@ -290,11 +290,11 @@ def plan_for_settings(
         return None
     budget = settings.memory_budget if settings.memory_budget is not None else default_memory_budget(device)
     return plan_tiles(tuple(int(n) for n in shape), context=context, voxel_bytes=voxel_bytes,  # type: ignore[arg-type]
-                      fixed_bytes=fixed_bytes, budget=budget, halo=settings.halo)  # fmt: skip
+                      fixed_bytes=fixed_bytes, budget=budget, halo=settings.halo)
 
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
-          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4, "t": 1000**4, "tb": 1000**4}  # fmt: skip
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4, "t": 1000**4, "tb": 1000**4}
 
 
 def parse_memory_size(text: str | int) -> int:

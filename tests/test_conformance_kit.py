@@ -507,7 +507,7 @@ def test_receptive_field_check_catches_an_under_declared_radius(ctx):
 
     torch.manual_seed(0)
     network = nn.Sequential(nn.Conv3d(1, 4, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv3d(4, 4, 3, padding=1),
-                            nn.Conv3d(4, 8, 1), PixelShuffle3d(2))  # fmt: skip
+                            nn.Conv3d(4, 8, 1), PixelShuffle3d(2))
 
     @dataclasses.dataclass(frozen=True)
     class Declared:

@@ -100,7 +100,7 @@ def test_stitched_tiles_equal_a_whole_volume_pass_when_the_halo_covers_the_field
 def test_the_head_in_slabs_equals_the_head_in_one_piece():
     torch.manual_seed(0)
     head = nn.Sequential(nn.Conv3d(4, 32, 3, padding=1), PixelShuffle3d(2), nn.LeakyReLU(0.2),
-                         nn.Conv3d(4, 4, 3, padding=1), nn.Conv3d(4, 1, 3, padding=1)).eval()  # fmt: skip
+                         nn.Conv3d(4, 4, 3, padding=1), nn.Conv3d(4, 1, 3, padding=1)).eval()
     features = torch.rand(1, 4, 9, 10, 40)
     with torch.no_grad():
         sliced = run_head(head, features, scale=(2, 2, 2))
@@ -199,12 +199,12 @@ def test_plans_are_stored_exported_merged_and_shown_on_the_board(tmp_path):
     from srbench.results.store import ResultsStore, RunRecord
 
     plan = plan_tiles((40, 50, 60), context=ContextNeed(radius=(6, 6, 6), effective=(2, 2, 2)), voxel_bytes=100.0,
-                      budget=10_000_00, max_exact_redundancy=1.0)  # fmt: skip
+                      budget=10_000_00, max_exact_redundancy=1.0)
     paths = []
     for index, record in enumerate((plan.record(), {**plan.record(), "halo": [3, 3, 3]})):
         store = ResultsStore(tmp_path / f"s{index}.sqlite")
         key = store.register_run(RunRecord.create(method="m", degradation="d", intensity_convention="c", scale=(2, 2, 2),
-                                                  config={}, checkpoint=None, plugin_versions={}))  # fmt: skip
+                                                  config={}, checkpoint=None, plugin_versions={}))
         store.add_subject(key, track="t", subject="a", values={"psnr": 30.0}, inputs={}, plan=record)
         paths.append(store.path)
     stored = ResultsStore(paths[0]).inference_plans()
@@ -230,7 +230,7 @@ def test_command_line_inference_settings():
     from srbench.cli.predict import inference_settings
 
     planned = inference_settings(patch_size=None, overlap=None, batch_size=4, device="cpu", memory_budget="1GiB", halo=3,
-                                 precision="bf16")  # fmt: skip
+                                 precision="bf16")
     assert (planned.memory_budget, planned.halo, planned.precision, planned.fixed_patches) == (1024**3, 3, "bfloat16", False)
     fixed = inference_settings(patch_size=16, overlap=None, batch_size=2, device="cpu")
     assert fixed.fixed_patches and fixed.patch_geometry() == (16, 8) and fixed.precision == "float32"

@@ -117,3 +117,15 @@ def test_the_committed_export_passes_the_schema(tmp_path):
                      cwd=tmp_path, env=ENV)
     assert result.returncode == 0, result.stderr
     assert Path(tmp_path / "boards" / "index.md").is_file()
+
+
+def test_one_json_form_for_non_finite_numbers():
+    import math
+
+    from srbench.io.json_numbers import json_number, number_from_json
+
+    assert [json_number(v) for v in (1.5, math.inf, -math.inf, math.nan, 3, "x", None)] == [
+        1.5, "inf", "-inf", "nan", 3, "x", None]
+    assert number_from_json("inf") == math.inf and math.isnan(number_from_json("nan")) and number_from_json(2) == 2.0
+    with pytest.raises(ValueError):
+        number_from_json(True)

@@ -29,7 +29,7 @@ class TrilinearPredictor:
         """One tile: the whole volume (memory: a float32 copy of the input and the output)."""
         voxel_bytes = 4.0 * (1 + math.prod(grid.effective_scale(shape, scale)))
         return TilePlan(shape=tuple(int(n) for n in shape), grid=(1, 1, 1), halo=(0, 0, 0), context=self.context_need(),  # type: ignore[arg-type]
-                        voxel_bytes=voxel_bytes, fixed_bytes=0.0, budget=int(voxel_bytes * math.prod(shape)))  # fmt: skip
+                        voxel_bytes=voxel_bytes, fixed_bytes=0.0, budget=int(voxel_bytes * math.prod(shape)))
 
     def predict(self, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
         out_shape = grid.sr_shape(lr.shape, scale)

@@ -75,13 +75,7 @@ def cli(ctx: click.Context, disabled_plugins: tuple[str, ...]) -> None:
 
 def _add_builtin_commands() -> None:
     for module_name in BUILTIN_COMMANDS:
-        try:
-            module = importlib.import_module(f"srbench.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"srbench.cli.{module_name}":
-                continue  # command not built yet in this checkout
-            raise
-        cli.add_command(module.command)
+        cli.add_command(importlib.import_module(f"srbench.cli.{module_name}").command)
 
 
 _add_builtin_commands()

@@ -62,7 +62,7 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
                     save_predictions=True, progress=True, pm=pm)
         for track in demo_tracks
         for method in (BASELINE_METHOD, *methods)
-    ]  # fmt: skip
+    ]
     table = pd.concat(rows, ignore_index=True).dropna(axis=1, how="all")
     click.echo(table.to_markdown(index=False, floatfmt=".4f"))
     with ResultsStore(results_path, read_only=True) as store:

@@ -24,7 +24,7 @@ from srbench.stage_times import StageTimes
 @click.option("--results", "results_path", type=PathParam(dir_okay=False), default=None, help="Results store (default: results/results.sqlite).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True, help="How per-subject results are printed on stdout.")
 @click.option("--force", is_flag=True, help="Recompute and replace results already stored for the same run and subject.")
-@click.option("--jobs", default=1, show_default=True, help="Subjects evaluated in parallel worker processes, the CPU threads split between them; each plans its tiles with the full --memory-budget (on 2 cores --jobs 2 was 1.13x faster, benchmarks/README.md).")
+@click.option("--jobs", default=1, show_default=True, help="Subjects evaluated in parallel worker processes, the CPU threads split between them; each plans its tiles with the full --memory-budget (the speed-up measured on 2 cores is in benchmarks/README.md).")
 @click.option("--shard", default=None, metavar="i/n|auto", help="Evaluate only shard i of n of each track's subjects (merge stores with `srbench results merge`); auto: this SLURM array task's shard (SLURM_ARRAY_TASK_ID, _COUNT, _MIN).")
 @click.option("--save-predictions/--no-save-predictions", default=True, show_default=True, help="Keep the SR volumes of each track's first subject next to the store (for `leaderboard --figures`).")
 @click.option("--metric", "metrics", multiple=True, metavar="NAME", help="Compute only this metric (repeatable; default: every installed metric). Recorded with the run; boards say which rows lack a metric.")
@@ -52,7 +52,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     pm = plugin_manager(ctx)
     config = load_config(config_path, pm=pm)
     settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device,
-                                  memory_budget=memory_budget, halo=halo, precision=precision)  # fmt: skip
+                                  memory_budget=memory_budget, halo=halo, precision=precision)
     shard_spec = parse_shard(shard)
     selection = select_metrics(pm, include=metrics, exclude=skipped_metrics)
     plan = plan_evaluation(

@@ -25,9 +25,8 @@ inference_options = [
     click.option("--overlap", type=int, default=None, help="Overlap between fixed LR patches (voxels; default with --patch-size: 8)."),
     click.option("--batch-size", default=4, show_default=True, help="Fixed patches per forward pass."),
     click.option("--precision", type=click.Choice(["float32", "bf16"]), default="float32", show_default=True,
-                 help="bf16: bfloat16 autocast, 2.2x faster on a CPU with AVX-512 BF16; with the demo's trained "
-                      "models PSNR moved by at most 0.0071 dB and no ranking changed (all 8 demo tracks, "
-                      "benchmarks/README.md). Without AVX-512 BF16 or AMX it is slower (a warning says so). "
+                 help="bf16: bfloat16 autocast, faster on a CPU with AVX-512 BF16 or AMX, slower without (a warning "
+                      "says so); its speed and its effect on the metrics are measured in benchmarks/README.md. "
                       "Results record it; the committed leaderboards are float32."),
 ]
 
@@ -58,7 +57,7 @@ def inference_settings(
     from srbench.tiling import parse_memory_size
 
     settings = InferenceSettings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=resolve_device(device), halo=halo,
-                                 precision="bfloat16" if precision == "bf16" else "float32")  # fmt: skip
+                                 precision="bfloat16" if precision == "bf16" else "float32")
     size, overlap_size = settings.patch_geometry()
     if size < 4:
         raise click.BadParameter("must be at least 4", param_hint="--patch-size")
@@ -77,7 +76,7 @@ def inference_settings(
             raise click.BadParameter(str(exc), param_hint="--memory-budget") from None
     if settings.precision == "bfloat16" and settings.device == "cpu" and not cpu_has_bf16():
         click.echo("warning: --precision bf16: this CPU has neither AVX-512 BF16 nor AMX, so bfloat16 convolutions "
-                   "run without hardware support and can be far slower than float32", err=True)  # fmt: skip
+                   "run without hardware support and can be far slower than float32", err=True)
     return settings
 
 
@@ -106,7 +105,7 @@ def command(ctx, method, input_path, output_path, checkpoint, scale, memory_budg
     """
     factors = parse_scale(scale, source="--scale")
     settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device,
-                                  memory_budget=memory_budget, halo=halo, precision=precision)  # fmt: skip
+                                  memory_budget=memory_budget, halo=halo, precision=precision)
     pm = plugin_manager(ctx)
     model = pm.get("model", method)
     refuse_unused_patch_options(ctx, [model])

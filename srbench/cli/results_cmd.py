@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import click
 
 from srbench.cli.common import PathParam
+from srbench.io.json_numbers import json_number
 
 
 @click.group("results")
@@ -63,9 +63,7 @@ def show_command(results_path: Path | None, track: str | None, output_format: st
         click.echo(rows.to_csv(index=False), nl=False)
         return
     for record in rows.to_dict(orient="records"):
-        value = record["value"]
-        record["value"] = value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
-        click.echo(json.dumps(record))
+        click.echo(json.dumps({key: json_number(value) for key, value in record.items()}))
 
 
 @command.command("export")

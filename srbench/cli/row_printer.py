@@ -9,7 +9,7 @@ import sys
 import click
 
 from srbench.errors import one_line
-from srbench.evaluation import finite_or_none
+from srbench.io.json_numbers import json_number
 
 
 class RowPrinter:
@@ -27,7 +27,7 @@ class RowPrinter:
     def add(self, outcome) -> None:
         row = {key: one_line(value) if isinstance(value, str) else value for key, value in outcome.as_row().items()}
         if self.output_format == "json":
-            click.echo(json.dumps({k: finite_or_none(v) if isinstance(v, float) else v for k, v in row.items()}))
+            click.echo(json.dumps({k: json_number(v) for k, v in row.items()}))
         elif self.output_format == "csv":
             self.writer.writerow(row)
             sys.stdout.flush()

@@ -78,6 +78,6 @@ def command(ctx, method, preset, track, config_path, fold, run_dir, resume, iter
     main_process = is_main_process()
     announce = (lambda job: click.echo(job.describe(), err=True)) if main_process else (lambda job: None)
     for model_path in run_jobs(jobs, trainer=trainer, pm=pm, resume=resume, device=resolve_device(device),
-                               progress=progress, on_start=announce):  # fmt: skip
+                               progress=progress, on_start=announce):
         if main_process:
             click.echo(str(model_path))

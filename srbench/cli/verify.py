@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from srbench.cli.common import PathParam, config_option, plugin_manager
+from srbench.io.json_numbers import json_number
 from srbench.verify import DEFAULT_TOLERANCE
 
 #: the committed export of the reference rows, relative to a checkout's root
@@ -40,11 +41,10 @@ def packaged_config() -> Path:
 
 
 def _number(value: float | None) -> str:
+    """A value in the text table: 6 significant digits, ``inf``/``-inf``/``nan`` spelt out."""
     if value is None:
         return "-"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.6g}"
+    return str(json_number(value)) if not math.isfinite(value) else f"{value:.6g}"
 
 
 @click.command("verify")
@@ -72,11 +72,9 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
     they are here; otherwise they are reported as external, checked by file hash only.
 
     \b
-    Tolerance: the default 1e-5 (relative to max(1, |value|)) comes from a measurement:
-    evaluating the same weights (DCSRN cpu preset, demo in-sample track) with 1 vs 2 torch
-    threads and with contiguous vs channels-last inference changed every metric by at most
-    2.5e-9 relative (PSNR by 3.7e-8 dB); reproduce with benchmarks/verify_tolerance.py.
-    The factor of 4,000 is a margin for other CPUs' kernels, which were not measured.
+    Tolerance: the default 1e-5 (relative to max(1, |value|)) comes from the CPU-to-CPU
+    differences measured by benchmarks/verify_tolerance.py (figures and the margin in
+    srbench/verify.py and benchmarks/README.md).
 
     \b
     Examples:
@@ -100,9 +98,8 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
         if output_format == "json":
             click.echo(json.dumps({
                 "track": row.track, "method": row.method, "subject": row.subject, "metric": row.metric,
-                "stored": _number(row.stored) if math.isinf(row.stored) else row.stored,
-                "recomputed": row.recomputed if row.recomputed is None or math.isfinite(row.recomputed) else _number(row.recomputed),
-                "difference": row.difference if row.difference is None or math.isfinite(row.difference) else _number(row.difference),
+                "stored": json_number(row.stored), "recomputed": json_number(row.recomputed),
+                "difference": json_number(row.difference),
                 "status": row.status, "detail": row.detail,
             }))
             return

@@ -151,7 +151,7 @@ def run_record(plan: ScoringPlan, *, pm: PluginManager) -> Any:
         scale=track.scale, plugin_versions=pm.versions(),
         config={EXTERNAL_KEY: plan.submission.record(),
                 "degradation": {"name": track.degradation, "options": dict(track.degradation_options), "seed": track.seed}},
-    )  # fmt: skip
+    )
 
 
 def _refuse_relabel(store: ResultsStore, record: Any, *, track: str) -> None:
@@ -281,7 +281,7 @@ def run_scoring(
         store.register_run(record)
         rows = [SubjectRows(s.prediction.expected.id, s.values,
                             {str(s.prediction.expected.subject.path): s.hr_sha256, str(s.prediction.path): s.prediction.sha256})
-                for s in scored]  # fmt: skip
+                for s in scored]
         store.add_subjects(run_key, track.name, rows, force=force)
     outcomes += [SubjectOutcome(label, track.name, s.prediction.expected.id, "ok", s.values, seconds=s.seconds) for s in scored]
     order = {subject.id: k for k, subject in enumerate(plan.expected)}

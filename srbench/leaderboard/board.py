@@ -441,7 +441,7 @@ def build_boards(
     for board in boards:
         board.degradation_description = degradation_description(pm, board.degradation, board.degradation_options)
         described = entry_inference(store, {e.run_key: list(e.fold_runs.values()) or [e.run_key] for e in board.entries},
-                                    board.track)  # fmt: skip
+                                    board.track)
         for entry in board.entries:
             entry.inference = EXTERNAL_INFERENCE if entry.external is not None else described[entry.run_key]
             chosen = selections.get(entry.run_key, {}).get("metrics")

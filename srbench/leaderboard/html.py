@@ -31,6 +31,7 @@ import pandas as pd
 from srbench.defaults import BASELINE_METHOD
 from srbench.errors import file_error
 from srbench.io.atomic import write_text_atomic
+from srbench.io.json_numbers import json_number
 from srbench.io.paths import ensure_dir, portable_path
 from srbench.leaderboard.board import (
     BOOTSTRAP_RESAMPLES,
@@ -462,10 +463,7 @@ def _csv(frame: pd.DataFrame) -> str:
 def _jsonl(frame: pd.DataFrame) -> str:
     lines = []
     for record in frame.to_dict(orient="records"):
-        value = record.get("value")
-        if isinstance(value, float) and not math.isfinite(value):
-            record["value"] = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-        lines.append(json.dumps(record, default=str))
+        lines.append(json.dumps({key: json_number(value) for key, value in record.items()}, default=str))
     return "\n".join(lines) + ("\n" if lines else "")
 
 

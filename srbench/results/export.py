@@ -12,7 +12,6 @@ declarations.
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from srbench.errors import InputError, file_error
 from srbench.io.atomic import write_text_atomic
+from srbench.io.json_numbers import json_number, number_from_json
 from srbench.io.paths import portable_path, regular_file
 from srbench.metric_columns import MetricColumn
 from srbench.results.merge import MergeReport, merge
@@ -42,10 +42,6 @@ _EXPORT_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _json_number(value: float) -> float | str:
-    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
-
-
 def _exported(kind: str, row: dict[str, Any], methods: Mapping[str, str]) -> dict[str, Any]:
     """A store row as its export record (JSON columns as JSON values, portable paths)."""
     if kind == "run":
@@ -55,7 +51,7 @@ def _exported(kind: str, row: dict[str, Any], methods: Mapping[str, str]) -> dic
     if kind == "input":
         row["path"] = portable_path(row["path"])
     if kind == "result":
-        row["value"] = _json_number(float(row["value"]))
+        row["value"] = json_number(float(row["value"]))
         row["method"] = methods.get(row["run_key"], "")
     if kind == "column":
         row = MetricColumn.from_record(json.loads(row["declaration"])).to_record()
@@ -77,10 +73,10 @@ def _stored(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "run":
         row.update({column: canonical_json(row[column]) for column in _JSON_COLUMNS})
     if kind == "result":
-        value = row["value"]
-        if isinstance(value, bool) or not (isinstance(value, (int, float)) or value in ("inf", "-inf")):
-            raise ValueError(f"value must be a number, \"inf\" or \"-inf\", got {value!r}")
-        row["value"] = float(value)
+        try:
+            row["value"] = number_from_json(row["value"])
+        except ValueError as exc:
+            raise ValueError(f"'value': {exc}") from None
     if kind == "plan":
         row["plan"] = canonical_json(row["plan"])
     return row

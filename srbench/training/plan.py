@@ -152,7 +152,7 @@ def run_job(
         trainer=trainer, config=job.config, volumes=volumes, degradation=degradation, run_dir=job.run_dir,
         resume=resume, device=device, progress=progress, data_files=[subject.path for subject in job.subjects],
         plugin_versions=pm.versions(),
-    )  # fmt: skip
+    )
 
 
 def run_jobs(

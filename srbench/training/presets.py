@@ -21,7 +21,7 @@ REFERENCE_SCHEDULE: Mapping[str, Any] = MappingProxyType({
     "patch_stride": 16,
     "min_foreground": 0.0,
     "checkpoint_every": 1000,
-})  # fmt: skip
+})
 
 
 def dropped_patches_text(values: Mapping[str, Any]) -> str:

@@ -11,4 +11,4 @@ from srbench_arssr.trainer import MODULE, NAME, build_network
 MODEL = CheckpointModel(
     name=NAME, description="ArSSR (Wu et al. 2023): CNN encoder + implicit MLP decoder, arbitrary (non-integer) scales",
     config_class=ArSSRConfig, build_network=build_network, module_key=MODULE, predictor=ArSSRPredictor,
-)  # fmt: skip
+)

@@ -56,7 +56,7 @@ class ArSSRPredictor:
             self._context = ContextNeed(
                 radius=tuple(r + 1 for r in probed.radius), whole_volume=probed.whole_volume,  # type: ignore[arg-type]
                 effective=tuple(r + 1 for r in probed.fallback),  # type: ignore[arg-type]
-            )  # fmt: skip
+            )
         return self._context
 
     def _query_bytes(self) -> int:
@@ -77,7 +77,7 @@ class ArSSRPredictor:
             voxel_bytes, fixed_bytes = activation_memory(self.network.encode, device=str(self.device))
             self._memory = (voxel_bytes, fixed_bytes + self._query_bytes())
         return plan_for_settings(shape, context=self.context_need(), voxel_bytes=self._memory[0], fixed_bytes=self._memory[1],
-                                 settings=settings, device=str(self.device))  # fmt: skip
+                                 settings=settings, device=str(self.device))
 
     def predict(self, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
         """Super-resolve ``lr`` by ``scale`` (see :class:`~srbench.interfaces.Predictor`)."""

@@ -10,4 +10,4 @@ from srbench_dcsrn.trainer import NAME, build_network
 MODEL = CheckpointModel(
     name=NAME, description="DCSRN (Chen et al. 2018): densely connected 3D CNN refining trilinear interpolation",
     config_class=DCSRNConfig, build_network=build_network,
-)  # fmt: skip
+)

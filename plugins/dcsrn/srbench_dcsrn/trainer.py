@@ -19,7 +19,7 @@ def build_network(config: DCSRNConfig) -> DCSRN:
     return DCSRN(
         first_channels=config.first_channels, growth=config.growth, units=config.units,
         final_kernel=config.final_kernel, scale=config.scale, residual=config.residual,
-    )  # fmt: skip
+    )
 
 
 class DCSRNAlgorithm:

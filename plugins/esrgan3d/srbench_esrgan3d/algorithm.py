@@ -159,7 +159,7 @@ class Esrgan3dAlgorithm:
         return {
             "l_pix": value, "l_percep": NAN, "l_g_gan": NAN, "l_g": value, "l_d": NAN,
             "d_real": NAN, "d_fake": NAN, "lr_g": rate, "lr_d": NAN, "phase": 0.0,
-        }  # fmt: skip
+        }
 
     def _gan_step(self, lr: torch.Tensor, hr: torch.Tensor, *, iteration: int) -> dict[str, float]:
         cfg = self.config

@@ -11,4 +11,4 @@ from srbench_esrgan3d.trainer import NAME
 MODEL = CheckpointModel(
     name=NAME, config_class=Esrgan3dConfig, build_network=build_generator,
     description="ESRGAN-3D: RRDB generator, relativistic GAN, 3D VGG-19 perceptual loss (VGG self-supervised on the track)",
-)  # fmt: skip
+)

@@ -86,7 +86,7 @@ def vgg_stage_algorithm(config: VggStageConfig, *, device: str = "cpu") -> VggPr
     return VggPretextAlgorithm(
         width=config.vgg_width, batch_norm=config.vgg_batch_norm, levels=config.vgg_levels,
         lr=config.lr, betas=(config.beta1, config.beta2), device=device,
-    )  # fmt: skip
+    )
 
 
 #: the VGG stage as a trainer (run by :meth:`Esrgan3dTrainer.prepare`, not registered: it is
@@ -159,7 +159,7 @@ class Esrgan3dTrainer:
         path = run_training(
             trainer=VGG_STAGE_TRAINER, config=stage, volumes=volumes, degradation=degradation,
             run_dir=vgg_dir, resume=resume_stage, device=device, progress=progress,
-        )  # fmt: skip
+        )
         return {"vgg_weights": path}
 
     def build(self, config: Esrgan3dConfig, *, device: str = "cpu", vgg_weights: Path | None = None) -> Esrgan3dAlgorithm:

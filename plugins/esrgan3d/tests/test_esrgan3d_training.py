@@ -25,7 +25,7 @@ TINY = {
     "channels": 4, "growth": 2, "blocks": 1, "d_channels": 2, "d_stages": 3, "d_hidden": 4, "vgg_width": 2,
     "patch_size": 16, "patch_stride": 8, "batch_size": 2, "min_foreground": 0, "iterations": 4,
     "warmup_fraction": 0.5, "vgg_iterations": 2, "checkpoint_every": 2, "log_every": 1,
-}  # fmt: skip
+}
 
 
 def volumes() -> list[Volume]:
@@ -40,7 +40,7 @@ def config(**changes):
 
 def batch(cfg, iteration: int):
     source = PatchSource(volumes(), patch_size=cfg.patch_size, stride=cfg.patch_stride, scale=cfg.scale,
-                         degradation=PaperLinear(), min_foreground=0.0, seed=cfg.seed)  # fmt: skip
+                         degradation=PaperLinear(), min_foreground=0.0, seed=cfg.seed)
     return source.batch(iteration, cfg.batch_size)
 
 
@@ -54,7 +54,7 @@ def changed(before: dict[str, torch.Tensor], module: torch.nn.Module) -> bool:
 
 def train(cfg, run_dir, *, resume=False):
     return run_training(trainer=Esrgan3dTrainer(), config=cfg, volumes=volumes(), degradation=PaperLinear(),
-                        run_dir=run_dir, resume=resume, progress=False)  # fmt: skip
+                        run_dir=run_dir, resume=resume, progress=False)
 
 
 def test_one_real_step_of_each_phase():
@@ -100,7 +100,7 @@ def test_checkpoint_round_trip_continues_identically(tmp_path):
         original.step(batches[i], iteration=i, total=4, generator=torch.Generator().manual_seed(i))
     path = tmp_path / "checkpoint.safetensors"
     save_checkpoint(path, method="esrgan3d", kind="checkpoint", config=config_to_dict(cfg),
-                    modules=original.modules, optimizers=original.optimizers, iteration=3)  # fmt: skip
+                    modules=original.modules, optimizers=original.optimizers, iteration=3)
     torch.manual_seed(99)
     restored = Esrgan3dTrainer().build(cfg)
     restored.vgg.load_state_dict(original.vgg.state_dict())  # the loop loads it from the VGG stage

@@ -12,4 +12,4 @@ from srbench_trigan.trainer import NAME
 MODEL = CheckpointModel(
     name=NAME, config_class=TriganConfig, build_network=build_generator, native_scale=NATIVE_SCALE,
     description="three-player GAN (RRDB generator, RaGAN critic, co-trained ResNet-10 feature extractor), ×2",
-)  # fmt: skip
+)
