@@ -80,11 +80,12 @@ def test_main_table(published):
     markdown = published.tracks["insample"].read_text()
     table = main_table(markdown)
     assert table["__header__"] == ["Method", "n", "PSNR ↑", "SSIM ↑", "LPIPS ↓"]
-    # sorted by PSNR descending; mean ± sample std; best per column in bold
+    # sorted by PSNR descending; mean ± sample std; nothing in bold: at n = 3 no paired test can
+    # reach p < 0.05 (the exact sign-flip test's smallest p is 0.25)
     assert [k for k in table if k != "__header__"] == ["good", "trilinear", "bad"]
-    assert table["good"] == ["good", "3", "**34.000 ± 1.000**", "**0.9100 ± 0.0100**", "0.0600 ± 0.0100"]
+    assert table["good"] == ["good", "3", "34.000 ± 1.000", "0.9100 ± 0.0100", "0.0600 ± 0.0100"]
     assert table["trilinear"] == ["trilinear", "3", "31.000 ± 1.000", "0.8200 ± 0.0200", "0.1200 ± 0.0200"]
-    assert table["bad"] == ["bad", "3", "22.000 ± 2.000", "0.6000 ± 0.1000", "**0.0200 ± 0.0100**"]
+    assert table["bad"] == ["bad", "3", "22.000 ± 2.000", "0.6000 ± 0.1000", "0.0200 ± 0.0100"]
 
 
 def test_header(published):
@@ -156,7 +157,7 @@ def test_not_applicable(published):
     markdown = published.tracks["knee"].read_text()
     table = main_table(markdown)
     assert table["good"] == ["good", "0", "not applicable", "not applicable"]
-    assert table["trilinear"][2] == "**27.500 ± 1.871**"
+    assert table["trilinear"][2] == "27.500 ± 1.871"  # nothing to be better than: not in bold
     assert "- **good**: good supports only scale (2, 2, 2)" in markdown
     assert "**Scale:** ×2 × 2 × 1" in markdown
 
@@ -166,7 +167,7 @@ def test_index(published):
     assert index == published.index_markdown
     assert "[insample](insample.md)" in index and "[knee](knee.md)" in index
     assert index.index("[insample]") < index.index("[knee]")
-    assert "good (34.000 PSNR)" in index
+    assert "none named (n = 3: no row beats every other in paired tests, Holm-corrected at 0.05)" in index
     assert sorted(p.name for p in published.index.parent.iterdir()) == ["index.md", "insample.md", "knee.md"]
 
 
@@ -266,7 +267,7 @@ def test_a_diagnostic_column_is_signed_and_never_ranked(tmp_path):
     # rows still sorted by PSNR; the bias in % of the HR range with its sign, never in bold (the
     # smallest, the largest and the one closest to 0 alike)
     assert [k for k in table if k != "__header__"] == ["good", "trilinear", "bad"]
-    assert table["good"] == ["good", "3", "**34.000 ± 1.000**", "+4.20 ± 0.20"]
+    assert table["good"] == ["good", "3", "34.000 ± 1.000", "+4.20 ± 0.20"]
     assert table["trilinear"][3] == "+0.00 ± 0.10"
     assert table["bad"][3] == "-1.20 ± 0.20"
     assert "Columns without an arrow are signed diagnostics" in markdown
@@ -279,7 +280,7 @@ def test_a_diagnostic_column_is_signed_and_never_ranked(tmp_path):
     assert bias["trilinear"][5] == "—"
     assert "A diagnostic has no best method: it is tested against trilinear only." in markdown
     assert stats_table(markdown, "PSNR ↑")["__header__"][5] == "p vs best"
-    assert "good (34.000 PSNR)" in files.index_markdown
+    assert "none named (n = 3" in files.index_markdown
 
 
 def test_boards_without_a_diagnostic_render_as_before(published):
@@ -340,3 +341,27 @@ def test_names_from_files_cannot_break_a_markdown_table_or_inject_html(tmp_path)
     assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt;\\|s\\n2" in markdown
     row = next(line for line in markdown.splitlines() if "&lt;img" in line)
     assert len(row.replace("\\|", "").strip("|").split("|")) == 3  # subject, fold, one method
+
+
+def test_bold_and_leader_only_where_the_rows_support_them(tmp_path):
+    """A leader and a bold value need n and a margin: here 12 subjects where 'strong' beats
+    both others on every subject (Wilcoxon, Holm over two tests: p ≈ 0.0005 each). A tie at
+    the displayed precision is never bold, and one subject names no leader."""
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.register_track(TrackRecord("big", "ood", "heads"))
+    rng = np.random.default_rng(0)
+    base = 30 + rng.normal(0, 1, 12)
+    fill(store, "big", {"strong": {"psnr": list(base + 1.0 + rng.uniform(0, 0.1, 12)), "ssim": [0.91] * 12},
+                        "trilinear": {"psnr": list(base), "ssim": list(0.91 + rng.uniform(0, 1e-6, 12))},
+                        "weak": {"psnr": list(base - 0.5), "ssim": [0.5] * 12}})
+    store.register_track(TrackRecord("one", "ood", "heads"))
+    fill(store, "one", {"strong": {"psnr": [33.0]}, "trilinear": {"psnr": [30.0]}})
+    files = write_leaderboards(store, tmp_path / "boards", today=TODAY, pm=PM)
+    store.close()
+    table = main_table(files.tracks["big"].read_text())
+    assert table["strong"][2].startswith("**") and not table["trilinear"][2].startswith("**")
+    assert not any(cell.startswith("**") for row in ("strong", "trilinear", "weak") for cell in table[row][3:4])  # SSIM tie
+    index = files.index_markdown
+    assert "| strong (" in index and "PSNR) |" in index
+    assert "none named (n = 1: nothing can be tested)" in index
+    assert not any(cell.startswith("**") for cell in main_table(files.tracks["one"].read_text())["strong"])

@@ -147,7 +147,7 @@ def test_index_links_every_track_page_and_the_export(site):
     assert ROWS_CSV in links and ROWS_JSONL in links
     tracks = by_first_cell(index.tables["tracks"])
     assert tracks["insample"][5:7] == ["4", "4"]  # subjects, methods
-    assert tracks["insample"][7] == "good (34.125 PSNR)"
+    assert tracks["insample"][7].startswith("none named (n = 4")
     assert tracks["knee"][6] == "2"  # trilinear and the not-applicable good
 
 
@@ -371,11 +371,11 @@ def test_a_diagnostic_column_is_signed_and_never_highlighted(tmp_path):
     rows = by_first_cell(main)
     assert list(rows) == ["good", "trilinear", "mid", "bad"]  # sorted by PSNR, not by bias
     assert rows["good"][3].startswith("+4.20 ± ") and rows["mid"][3].startswith("-1.10 ± ")
-    assert text.count('class="best"') == 1  # PSNR's best only; no bias cell is highlighted
+    assert text.count('class="best"') == 0  # n = 4 supports no claim; a bias cell never would be
     assert "Columns without an arrow are signed diagnostics" in text
     stats = page.tables["stats-bias"]
     assert stats[0] == ["Method", "n", "mean", "std", "95% CI", "p vs trilinear"]
     assert "p vs best" in page.tables["stats-psnr"][0]
     subject = next(r for r in page.tables["subjects"][1:] if r[0] == "sub-02" and r[1] == "good")
     assert subject[2:] == [format_value(35.0), "+4.30"]
-    assert by_first_cell(parse(site.index).tables["tracks"])["insample"][7] == "good (34.125 PSNR)"
+    assert by_first_cell(parse(site.index).tables["tracks"])["insample"][7].startswith("none named (n = 4")

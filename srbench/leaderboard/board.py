@@ -42,6 +42,15 @@ if TYPE_CHECKING:
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
+#: family-wise error rate of a board's claims (a value in bold, a leader in the index)
+CLAIM_ALPHA = 0.05
+
+
+def holm_all_rejected(p_values: Sequence[float], *, alpha: float = CLAIM_ALPHA) -> bool:
+    """True when Holm's step-down procedure rejects every hypothesis of ``p_values`` at
+    family-wise error ``alpha``: the k-th smallest p-value is below ``alpha / (m - k + 1)``."""
+    ordered = sorted(p_values)
+    return bool(ordered) and all(p < alpha / (len(ordered) - k) for k, p in enumerate(ordered))
 #: appended to the label of such a row on every board, with :data:`EXTERNAL_LEGEND` below the table
 EXTERNAL_MARK = "†"
 EXTERNAL_LEGEND = "† external: scored by srbench from submitted files (srbench score), not re-derivable from weights."
@@ -139,6 +148,21 @@ class TrackBoard:
     def diagnostics(self) -> list[str]:
         """The diagnostic columns, in column order."""
         return [m for m in self.metrics if not self.ranked(m)]
+
+    def supported_best(self, metric: str) -> Entry | None:
+        """The entry with the best mean on ``metric`` when the rows support the claim: it is
+        the only best, and its paired test against every other scored entry is significant
+        after Holm correction over those tests (family-wise error :data:`CLAIM_ALPHA`).
+        None otherwise: with one subject nothing is tested, and with four the exact
+        sign-flip test cannot go below p = 0.125."""
+        best = self.best(metric)
+        if len(best) != 1:
+            return None
+        others = [e for e in self.entries if e is not best[0] and metric in e.summaries]
+        tests = [e.summaries[metric].vs_best for e in others]
+        if not others or any(t is None for t in tests):
+            return None
+        return best[0] if holm_all_rejected([t.p_value for t in tests]) else None  # type: ignore[union-attr]
 
     def best(self, metric: str) -> list[Entry]:
         """The entries with the best mean on ``metric`` (ties included; none for a diagnostic)."""

@@ -51,6 +51,7 @@ from srbench.leaderboard.text import (
     format_metric,
     format_p,
     format_summary,
+    claimed_best,
     leader_text,
     safe_url,
     scale_text,
@@ -258,7 +259,7 @@ def provenance_html(entry: Entry, run: Mapping[str, Any] | None, *, run_key: str
 
 # -- pages --------------------------------------------------------------------------------
 def _main_table(board: TrackBoard, runs: Mapping[str, Mapping[str, Any]]) -> str:
-    best = {m: {e.run_key for e in board.best(m)} for m in board.metrics}
+    best = {m: claimed_best(board, m) for m in board.metrics}
     headers = [("Method", "l"), ("n", "")] + [(_arrow(board, m), "") for m in board.metrics] + [("Provenance", "l")]
     rows = []
     for entry in board.entries:
@@ -272,7 +273,7 @@ def _main_table(board: TrackBoard, runs: Mapping[str, Mapping[str, Any]]) -> str
                 cells.append(_cell("—", sort=""))
                 continue
             text = format_summary(board, metric, summary)
-            cells.append(_cell(_e(text), sort=_sort_number(summary.mean), cls="best" if entry.run_key in best[metric] else ""))
+            cells.append(_cell(_e(text), sort=_sort_number(summary.mean), cls="best" if entry.run_key == best[metric] else ""))
         records = [(f"fold {k}", runs.get(run), run) for k, run in entry.fold_runs.items()] or [("", runs.get(entry.run_key), entry.run_key)]
         provenance = "".join(provenance_html(entry, run, run_key=key, caption=caption) for caption, run, key in records)
         cells.append(_cell(provenance, sort=entry.run_key, cls="l"))
@@ -363,7 +364,8 @@ def render_track_page(
         f"<h1>Leaderboard: track <code>{_e(board.track)}</code></h1>",
         '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta) + "</dl>",
         '<p class="note">Mean ± sample standard deviation over subjects; ↑ higher is better, ↓ lower is better; '
-        "best value highlighted; n = number of subjects. Click a column header to sort; click a run for its provenance."
+        "a value is highlighted only when its row is the best and better than every other row in a paired test "
+        "(Holm-corrected, p < 0.05; values equal at the displayed precision are ties); n = number of subjects. Click a column header to sort; click a run for its provenance."
         + (f" {_e(diagnostics_legend(board))}" if board.diagnostics else "") + "</p>",
         _main_table(board, runs),
         *([f'<p class="note">{_e(EXTERNAL_LEGEND)}</p>'] if any(e.external is not None for e in board.entries) else []),

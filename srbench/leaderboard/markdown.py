@@ -2,7 +2,7 @@
 
 Per track the main table has a row per board entry: the number of subjects and the mean
 ± sample standard deviation of every metric column, an arrow in each column header for
-the better direction and the best value in bold; a diagnostic column is shown signed
+the better direction and the best value in bold where the rows support it; a diagnostic column is shown signed
 (a percent column in percent), without an arrow and never in bold. A statistics section
 per metric adds the 95% bootstrap CI and the paired tests (:mod:`srbench.leaderboard.board`).
 The index lists the tracks with their leader and compares each in-sample track with its
@@ -32,6 +32,8 @@ from srbench.leaderboard.board import (
     key_columns,
 )
 from srbench.leaderboard.text import (
+    BOLD_LEGEND,
+    claimed_best,
     column_header,
     column_setups,
     convention_text,
@@ -179,10 +181,10 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
         *([f"- **Metric selection:** {metric_selection_text(board)}"] if metric_selection_text(board) else []),
         "",
         "Mean ± sample standard deviation over subjects; ↑ higher is better, ↓ lower is better; "
-        "best value in **bold**; n = number of subjects." + (f" {diagnostics_legend(board)}" if board.diagnostics else ""),
+        f"{BOLD_LEGEND}; n = number of subjects." + (f" {diagnostics_legend(board)}" if board.diagnostics else ""),
         "",
     ]
-    best = {m: {e.run_key for e in board.best(m)} for m in board.metrics}
+    best = {m: claimed_best(board, m) for m in board.metrics}
     rows = []
     for entry in board.entries:
         cells = [entry.label, str(entry.n)]
@@ -195,7 +197,7 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
                 cells.append("—")
                 continue
             text = format_summary(board, metric, summary)
-            cells.append(f"**{text}**" if entry.run_key in best[metric] else text)
+            cells.append(f"**{text}**" if entry.run_key == best[metric] else text)
         rows.append(cells)
     body = [_table(["Method", "n", *(column_header(board, m) for m in board.metrics)], rows, ["l", "r"] + ["r"] * len(board.metrics))]
     submitted = [e for e in board.entries if e.external is not None]

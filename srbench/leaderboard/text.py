@@ -56,14 +56,38 @@ def format_summary(board: TrackBoard, metric: str, summary: MetricSummary) -> st
     return text
 
 
+#: the legend of bold values on a board
+BOLD_LEGEND = (
+    "a value is in **bold** only when its row is the best and better than every other row in a paired test "
+    "(Holm-corrected over those rows, p < 0.05); values equal at the displayed precision are ties, and none is bold"
+)
+
+
+def claimed_best(board: TrackBoard, metric: str) -> str | None:
+    """The run key of the entry shown as best on ``metric`` (:meth:`TrackBoard.supported_best`),
+    unless another entry shows the same value at the displayed precision (a tie); else None."""
+    top = board.supported_best(metric)
+    if top is None:
+        return None
+    shown = format_metric(board, metric, top.summaries[metric].mean)
+    tied = [e for e in board.entries if e is not top and metric in e.summaries
+            and format_metric(board, metric, e.summaries[metric].mean) == shown]
+    return None if tied else top.run_key
+
+
 def leader_text(board: TrackBoard) -> str:
-    """``a, b (34.000 SNR)``: the best entries on the board's first ranked column and their
-    mean (``—`` without one)."""
+    """``a (34.000 PSNR)``: the entry shown as best on the board's first ranked column, when
+    the rows support it (:func:`claimed_best`); else why none is named."""
     first = board.first_ranked
-    leaders = board.best(first) if first else []
-    if not leaders:
+    if first is None:
         return "—"
-    return f"{', '.join(e.label for e in leaders)} ({format_value(leaders[0].summaries[first].mean)} {board.columns[first].label})"
+    key = claimed_best(board, first)
+    if key is None:
+        n = len(board.subjects)
+        why = f"n = {n}: nothing can be tested" if n < 2 else f"n = {n}: no row beats every other in paired tests, Holm-corrected at 0.05"
+        return f"none named ({why})"
+    leader = next(e for e in board.entries if e.run_key == key)
+    return f"{leader.label} ({format_value(leader.summaries[first].mean)} {board.columns[first].label})"
 
 
 def column_header(board: TrackBoard, metric: str) -> str:
