@@ -1,5 +1,6 @@
-"""SIGINT and SIGTERM at any moment of a command: one line on stderr, exit status 130 or 143,
-no traceback and no temporary file left behind (srbench/cli/signals.py)."""
+"""SIGINT and SIGTERM at any moment of a command: one line on stderr (after the progress lines
+of what was finished), exit status 130 or 143, no traceback and no temporary file left
+behind (srbench/cli/signals.py)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,14 @@ def test_a_signal_at_any_moment_gives_one_line_and_leaves_no_partial_file(tmp_pa
         time.sleep(delay)
         process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=120)
-        if process.returncode == 0:
-            continue  # finished before the signal
+        finished = (tmp_path / f"site-{delay}" / "index.html").is_file()
+        if process.returncode == 0 or (finished and process.returncode == -signum):
+            continue  # finished before the signal (or got it while the interpreter was already exiting)
         stopped += 1
         lines = stderr.decode().strip().splitlines()
-        assert process.returncode == code and lines == [word], (delay, process.returncode, stderr.decode()[-2000:])
+        progress = [line for line in lines[:-1] if not line.startswith("wrote ")]  # files finished before the signal
+        assert process.returncode == code and lines[-1:] == [word] and not progress, (
+            delay, process.returncode, stderr.decode()[-2000:])
         leftovers = [p for p in tmp_path.rglob("*") if ".tmp" in p.name or p.name.startswith(".srbench")]
         assert not leftovers, leftovers
     assert stopped >= 2, "the command finished before most signals: nothing was tested"
