@@ -449,6 +449,7 @@ def plan_evaluation(
 
         for subject in subjects:
             regular_file(subject.path, what="NIfTI volume")
+        every = subjects
         subjects = shard_subjects(subjects, shard=shard)
         if not subjects:
             notes.append(f"track '{track.name}': no subject in shard {shard[0] + 1}/{shard[1]}")
@@ -464,7 +465,7 @@ def plan_evaluation(
                 notes.append(f"skipping track '{track.name}': {problem}")
                 continue
             held_out = {subject.subject for subject in subjects}
-            splits = [(f, [f.test]) for f in subject_folds(config.subjects(track.test, pm), track=track.name)
+            splits = [(f, [f.test]) for f in subject_folds(every, track=track.name)
                       if f.test.subject in held_out]
         else:
             splits = [(None, subjects)]
@@ -491,15 +492,15 @@ def plan_evaluation(
         if not any(chosen_per_split):
             notes.append(f"track '{track.name}': no method to evaluate")
             continue
-        every = [s.subject for s in config.subjects(track.test, pm)]
-        figure = figure_subject if figure_subject in every else every[0]
+        ids = [s.subject for s in every]
+        figure = figure_subject if figure_subject in ids else ids[0]
         contrast = config.dataset(track.test).contrast
         plans += [
             TrackPlan(track=track, subjects=fold_subjects, methods=chosen, fold=fold, contrast=contrast,
                       figure_subject=figure if figure in {s.subject for s in fold_subjects} else None)
             for (fold, fold_subjects), chosen in zip(splits, chosen_per_split, strict=True)
         ]
-        offered.update(every)
+        offered.update(ids)
     if not plans:
         detail = "; ".join(notes) if notes else "no track selected"
         raise InputError(f"nothing to evaluate for --track {track_name} ({detail})")
@@ -548,7 +549,6 @@ def run_evaluation(
     force: bool = False,
     jobs: int = 1,
     predictions_dir: Path | None = None,
-    shard: tuple[int, int] = (0, 1),
     disabled_plugins: tuple[str, ...] = (),
     progress: Callable[..., contextlib.AbstractContextManager[Callable[..., None]]] = _no_progress,
     derivatives_dir: Path | None = None,
@@ -565,8 +565,6 @@ def run_evaluation(
         force: recompute subjects already stored.
         jobs: worker processes per track.
         predictions_dir: where to keep the figure subject's SR volumes (None: nowhere).
-        shard: ``(index, count)`` of this evaluation's shard (unused: each track plan names its
-            figure subject; kept for callers).
         disabled_plugins: plugins the worker processes skip too.
         derivatives_dir: write every SR volume as BIDS derivatives there (None: nowhere).
         metrics: the metric plugins to compute (:func:`select_metrics`; None: all). A

@@ -190,7 +190,7 @@ def _recompute(run: Mapping[str, Any], track: str, subject: str, recorded_inputs
     recorded_track = dataclasses.replace(spec, degradation=run["degradation"], degradation_options=options,
                                          seed=seed, scale=scale)
     if isinstance(recorded.get(EXTERNAL_CONFIG_KEY), dict):
-        return _rescore_external(recorded_track, subjects[subject], recorded_inputs, hr_sha256=digest, pm=pm, config=config)
+        return _rescore_external(recorded_track, subjects[subject], recorded_inputs, hr_sha256=digest, pm=pm)
 
     sha = run.get("checkpoint_sha256")
     weights = None
@@ -221,8 +221,8 @@ class HashOnly(Exception):
     """An external row whose submitted file is not here: only its recorded sha256 stands for it."""
 
 
-def _rescore_external(track: Any, subject: Any, recorded_inputs: Mapping[str, str], *, hr_sha256: str, pm: Any,
-                      config: Any) -> dict[str, float]:
+def _rescore_external(track: Any, subject: Any, recorded_inputs: Mapping[str, str], *, hr_sha256: str,
+                      pm: Any) -> dict[str, float]:
     """Score again, from the submitted file, a subject of a run scored by ``srbench score``.
 
     The submitted file is the recorded input whose sha256 is not the HR file's; a relative
@@ -233,7 +233,7 @@ def _rescore_external(track: Any, subject: Any, recorded_inputs: Mapping[str, st
         InputError: the file is here but changed, or no longer fits the subject's grid.
     """
     from srbench.errors import InputError, file_error
-    from srbench.external.inputs import expected_subjects
+    from srbench.external.inputs import expected_subject
     from srbench.external.predictions import check_prediction
     from srbench.external.scoring import score_prediction
     from srbench.io.hashing import sha256_file
@@ -248,7 +248,7 @@ def _rescore_external(track: Any, subject: Any, recorded_inputs: Mapping[str, st
                        f"sha256 {sha[:12]} recorded)")
     if sha256_file(path) != sha:
         raise file_error(path, f"submitted file changed since it was scored (sha256 {sha[:12]} recorded)")
-    expected = next(e for e in expected_subjects(config, track, pm=pm) if e.id == subject.subject)
+    expected = expected_subject(subject, track)
     prediction = check_prediction(path, expected, references={hr_sha256: subject.subject})
     values, _ = score_prediction(track, prediction, pm=pm)
     return values

@@ -80,7 +80,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     printer = RowPrinter(output_format=output_format, columns=metric_columns(pm, selection))
     outcomes = run_evaluation(
         plan, pm=pm, store=store, settings=settings, force=force, jobs=jobs, predictions_dir=predictions_dir,
-        shard=shard_spec, disabled_plugins=tuple((ctx.find_root().obj or {}).get("disabled_plugins", ())),
+        disabled_plugins=tuple((ctx.find_root().obj or {}).get("disabled_plugins", ())),
         progress=progress_bar, derivatives_dir=derivatives_dir, metrics=selection,
     )
     times = StageTimes()

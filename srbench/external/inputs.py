@@ -87,22 +87,24 @@ def expected_subjects(config: BenchmarkConfig, track: TrackSpec, *, pm: PluginMa
     Raises:
         InputError: the track's data is missing or a file fails the NIfTI gate.
     """
+    subjects = config.subjects(track.test, pm)
+    folds = {fold.test.subject: fold for fold in subject_folds(subjects, track=track.name)} if track.cross_validated else {}
+    return [expected_subject(subject, track, fold=folds.get(subject.subject)) for subject in subjects]
+
+
+def expected_subject(subject: SubjectFile, track: TrackSpec, *, fold: Fold | None = None) -> ExpectedSubject:
+    """One subject's SR grid on ``track``, from its HR header (cropped to a multiple of the scale)."""
     from srbench.io.nifti import read_header
 
     factors = grid.integer_scale(track.scale, source=f"track '{track.name}': scale")
-    subjects = config.subjects(track.test, pm)
-    folds = {fold.test.subject: fold for fold in subject_folds(subjects, track=track.name)} if track.cross_validated else {}
-    expected = []
-    for subject in subjects:
-        regular_file(subject.path, what="NIfTI volume")
-        header = read_header(subject.path)
-        shape = grid.cropped_hr_shape(header.shape, factors)
-        if min(shape) < 1:
-            raise file_error(subject.path, f"volume of shape {header.shape} is smaller than the scale {factors}")
-        lr_shape = tuple(n // s for n, s in zip(shape, factors, strict=True))
-        expected.append(ExpectedSubject(subject=subject, stem=path_component(subject.subject), sr_shape=shape,
-                                        sr_affine=header.affine, lr_shape=lr_shape, fold=folds.get(subject.subject)))  # type: ignore[arg-type]
-    return expected
+    regular_file(subject.path, what="NIfTI volume")
+    header = read_header(subject.path)
+    shape = grid.cropped_hr_shape(header.shape, factors)
+    if min(shape) < 1:
+        raise file_error(subject.path, f"volume of shape {header.shape} is smaller than the scale {factors}")
+    lr_shape = tuple(n // s for n, s in zip(shape, factors, strict=True))
+    return ExpectedSubject(subject=subject, stem=path_component(subject.subject), sr_shape=shape,
+                           sr_affine=header.affine, lr_shape=lr_shape, fold=fold)  # type: ignore[arg-type]
 
 
 def _matrix(affine: np.ndarray) -> list[list[float]]:
@@ -167,7 +169,7 @@ def export_inputs(
         InputError: ``out_dir`` is not new or empty, or an input fails its checks.
     """
     from srbench.data.pairs import make_pair
-    from srbench.io.atomic import write_text_atomic
+    from srbench.io.atomic import current_umask, write_text_atomic
     from srbench.io.hashing import sha256_file
     from srbench.io.nifti import save_volume
 
@@ -201,7 +203,7 @@ def export_inputs(
             on_subject(subject)
         manifest["subjects"] = entries
         write_text_atomic(staging / MANIFEST_NAME, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        os.chmod(staging, 0o777 & ~_umask())
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp creates 0700
         if out_dir.exists():
             out_dir.rmdir()  # empty, checked above
         os.replace(staging, out_dir)
@@ -210,12 +212,6 @@ def export_inputs(
             shutil.rmtree(staging)
         raise
     return manifest
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def is_inputs_export(folder: Path) -> bool:
