@@ -40,7 +40,8 @@ class TrainingConfig:
         batch_size: patches per step, summed over all processes (the global batch).
         patch_size: edge of the cubic HR patch, in HR voxels (divisible by the scale).
         patch_stride: step between neighbouring HR patch locations, in HR voxels (the
-            paper uses 16); ``patch_size - patch_stride`` must be even.
+            paper uses 16); a multiple of the scale, and ``patch_size - patch_stride``
+            must be even.
         min_foreground: keep a patch only when at least this fraction of its voxels lies
             above 5% of the volume's normalised intensity range.
         scale: integer per-axis up-sampling factor (set from the track).
@@ -89,6 +90,11 @@ class TrainingConfig:
             if self.patch_size % int(s):
                 raise InputError(
                     f"option patch_size: {self.patch_size} is not divisible by the scale {tuple(self.scale)}"
+                )
+            if self.patch_stride % int(s):
+                raise InputError(
+                    f"option patch_stride: {self.patch_stride} is not a multiple of the scale {tuple(self.scale)} "
+                    "(patches must start on LR voxel boundaries)"
                 )
 
     def require_positive(self, *names: str) -> None:

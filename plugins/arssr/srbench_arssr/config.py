@@ -24,12 +24,18 @@ READINGS: tuple[str, ...] = (
 class ArSSRConfig(TrainingConfig):
     """Training options of ArSSR (sizes in voxels).
 
-    The core's patch source supplies HR patches of ``patch_size``; each training step
-    draws, per patch, per-axis scales (one ``s ~ U[scale_min, scale_max]`` for all axes as
-    in the paper, or, with probability ``per_axis_probability``, one per axis; then, with
-    probability ``unit_axis_probability``, one or two axes at scale 1), crops an HR box of
+    The core's patch source supplies HR patches of ``patch_size``. On a track with the
+    default ``paper-linear`` degradation each training step draws, per patch, per-axis
+    scales (one ``s ~ U[scale_min, scale_max]`` for all axes as in the paper, or, with
+    probability ``per_axis_probability``, one per axis; then, with probability
+    ``unit_axis_probability``, one or two axes at scale 1), crops an HR box of
     ``round(lr_patch · s)`` voxels per axis at a random place, area-averages it to
     ``lr_patch``³ LR voxels and samples ``samples`` HR voxels of the crop as decoder targets.
+    On a track with any other degradation every patch is trained at the track's scale
+    instead: a random ``lr_patch``³ box of the core's LR patch (cut from the training
+    volume degraded whole, as evaluation degrades it) and the HR box it covers; the scale
+    range must then hold the track's scale and both probabilities must be 0
+    (:func:`srbench_arssr.trainer.lr_source`).
 
     Attributes:
         encoder: ``rdn``, ``rescnn`` or ``srresnet`` (the paper's three choices).
@@ -110,7 +116,8 @@ def _scale_deviation(values: Mapping[str, Any]) -> tuple[str, ...]:
 
 COMMON_DEVIATIONS = (
     "training LR made by exact area averaging of the HR crop to lr_patch³ (equal to paper-linear at integer "
-    "scales); the authors' code used cubic-spline zoom (scipy order 3)",
+    "scales); the authors' code used cubic-spline zoom (scipy order 3); on a track with another degradation "
+    "every patch is trained at the track's scale on LR cut from the training volumes degraded whole",
     "scale sampling inside the training step: HR patches come from the core patch source "
     "(patch_size HR voxels) and each step crops round(lr_patch·s) voxels per patch",
     "features sampled with border padding (the authors' grid_sample pads with zeros)",

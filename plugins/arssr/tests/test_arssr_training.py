@@ -114,3 +114,63 @@ def test_scale_probabilities_outside_zero_one_are_refused():
     for name in ("per_axis_probability", "unit_axis_probability"):
         with pytest.raises(InputError, match=f"option {name}: must lie in \\[0, 1\\]"):
             config(**{name: 1.5})
+
+
+def test_the_lr_source_follows_the_track_degradation_and_refuses_what_it_cannot_honour():
+    import pytest
+
+    from srbench.data.degradations import KSpaceTruncation
+    from srbench.errors import InputError
+    from srbench_arssr.trainer import AREA, TRACK, lr_source
+
+    cfg = config()
+    assert lr_source(cfg, None) == AREA and lr_source(cfg, PaperLinear()) == AREA  # the paper's continuous scales
+    kspace = KSpaceTruncation()
+    assert lr_source(cfg, kspace) == TRACK and lr_source(cfg, kspace.with_options({"snr": 20})) == TRACK
+    refusal = ("option per_axis_probability: random scales need the 'paper-linear' degradation; degradation 'kspace' "
+               r"is applied to whole training volumes at the track's scale \(2, 2, 2\) only")
+    with pytest.raises(InputError, match=refusal):
+        lr_source(config(per_axis_probability=0.5), kspace)
+    with pytest.raises(InputError, match="option unit_axis_probability"):
+        lr_source(config(unit_axis_probability=0.25), kspace)
+    with pytest.raises(InputError, match=r"option scale_min/scale_max: \[3, 4\] does not hold the track's scale \(2, 2, 2\)"):
+        lr_source(config(scale_min=3.0), kspace)
+    assert lr_source(config(per_axis_probability=0.5), PaperLinear()) == AREA
+
+
+def test_a_non_default_degradation_is_honoured_through_the_training_loop(tmp_path):
+    """A kspace track: prepare hands the degradation to build, every step trains at the
+    track's scale on LR boxes cut from the core's whole-volume degraded LR patches."""
+    import csv
+
+    from srbench.data.degradations import KSpaceTruncation
+    from srbench.training.loop import run_training
+    from srbench_arssr.trainer import TRACK, cut_samples
+
+    kspace = KSpaceTruncation().with_options({"snr": 20})
+    cfg = config(lr_patch=8, samples=64, iterations=2, scale_max=2.0)  # LR patch 16/2 = 8: the box is all of it
+    algorithm = TRAINER.build(cfg, **TRAINER.prepare(cfg, volumes=volumes(), degradation=kspace, run_dir=tmp_path,
+                                                      resume=False, progress=False))
+    assert algorithm.lr_source == TRACK
+    source = PatchSource(volumes(), patch_size=cfg.patch_size, stride=cfg.patch_stride, scale=cfg.scale,
+                         degradation=kspace, min_foreground=0.0, seed=cfg.seed)
+    paired = source.batch(0, cfg.batch_size)
+    samples = cut_samples(paired.lr, paired.hr, scale=(2, 2, 2), config=cfg, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(samples.lr, paired.lr)  # the degradation's LR, not an area average of the HR
+    assert not torch.allclose(samples.lr, area_downsample(paired.hr, (8, 8, 8)), atol=1e-3)
+    assert bool((samples.scales == 2.0).all())
+    # targets are the HR voxels at the sampled positions: HR index = (u + 0.5)·2 − 0.5
+    hr_index = ((samples.positions.double() + 0.5) * 2 - 0.5).round().long()
+    for b in range(len(hr_index)):
+        i, j, k = hr_index[b].T
+        assert torch.equal(paired.hr[b, 0, i, j, k], samples.targets[b])
+    # a smaller box sits at a random LR offset and covers its HR box
+    small = config(lr_patch=4, samples=64)
+    boxes = cut_samples(paired.lr, paired.hr, scale=(2, 2, 2), config=small, generator=torch.Generator().manual_seed(1))
+    assert boxes.lr.shape == (2, 1, 4, 4, 4)
+    # through srbench's loop: prepare is called with the track's degradation, mean_scale is the track's
+    run_training(trainer=TRAINER, config=cfg, volumes=volumes(), degradation=kspace, run_dir=tmp_path / "run",
+                 resume=False, progress=False, data_files=[])
+    with open(tmp_path / "run" / "losses.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(r["mean_scale"]) for r in rows] == [2.0, 2.0]
