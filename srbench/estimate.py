@@ -147,6 +147,7 @@ def estimate_evaluation(plan: EvaluationPlan, *, pm: PluginManager, settings: In
     subject, scaled down by ``divisors``, and extrapolate to every subject's size."""
     from srbench.evaluation import selected_metrics
     from srbench.io.nifti import read_header
+    from srbench.scale_path import choose_path
     from srbench.tiling import predictor_plan
 
     chosen = selected_metrics(pm, metrics)
@@ -166,14 +167,15 @@ def estimate_evaluation(plan: EvaluationPlan, *, pm: PluginManager, settings: In
             metric_fits[metric.name] = probes[key]
         for model, weights in track_plan.methods:
             predictor = plan.predictors[(model.name, weights)]
-            key = ("predict", id(predictor), tuple(track.scale), tuple(probe))
+            scale = choose_path(predictor, track.scale).predict_scale  # what evaluation runs (srbench.scale_path)
+            key = ("predict", id(predictor), tuple(scale), tuple(probe))
             if key not in probes:
-                probes[key] = probe_predictor(predictor, probe, factors=factors, scale=track.scale, settings=settings)
+                probes[key] = probe_predictor(predictor, probe, factors=factors, scale=scale, settings=settings)
             fits = {"predict": probes[key], **{f"metric {name}": fit for name, fit in metric_fits.items()}}
             stages: dict[str, float | None] = {name: None if fit is None else 0.0 for name, fit in fits.items()}
             for shape in shapes:
                 lr_shape = tuple(n // f for n, f in zip(shape, factors, strict=True))
-                tiles = _redundancy(predictor_plan, predictor, lr_shape, scale=track.scale, settings=settings)
+                tiles = _redundancy(predictor_plan, predictor, lr_shape, scale=scale, settings=settings)
                 for name, fit in fits.items():
                     if fit is not None:
                         seconds = fit.seconds(math.prod(shape)) * (tiles if name == "predict" else 1.0)

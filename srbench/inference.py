@@ -5,6 +5,10 @@ the network's receptive field (probed once, :mod:`srbench.receptive_field`) and 
 activation memory (:mod:`srbench.activation_memory`). The fixed scheme below runs when
 ``InferenceSettings.patch_size``/``overlap`` are given.
 
+On a per-axis scale such as (2, 2, 1), :func:`predict_on_path` and :func:`apply_adapter`
+carry out the path :mod:`srbench.scale_path` chooses for any predictor: its native
+prediction, or the harness adapter (isotropic prediction, then :func:`average_phases`).
+
 Patch locations on the LR grid come from :class:`torchio.GridSampler` (patch size and
 overlap in LR voxels). TorchIO's ``GridAggregator`` can only write outputs on the input
 grid (or an integer down-sampled one), so the aggregation onto the finer SR grid is done
@@ -28,9 +32,10 @@ from srbench import grid
 from srbench.activation_memory import activation_memory
 from srbench.data.intensity import denormalise, normalisation_range, normalise
 from srbench.errors import InputError, ScaleNotSupported, one_line
-from srbench.interfaces import ContextNeed, InferenceSettings, Scale, Volume
+from srbench.interfaces import ContextNeed, InferenceSettings, Predictor, Scale, Volume
 from srbench.nn.memory_format import memory_format_for
 from srbench.receptive_field import probe_context
+from srbench.scale_path import ScalePath, adapter_for, choose_path
 from srbench.tiling import TilePlan, plan_for_settings, run_tiled
 
 PatchFunction = Callable[[torch.Tensor], torch.Tensor]
@@ -106,15 +111,41 @@ def run_patch_inference(
 def average_phases(volume: torch.Tensor, *, axes: tuple[int, ...], factor: int = 2) -> torch.Tensor:
     """Average groups of ``factor`` neighbouring voxels along ``axes`` of a ``(W, H, D)`` volume.
 
-    A ×2 output averaged over its two sub-voxel phases along an axis lies on the LR grid
-    of that axis (the centre of the two sub-voxels is the LR voxel centre), which turns a
-    ×2 isotropic network into an in-plane ×2 one (e.g. the knee track's scale (2, 2, 1)).
+    A ×m output averaged over its ``factor = m / s`` sub-voxel phases along an axis lies on
+    the ×s grid of that axis (the centre of the sub-voxels is the ×s voxel's centre): the
+    harness adapter of :mod:`srbench.scale_path`, which runs a ×2 isotropic prediction as
+    an in-plane ×2 one (e.g. the knee track's scale (2, 2, 1)). Each size along ``axes``
+    must be a multiple of ``factor``.
     """
     for axis in axes:
         shape = list(volume.shape)
         shape[axis : axis + 1] = [shape[axis] // factor, factor]
         volume = volume.reshape(shape).mean(dim=axis + 1)
     return volume
+
+
+def apply_adapter(sr: Volume, *, lr: Volume, path: ScalePath) -> Volume:
+    """The harness adapter's second step: ``sr`` (predicted at ``path.predict_scale``) with
+    its sub-voxel phases averaged as ``path.phase_average`` says, on the SR grid of
+    ``path.scale`` (shape :func:`srbench.grid.sr_shape`, affine :func:`srbench.grid.sr_affine`).
+    ``sr`` itself on the native path."""
+    if not path.phase_average:
+        return sr
+    data = sr.data
+    for axis, phases in path.phase_average:
+        data = average_phases(data, axes=(axis,), factor=phases)
+    axes = ", ".join(str(axis) for axis, _ in path.phase_average)
+    return Volume(data=data.contiguous(), affine=grid.sr_affine(lr.affine, grid.effective_scale(lr.shape, path.scale)),
+                  source=f"{sr.source}, sub-voxel phases averaged along axis {axes}")
+
+
+def predict_on_path(predictor: Predictor, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
+    """``predictor`` on ``lr`` at ``scale`` by the path :func:`srbench.scale_path.choose_path`
+    picks: ``predict()`` at the track's scale (native) or at the isotropic scale followed by
+    :func:`apply_adapter`. Unchecked; evaluation goes through
+    :func:`srbench.models.predict_checked`, which takes the same path."""
+    path = choose_path(predictor, scale)
+    return apply_adapter(predictor.predict(lr, scale=path.predict_scale, settings=settings), lr=lr, path=path)
 
 
 PRECISIONS = ("float32", "bfloat16")
@@ -176,15 +207,27 @@ class NetworkPredictor:
         if isinstance(network, torch.nn.Module):
             network.to(device).eval()
 
+    @property
+    def native_scales(self) -> tuple[Scale, ...]:
+        """The declared capability (:mod:`srbench.scale_path`): the network's own scale only.
+        A per-axis scale other than a per-axis ``native_scale`` takes the harness adapter."""
+        return (tuple(float(n) for n in self.native_scale),)  # type: ignore[return-value]
+
+    def _native(self, scale: Scale) -> bool:
+        return tuple(float(s) for s in scale) == tuple(float(n) for n in self.native_scale)
+
     def supports(self, scale: Scale) -> bool:
-        """True when ``scale`` equals the native scale, or 1 on axes where native is 2."""
-        return all(float(s) == n or (float(s) == 1.0 and n == 2) for s, n in zip(scale, self.native_scale, strict=True))
+        """True when ``scale`` is the native scale, or a per-axis scale whose harness adapter
+        (:func:`srbench.scale_path.adapter_for`) predicts at the native scale, e.g. (2, 2, 1)
+        for a (2, 2, 2) network."""
+        adapter = adapter_for(scale)
+        return self._native(scale) or (adapter is not None and self._native(adapter[0]))
 
     def _check_scale(self, scale: Scale) -> None:
         if not self.supports(scale):
             raise ScaleNotSupported(
                 f"scale {tuple(scale)} is not supported (native scale {self.native_scale}; "
-                "axes with factor 1 are allowed where native is 2)"
+                "per-axis scales whose factors divide the native isotropic one go through the harness adapter)"
             )
 
     def _function(self, settings: InferenceSettings) -> PatchFunction:
@@ -223,8 +266,18 @@ class NetworkPredictor:
                                  settings=settings, device=str(self.device))
 
     def predict(self, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
-        """Super-resolve ``lr`` onto the HR grid (see :class:`~srbench.interfaces.Predictor`)."""
+        """Super-resolve ``lr`` onto the HR grid (see :class:`~srbench.interfaces.Predictor`).
+
+        At a scale other than the native one (e.g. (2, 2, 1) for a ×2 network) this is the
+        harness adapter, :func:`predict_on_path`: the native prediction with sub-voxel
+        phases averaged, the same path evaluation takes.
+        """
         self._check_scale(scale)
+        if not self._native(scale):
+            path = choose_path(self, scale)
+            if not self._native(path.predict_scale):  # e.g. a subclass declaring more than it runs
+                raise ScaleNotSupported(f"scale {tuple(scale)}: {path.describe()}, but the network runs only at {self.native_scale}")
+            return apply_adapter(self.predict(lr, scale=path.predict_scale, settings=settings), lr=lr, path=path)
         lo, hi = normalisation_range(lr.data)
         x = normalise(lr.data.to(torch.float32), lo, hi)
         fn = self._function(settings)
@@ -234,8 +287,5 @@ class NetworkPredictor:
         else:
             with torch.inference_mode():
                 out = run_tiled(x[None, None].to(self.device), fn, plan=plan, out_scale=self.native_scale)[0, 0].to("cpu")
-        averaged = tuple(axis for axis, s in enumerate(scale) if float(s) == 1.0 and self.native_scale[axis] == 2)
-        if averaged:
-            out = average_phases(out, axes=averaged)
         sr = denormalise(out, lo, hi).contiguous()
         return Volume(data=sr, affine=grid.sr_affine(lr.affine, scale), source=f"SR of {lr.source}")

@@ -18,6 +18,7 @@ from srbench import grid
 from srbench.errors import InputError, PluginError, file_error, show
 from srbench.interfaces import InferenceSettings, Predictor, Scale, SRModel, Volume
 from srbench.io.checkpoint import Checkpoint, check_fits, load_checkpoint, resolve_checkpoint_path, restore_modules
+from srbench.scale_path import choose_path
 
 #: largest distance (relative to the voxel size) between a model's output affine and the SR grid
 AFFINE_TOLERANCE = grid.AFFINE_TOLERANCE
@@ -43,6 +44,11 @@ def predict_checked(
 ) -> Volume:
     """Run ``predictor`` on ``lr`` and check what it returns; the harness owns the output grid.
 
+    The harness also owns the path on a per-axis scale (:func:`srbench.scale_path.choose_path`):
+    ``predict()`` is called at the scale that path gives (the track's own, or the isotropic
+    one of the adapter), its output is checked there, and the adapter's phase averaging
+    (:func:`srbench.inference.apply_adapter`) follows.
+
     The output must have the shape :func:`srbench.grid.sr_shape` and the affine
     :func:`srbench.grid.sr_affine` of the LR volume (to :data:`AFFINE_TOLERANCE` of a voxel),
     and only finite voxels. A model that disagrees is refused with one line naming the
@@ -53,9 +59,14 @@ def predict_checked(
         scale: per-axis factor.
         subject: the subject id or input file, for messages.
     """
+    from srbench.inference import apply_adapter
+
+    path = choose_path(predictor, scale)
+    scale = path.predict_scale
     sr = predictor.predict(lr, scale=scale, settings=settings)
     weights = f" (checkpoint {show(checkpoint)})" if checkpoint is not None else ""
-    who = f"method '{method}'{weights} on {show(subject)}"
+    adapter = f" (predicted at ×{'×'.join(f'{s:g}' for s in scale)} for the harness adapter)" if path.phase_average else ""
+    who = f"method '{method}'{weights} on {show(subject)}{adapter}"
     if not isinstance(sr, Volume):
         raise PluginError(f"{who}: predict() returned {type(sr).__name__}, expected a Volume")
     expected_shape = grid.sr_shape(lr.shape, scale)
@@ -70,7 +81,7 @@ def predict_checked(
     if not bool(finite.all()):
         bad = int((~finite).sum())
         raise InputError(f"{who}: output has {bad:,} NaN or infinite voxel(s) of {sr.data.numel():,}; are the weights broken?")
-    return sr
+    return apply_adapter(sr, lr=lr, path=path)
 
 
 #: the longest a stored configuration may take to build its network on the meta device

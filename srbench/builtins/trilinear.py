@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from srbench import grid, hookimpl
 from srbench.interfaces import ContextNeed, InferenceSettings, Scale, Volume
+from srbench.scale_path import ANY_SCALE
 from srbench.tiling import TilePlan
 
 
@@ -19,7 +20,13 @@ class TrilinearPredictor:
 
     Works for any per-axis scale (integer or not). The volume is processed whole
     (memory: the output plus one float32 copy of the input).
+
+    Declares every scale native (``native_scales = "any"``): interpolation is defined at
+    each per-axis scale without training, so on (2, 2, 1) the LR slices are kept exactly
+    instead of going through the harness adapter (:mod:`srbench.scale_path`).
     """
+
+    native_scales = ANY_SCALE
 
     def context_need(self) -> ContextNeed:
         """An SR voxel interpolates the two LR voxels around its centre along each axis."""

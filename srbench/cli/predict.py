@@ -13,6 +13,7 @@ from srbench.errors import file_error, show
 from srbench.io.nifti import NIFTI_SUFFIXES, load_volume, save_volume
 from srbench.io.paths import check_output_file
 from srbench.models import load_predictor, predict_checked
+from srbench.scale_path import choose_path
 from srbench.tiling import predictor_plan
 from srbench.training.runs import resolve_checkpoint
 
@@ -101,7 +102,9 @@ def command(ctx, method, input_path, output_path, checkpoint, scale, memory_budg
     """Super-resolve an LR volume with METHOD (e.g. trilinear, trigan).
 
     The output lies on the HR grid: shape round(LR shape × scale) and an affine whose
-    voxels are scale times smaller, with the origin moved accordingly.
+    voxels are scale times smaller, with the origin moved accordingly. On a per-axis
+    scale such as 2,2,1, a method that does not declare it native runs at ×2 and the
+    sub-voxel phases along the scale-1 axis are averaged, as in evaluate.
     """
     factors = parse_scale(scale, source="--scale")
     settings = inference_settings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=device,
@@ -116,9 +119,12 @@ def command(ctx, method, input_path, output_path, checkpoint, scale, memory_budg
         raise file_error(output_path, "output must be a NIfTI file name ending in .nii or .nii.gz")
     lr = load_volume(input_path, scale=factors)
     predictor = load_predictor(model, checkpoint=weights, device=settings.device)
-    plan = predictor_plan(predictor, lr.shape, scale=factors, settings=settings)  # refuses a scale the model cannot do
+    path = choose_path(predictor, factors)  # the harness's rule for per-axis scales, as in evaluate
+    plan = predictor_plan(predictor, lr.shape, scale=path.predict_scale, settings=settings)  # refuses a scale the model cannot do
     for note in notes:
         click.echo(note, err=True)
+    if path.per_axis:
+        click.echo(f"scale path: {path.describe()}", err=True)
     if plan is not None:
         click.echo(f"inference plan: {plan.describe()}", err=True)
     sr = predict_checked(predictor, lr, scale=factors, settings=settings, method=method, checkpoint=weights, subject=str(input_path))

@@ -36,11 +36,20 @@ class ArSSRPredictor:
     The network runs in eval mode, so the result is deterministic; ``settings.precision``
     ``"bfloat16"`` runs it under bf16 autocast.
 
+    Per-axis scales: ``predict`` can query any of them, but the predictor declares none native
+    (``native_scales`` is empty). Both presets train on isotropic scales only
+    (``per_axis_probability`` and ``unit_axis_probability`` 0), so on a track such as
+    ``[2, 2, 1]`` the harness runs it at ×2 isotropic and averages the sub-voxel phases
+    along the scale-1 axis, as it does for the fixed-scale networks (:mod:`srbench.scale_path`).
+
     Args:
         network: a trained :class:`ArSSRNetwork`.
         device: where it runs.
         query_chunk: decoder points per forward pass.
     """
+
+    #: no per-axis scale is declared native: the presets' training scales are isotropic
+    native_scales: tuple[Scale, ...] = ()
 
     def __init__(self, network: ArSSRNetwork, *, device: str = "cpu", query_chunk: int = 32768) -> None:
         self.network = network.to(device).eval()
