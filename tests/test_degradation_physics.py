@@ -1,6 +1,8 @@
-"""The built-in degradations as physics: k-space truncation against an explicit FFT crop,
-its mean and energy (Parseval), Rician noise against the Rice and Rayleigh distributions,
-seeding, precision (no overflow) and options."""
+"""The built-in degradations as physics: k-space truncation as the magnitude of an explicit
+FFT crop (non-negative), its energy (Parseval) and the bound on its mean, Rician noise as
+the magnitude of the complex image plus complex Gaussian noise (against the Rice and
+Rayleigh distributions, and tending to the noise-free LR as the SNR grows), seeding,
+precision (no overflow) and options."""
 
 from __future__ import annotations
 
@@ -57,46 +59,101 @@ def explicit_fft_crop(hr: np.ndarray, scale) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- k-space truncation --------------------------------------------------------------------
+def unpaired(shape, scale) -> np.ndarray:
+    """Mask over the kept coefficients (index order of :func:`explicit_fft_crop`) of those whose
+    mirror −k is not kept: a component at −m/2 on an even LR axis. The rest of the band is
+    conjugate-symmetric, so these alone make the complex LR image non-real."""
+    masks = []
+    for n, s in zip(shape, scale):
+        m = n // s
+        k = np.arange(-(m // 2), (m + 1) // 2)
+        masks.append((m % 2 == 0) & (k == -(m // 2)))
+    return masks[0][:, None, None] | masks[1][None, :, None] | masks[2][None, None, :]
+
+
+def has_even_lr_axis(shape, scale) -> bool:
+    return any((n // s) % 2 == 0 for n, s in zip(shape, scale))
+
+
 @pytest.mark.parametrize(("shape", "scale"), CASES)
-def test_kspace_equals_an_explicit_fft_crop(shape, scale):
+def test_kspace_is_the_magnitude_of_an_explicit_fft_crop(shape, scale):
     hr = random_hr(shape, seed=1)
     z, _ = explicit_fft_crop(hr.numpy(), scale)
     lr = KSpaceTruncation().degrade(hr, scale=scale)
     assert lr.dtype == torch.float64 and tuple(lr.shape[-3:]) == tuple(n // s for n, s in zip(shape, scale))
-    np.testing.assert_allclose(lr.numpy(), z.real, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(lr.numpy(), np.abs(z), rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(kspace_crop(hr, scale=scale).numpy(), z, rtol=1e-12, atol=1e-10)
+    if has_even_lr_axis(shape, scale):
+        # z is not real here, so |z| is not |Re z| (the test tells the magnitude from the real part)
+        assert np.abs(np.abs(z) - np.abs(z.real)).max() > 0.1
+    else:
+        assert np.abs(z.imag).max() < 1e-10 * np.abs(z).max()
     # float32 in: computed in float64, rounded once at the end
     lr32 = KSpaceTruncation().degrade(hr.float(), scale=scale)
     assert lr32.dtype == torch.float32
     z32, _ = explicit_fft_crop(hr.float().double().numpy(), scale)
-    np.testing.assert_allclose(lr32.numpy(), z32.real.astype(np.float32), rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(lr32.numpy(), np.abs(z32).astype(np.float32), rtol=1e-6, atol=1e-5)
 
 
 @pytest.mark.parametrize(("shape", "scale"), CASES)
-def test_kspace_keeps_the_mean_and_the_energy_of_the_kept_band(shape, scale):
-    hr = random_hr(shape, seed=2)
+def test_kspace_lr_is_non_negative_with_and_without_noise(shape, scale):
+    hr = random_hr(shape, seed=3) - 50.0  # zero-mean: half the HR voxels, and the real part of z, negative
+    assert (kspace_crop(hr, scale=scale).real < 0).float().mean() > 0.3
+    for degradation in (KSpaceTruncation(), KSpaceTruncation(snr=5), KSpaceTruncation(snr=1e6)):
+        for dtype in (torch.float64, torch.float32):
+            lr = degradation.degrade(hr.to(dtype), scale=scale, generator=torch.Generator().manual_seed(2))
+            assert bool((lr >= 0).all()), (degradation, dtype)
+
+
+@pytest.mark.parametrize(("shape", "scale"), CASES)
+def test_kspace_keeps_the_energy_of_the_kept_band_and_the_mean_within_its_bound(shape, scale):
+    """Energy: mean(lr²) = mean(|z|²) = Σ_kept |X[k]|² / N² (Parseval). Mean: mean(z) = mean(hr),
+    and since Re z ≤ |z| ≤ |Re z| + |Im z| = Re z + 2·max(−Re z, 0) + |Im z| voxel-wise,
+    mean(hr) ≤ mean(lr) ≤ mean(hr) + mean|Im z| + 2·mean(max(−Re z, 0)), with
+    mean|Im z| ≤ sqrt(mean|Im z|²) ≤ sqrt(Σ_unpaired |X[k]|²) / N (Im z comes from the
+    unpaired coefficients only)."""
     n_hr = math.prod(shape)
-    lr = KSpaceTruncation().degrade(hr, scale=scale).numpy()
-    x = hr.numpy()
-    # mean: mean(lr) = mean(hr), per batch item
-    np.testing.assert_allclose(lr.mean(axis=(-3, -2, -1)), x.mean(axis=(-3, -2, -1)), rtol=1e-12)
-    # Parseval for the complex LR image: mean |z|² = Σ_kept |X[k]|² / N²
-    z = kspace_crop(hr, scale=scale).numpy()
-    _, kept = explicit_fft_crop(x, scale)
-    band_energy = (np.abs(kept) ** 2).sum(axis=(-3, -2, -1)) / n_hr**2
-    np.testing.assert_allclose((np.abs(z) ** 2).mean(axis=(-3, -2, -1)), band_energy, rtol=1e-12)
-    # the real part: equality when every LR size is odd, ≤ otherwise; always ≤ mean(hr²)
-    lr_energy = (lr**2).mean(axis=(-3, -2, -1))
-    if all((n // s) % 2 == 1 for n, s in zip(shape, scale)):
-        np.testing.assert_allclose(lr_energy, band_energy, rtol=1e-12)
-    else:
-        assert np.all(lr_energy <= band_energy * (1 + 1e-12))
-        assert np.all(lr_energy < band_energy)  # white noise has energy at the LR Nyquist frequency
-    assert np.all(band_energy < (x**2).mean(axis=(-3, -2, -1)))  # white noise has energy outside the band
+    for hr in (random_hr(shape, seed=2), random_hr(shape, seed=4) - 50.0):
+        lr = KSpaceTruncation().degrade(hr, scale=scale).numpy()
+        x = hr.numpy()
+        z, kept = explicit_fft_crop(x, scale)
+        axes = (-3, -2, -1)
+        band_energy = (np.abs(kept) ** 2).sum(axis=axes) / n_hr**2
+        np.testing.assert_allclose((lr**2).mean(axis=axes), band_energy, rtol=1e-12)
+        assert np.all(band_energy < (x**2).mean(axis=axes))  # white noise has energy outside the band
+        # the mean
+        hr_mean, lr_mean = x.mean(axis=axes), lr.mean(axis=axes)
+        np.testing.assert_allclose(z.mean(axis=axes), hr_mean, rtol=1e-12, atol=1e-12)
+        imag, negative = np.abs(z.imag).mean(axis=axes), 2 * np.maximum(-z.real, 0).mean(axis=axes)
+        slack = 1e-12 * np.abs(lr).mean(axis=axes)
+        assert np.all(np.abs(hr_mean) <= lr_mean + slack)
+        assert np.all(lr_mean <= hr_mean + imag + negative + slack)
+        unpaired_energy = (np.abs(kept[..., unpaired(shape, scale)]) ** 2).sum(axis=-1)
+        assert np.all(imag <= np.sqrt(unpaired_energy) / n_hr * (1 + 1e-12) + 1e-12)
+        if not has_even_lr_axis(shape, scale):  # z real: |z| = Re z + 2·max(−Re z, 0) exactly
+            np.testing.assert_allclose(lr_mean, hr_mean + negative, rtol=1e-12, atol=1e-12)
+
+
+def test_kspace_mean_on_a_smooth_positive_volume_and_on_a_step_edge():
+    """Where the mean goes: a smooth volume without LR Nyquist content keeps it to 1e-4
+    (z ≈ Re z > 0); a cube on a zero background gains the magnitude of its Gibbs ringing,
+    within the bound of the test above."""
+    smooth = smooth_volume((32, 30, 28), seed=0).double()[None, None]
+    lr = KSpaceTruncation().degrade(smooth, scale=(2, 2, 2))
+    assert abs(float(lr.mean() / smooth.mean()) - 1) < 1e-4
+    cube = torch.zeros((1, 1, 32, 32, 32), dtype=torch.float64)
+    cube[..., 8:24, 8:24, 8:24] = 100.0
+    z = kspace_crop(cube, scale=(2, 2, 2))
+    lr = KSpaceTruncation().degrade(cube, scale=(2, 2, 2))
+    excess = float(lr.mean() - cube.mean())
+    bound = float(z.imag.abs().mean() + 2 * (-z.real).clamp(min=0).mean())
+    assert 0 < excess <= bound and excess / float(cube.mean()) < 0.1
 
 
 def test_kspace_of_a_band_limited_volume_samples_it_at_the_lr_voxel_centres():
-    """Cosines below the LR Nyquist frequency: the LR value is the function at the LR voxel
-    centre (HR coordinate s·j + (s − 1)/2, the grid convention), and the energy is kept."""
+    """Cosines below the LR Nyquist frequency (a positive function): the LR value is the
+    function at the LR voxel centre (HR coordinate s·j + (s − 1)/2, the grid convention),
+    and the energy is kept."""
     shape, scale = (24, 20, 18), (2, 2, 3)
 
     def f(x, y, z):
@@ -152,6 +209,58 @@ def test_noise_is_rician_with_the_stated_sigma():
         assert stats.kstest(uniform, "uniform").pvalue > 1e-3
         # the foreground is far above the noise: the LR blob survives
         assert values.max() > 5 * sigma
+
+
+def draws(shape, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The generator's draws as the degradation takes them: every n₁ (real part) first, then n₂."""
+    generator = torch.Generator().manual_seed(seed)
+    n1 = torch.randn(shape, generator=generator, dtype=torch.float64).numpy()
+    n2 = torch.randn(shape, generator=generator, dtype=torch.float64).numpy()
+    return n1, n2
+
+
+@pytest.mark.parametrize(("shape", "scale"), [CASES[0], CASES[2]])  # even LR axes: z is complex
+def test_noisy_lr_is_the_magnitude_of_z_plus_complex_noise_and_tends_to_the_noise_free_lr(shape, scale):
+    hr = random_hr(shape, seed=6)
+    z, _ = explicit_fft_crop(hr.numpy(), scale)
+    clean = KSpaceTruncation().degrade(hr, scale=scale).numpy()
+    n1, n2 = draws(clean.shape, seed=7)
+    sigmas = np.array([expected_sigma(hr[i, 0].numpy(), 1.0) for i in range(hr.shape[0])])[:, None, None, None, None]
+    previous = math.inf
+    for snr in (1.0, 10.0, 1e3, 1e5, 1e7, 1e9):
+        sigma = sigmas / snr
+        noisy = KSpaceTruncation(snr=snr).degrade(hr, scale=scale, generator=torch.Generator().manual_seed(7)).numpy()
+        np.testing.assert_allclose(noisy, np.abs(z + sigma * (n1 + 1j * n2)), rtol=1e-12, atol=1e-10)
+        # | |z + σn| − |z| | ≤ σ|n| voxel-wise: the noisy LR tends to the noise-free one as the SNR grows
+        gap = np.abs(noisy - clean)
+        assert np.all(gap <= sigma * np.hypot(n1, n2) * (1 + 1e-9) + 1e-9)
+        assert gap.max() < previous
+        previous = gap.max()
+    assert previous < 1e-6
+    # ... and not to |Re z|, the limit of the former |Re z + σ(n₁ + i·n₂)|
+    assert np.abs(noisy - np.abs(z.real)).max() > 0.1
+
+
+def test_rician_statistics_on_a_constant_region():
+    """A constant HR volume c: z = c everywhere (only the DC coefficient), the noise-free LR is c,
+    σ = c / snr (the whole volume is foreground), and the noisy LR voxels are Rice(ν = c, σ):
+    mean σ·sqrt(π/2)·L½(−ν²/2σ²) > c, second moment ν² + 2σ² exactly."""
+    c, snr = 100.0, 2.0
+    hr = torch.full((1, 1, 40, 40, 40), c, dtype=torch.float64)
+    np.testing.assert_allclose(KSpaceTruncation().degrade(hr, scale=(2, 2, 2)).numpy(), c, rtol=1e-12)
+    values = KSpaceTruncation(snr=snr).degrade(hr, scale=(2, 2, 2), generator=torch.Generator().manual_seed(8)).numpy().ravel()
+    sigma = c / snr
+    assert values.size == 8000 and np.all(values >= 0)
+    rice = stats.rice(c / sigma, scale=sigma)
+    assert stats.kstest(values, rice.cdf).pvalue > 1e-3
+    # the test can tell: Gaussian noise on c (the high-SNR approximation), or the wrong σ, are rejected
+    assert stats.kstest(values, stats.norm(loc=c, scale=sigma).cdf).pvalue < 1e-6
+    assert stats.kstest(values, stats.rice(c / (1.1 * sigma), scale=1.1 * sigma).cdf).pvalue < 1e-6
+    # moments, within 5 standard errors
+    se = values.std(ddof=1) / math.sqrt(values.size)
+    assert abs(values.mean() - rice.mean()) < 5 * se and rice.mean() > c + 0.1 * sigma
+    squares = values**2
+    assert abs(squares.mean() - (c**2 + 2 * sigma**2)) < 5 * squares.std(ddof=1) / math.sqrt(values.size)
 
 
 def test_noise_is_deterministic_under_the_seed_and_independent_of_the_global_rng():

@@ -56,49 +56,66 @@ class PaperLinear:
 
 @dataclasses.dataclass(frozen=True)
 class KSpaceTruncation:
-    """Keep the central ``1/s`` of k-space per axis (DCSRN's degradation), on the LR grid;
-    optionally add Rician noise at a stated SNR.
+    """Keep the central ``1/s`` of k-space per axis (DCSRN's degradation), on the LR grid,
+    and reconstruct the magnitude image; optionally add Rician noise at a stated SNR.
 
     For an HR axis of ``n`` voxels and an LR axis of ``m = n/s``, the kept frequencies are
     the integers ``k`` with ``−⌊m/2⌋ ≤ k ≤ ⌈m/2⌉ − 1`` (the FFT-order spectrum of an
     ``m``-voxel acquisition). Each kept HR coefficient ``X[k]`` is multiplied by the phase
     ramp ``exp(2πi·k·(s − 1)/(2n))`` (a shift of ``(s − 1)/2`` HR voxels, so LR voxel
     centres follow the grid convention), inverse-transformed on the ``m``-point grid and
-    multiplied by ``M/N`` (LR over HR voxel count); the LR volume is the real part. So
-    every LR voxel is the band-limited (sinc) interpolation of the HR volume at the LR
-    voxel centre, without noise.
+    multiplied by ``M/N`` (LR over HR voxel count): the complex LR image ``z``
+    (:func:`kspace_crop`). The LR volume is its **magnitude** ``|z|``, as a scanner's
+    magnitude reconstruction: every LR voxel is ``≥ 0``, and without noise it is the
+    modulus of the band-limited (sinc) interpolation of the HR volume at the LR voxel
+    centre. ``z`` is real except for the kept coefficients whose mirror ``−k`` is not kept
+    (an even LR axis keeps ``−m/2`` but not ``+m/2``), so where the HR volume has no
+    energy at the LR Nyquist frequency ``|z|`` is the absolute value of the sinc
+    interpolation (only the negative lobes of Gibbs ringing flip sign).
 
     Properties (exact up to float64 rounding; tested in tests/test_degradation_physics.py):
 
-    - **Mean**: ``mean(lr) = mean(hr)`` (the DC coefficient is kept, and ``M/N``
-      undoes the change of FFT normalisation).
-    - **Energy** (Parseval): before the real part is taken, the complex LR image ``z``
-      has ``mean(|z|²) = Σ_kept |X[k]|² / N²``, which is the mean square of the HR volume
-      low-passed to the kept band; ``mean(lr²) ≤ mean(|z|²)``, with equality when every
-      LR axis has an odd size (the kept band is then conjugate-symmetric and ``z`` is
-      real). Hence ``mean(lr²) ≤ mean(hr²)``, with equality iff the HR volume is
-      band-limited to the kept band.
+    - **Non-negative**: ``lr ≥ 0`` everywhere, with or without noise.
+    - **Energy** (Parseval): ``mean(lr²) = mean(|z|²) = Σ_kept |X[k]|² / N²``, the mean
+      square of the HR volume low-passed to the kept band; so ``mean(lr²) ≤ mean(hr²)``,
+      with equality iff the HR volume is band-limited to the kept band.
+    - **Mean** (kept approximately): ``mean(z) = mean(hr)`` (the DC coefficient is kept,
+      and ``M/N`` undoes the change of FFT normalisation), and
+      ``|mean(hr)| ≤ mean(lr) ≤ mean(hr) + mean(|Im z|) + 2·mean(max(−Re z, 0))``: the
+      magnitude raises the mean by at most the imaginary part (at most
+      ``sqrt(Σ_unpaired |X[k]|²) / N``, over the kept coefficients whose mirror ``−k`` is
+      not kept) plus twice the negative lobes of the real part (Gibbs ringing next to a
+      zero background). On the demo's skull-stripped T1w test head at ×2 it is +1.3 %.
 
-    Noise (``snr`` set): ``lr = |s + σ·(n₁ + i·n₂)|`` with ``s`` the noise-free LR volume
-    above and ``n₁, n₂`` independent standard normal draws per LR voxel (from the
-    ``generator``); white complex Gaussian noise in image space is white complex Gaussian
-    noise in the acquired k-space, so this is a magnitude reconstruction of a noisy
-    acquisition and every LR voxel is Rician with ``ν = |s|`` and scale ``σ`` (Rayleigh
-    where ``s = 0``). ``σ = mean(HR foreground) / snr``, where the HR foreground is every
-    voxel of the HR item strictly above ``FOREGROUND_FRACTION`` (0.1) × its
-    ``FOREGROUND_PERCENTILE`` (99.9th) percentile; computed per batch item.
+    Noise (``snr`` set): ``lr = |z + σ·(n₁ + i·n₂)|`` with ``z`` the complex LR image above
+    and ``n₁, n₂`` independent standard normal draws per LR voxel (from the ``generator``,
+    all real parts first); white complex Gaussian noise in image space is white complex
+    Gaussian noise in the acquired k-space, so this is the magnitude reconstruction of a
+    noisy acquisition, every LR voxel is Rician with ``ν = |z|`` and scale ``σ`` (Rayleigh
+    where ``z = 0``), and ``|lr − |z|| ≤ σ·|n₁ + i·n₂|``: the noisy LR tends to the
+    noise-free one as ``snr → ∞``.
+
+    SNR: ``σ = mean(HR foreground) / snr``, where the HR foreground is
+    :mod:`srbench.data.foreground`'s rule: every voxel of the HR item strictly above
+    ``FOREGROUND_FRACTION`` (0.1) × its ``FOREGROUND_PERCENTILE`` (99.9th) percentile;
+    computed per batch item (on the whole volume in evaluation). What that foreground is
+    depends on the reference: on a skull-stripped reference (background exactly 0) it is
+    the brain only (less its darkest voxels, e.g. CSF on T1w), so ``σ`` = mean brain
+    intensity / snr; on a whole-head reference it also holds scalp, fat, muscle and other
+    non-brain tissue above the threshold, so the same ``snr`` gives another ``σ`` relative
+    to the brain, and SNRs on the two kinds of reference are not comparable.
 
     Attributes:
-        snr: ``None`` (no noise) or the SNR, a positive number (option ``snr``).
+        snr: ``None`` (no noise: deterministic) or the SNR, a positive number (option ``snr``).
     """
 
     name: str = "kspace"
-    description: str = "central k-space crop (sinc interpolation), grid-aligned"
+    description: str = "central k-space crop (sinc interpolation), grid-aligned, magnitude image"
     snr: float | None = None
 
     @property
     def uses_seed(self) -> bool:
-        """True when noise is added (the seed then decides it)."""
+        """True when noise is drawn (the seed then decides it); False without ``snr``."""
         return self.snr is not None
 
     def with_options(self, options: Mapping[str, Any]) -> KSpaceTruncation:
@@ -110,20 +127,21 @@ class KSpaceTruncation:
         return dataclasses.replace(
             self,
             snr=snr,
-            description=f"{self.description}, then Rician noise: magnitude of complex Gaussian noise, "
-            f"SNR {snr:g} = mean HR foreground (> {FOREGROUND_FRACTION:g} × its {FOREGROUND_PERCENTILE:g}th percentile) / σ",
+            description=f"{self.description}, then Rician noise: magnitude of image + complex Gaussian noise, "
+            f"SNR {snr:g} = mean HR foreground (> {FOREGROUND_FRACTION:g} × its {FOREGROUND_PERCENTILE:g}th percentile: "
+            "the brain on a skull-stripped reference, the whole head otherwise) / σ",
         )
 
     def degrade(self, hr: torch.Tensor, *, scale: tuple[int, int, int], generator: torch.Generator | None = None) -> torch.Tensor:
-        signal = kspace_crop(hr.to(torch.float64), scale=scale).real
-        if self.snr is not None:
-            sigma = foreground_mean(hr) / self.snr
-            signal = rician(signal, sigma=sigma, generator=generator)
-        return _to_dtype(signal, hr.dtype)
+        z = kspace_crop(hr.to(torch.float64), scale=scale)
+        if self.snr is None:
+            return _to_dtype(z.abs(), hr.dtype)
+        sigma = foreground_mean(hr) / self.snr
+        return _to_dtype(rician(z, sigma=sigma, generator=generator), hr.dtype)
 
 
 def kspace_crop(hr: torch.Tensor, *, scale: tuple[int, int, int]) -> torch.Tensor:
-    """The complex LR image ``z`` of :class:`KSpaceTruncation` (before the real part).
+    """The complex LR image ``z`` of :class:`KSpaceTruncation` (whose LR volume is ``|z|``).
 
     Args:
         hr: ``(B, C, W, H, D)`` real tensor, each spatial size divisible by its scale.
@@ -167,10 +185,13 @@ def foreground_mean(hr: torch.Tensor) -> torch.Tensor:
 
 def rician(signal: torch.Tensor, *, sigma: torch.Tensor | float, generator: torch.Generator | None) -> torch.Tensor:
     """``|signal + σ·(n₁ + i·n₂)|`` with ``n₁, n₂`` standard normal (float64), drawn from
-    ``generator`` (a generator seeded 0 when None), real part first."""
+    ``generator`` (a generator seeded 0 when None), every ``n₁`` first. ``signal`` is the
+    complex image (a real tensor counts as having imaginary part 0)."""
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     real = torch.randn(signal.shape, generator=generator, dtype=torch.float64).to(signal.device)
     imag = torch.randn(signal.shape, generator=generator, dtype=torch.float64).to(signal.device)
+    if signal.is_complex():
+        return torch.hypot(signal.real + sigma * real, signal.imag + sigma * imag)
     return torch.hypot(signal + sigma * real, sigma * imag)
 
 

@@ -4,7 +4,10 @@ A voxel is foreground when its intensity lies strictly above ``FOREGROUND_FRACTI
 (0.1) × the volume's ``FOREGROUND_PERCENTILE`` (99.9th) percentile (numpy's default
 linear interpolation). The percentile instead of the maximum keeps a few hot voxels from
 moving the threshold; the fraction assumes background near zero, as in MRI magnitude
-images (on the demo heads it keeps the head and drops the air around it).
+images (on the demo heads it keeps the head and drops the air around it). On a
+skull-stripped reference (background exactly 0) it is the brain less its darkest voxels
+(CSF on T1w); on a whole-head reference it also holds scalp, fat and other non-brain
+tissue above the threshold.
 
 Used by:
 
