@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import resource
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 
 from bench_inference import flop_per_patch, generator
+from cpu_info import cpu_line
 from cpu_lock import held
 from machine_load import ForeignLoad, format_cores
 from machine_reference import conv_reference
@@ -45,21 +45,6 @@ from machine_reference import conv_reference
 FULL = (104, 150, 160)
 FRONTIER = (52, 75, 80)
 MONAI_PATCH, MONAI_OVERLAP, MONAI_BATCH = 32, 8, 4
-
-
-def cpu_line() -> str:
-    """CPU model and vector extensions, for every published timing."""
-    model, flags = platform.processor() or "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("", "unknown CPU", "x86_64"):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    vector = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{model}; {', '.join(vector) or 'no AVX2'}; {torch.get_num_threads()} threads"
 
 
 def child(mode: str, size: tuple[int, int, int], out: Path, threads: int, halo: int | None, budget: int | None) -> dict:

@@ -28,6 +28,7 @@ from srbench.io.checkpoint import checkpoint_config
 from srbench.io.nifti import save_volume
 from srbench.models import load_predictor, predict_checked
 from srbench.plugins import PluginManager
+from srbench.scale_path import choose_path, plan_record
 from srbench.stage_times import StageTimes
 from srbench.tiling import predictor_plan
 from srbench.training.runs import resolve_checkpoint, resolve_fold_checkpoint
@@ -157,24 +158,48 @@ def selected_metrics(pm: PluginManager, selection: Sequence[str] | None = None) 
 
 
 def metric_columns(pm: PluginManager, selection: Sequence[str] | None = None) -> list[str]:
-    """Every output column of every registered metric (of the ``selection`` only, when given)."""
-    return [column for metric in selected_metrics(pm, selection) for column in metric.outputs]
+    """Every output column of every registered metric (of the ``selection`` only, when
+    given), then the harness's own columns (:data:`srbench.metric_columns.HARNESS_COLUMNS`)."""
+    from srbench.metric_columns import HARNESS_COLUMNS
+
+    return [column for metric in selected_metrics(pm, selection) for column in metric.outputs] + list(HARNESS_COLUMNS)
 
 
 def compute_metrics(pm: PluginManager, *, sr: torch.Tensor, hr: torch.Tensor, affine: Any, times: StageTimes | None = None,
                     selection: Sequence[str] | None = None) -> dict[str, float]:
-    """Apply the intensity convention, then every registered metric, or those of
-    ``selection`` (each timed into ``times`` as ``metric NAME`` when given)."""
+    """Score one SR volume against its HR reference: the one measurement every row goes through.
+
+    Applies the intensity convention (:mod:`srbench.metrics.convention`), derives the
+    evaluation mask from the HR reference alone (:mod:`srbench.metrics.mask`), then runs
+    every registered metric, or those of ``selection`` (each timed into ``times`` as
+    ``metric NAME`` when given). A metric declaring ``masked = True`` gets the mask;
+    any other gets the prediction with its background replaced by the reference's, so no
+    value can depend on a method's background. The mask's voxel fraction is returned as
+    ``mask_fraction``.
+
+    Args:
+        sr, hr: ``(W, H, D)`` volumes on one grid, scanner units.
+        affine: the HR voxel→world affine (4 × 4).
+    """
     from srbench.metrics.convention import scale_pair
+    from srbench.metrics.mask import evaluation_mask, mask_fraction, outside_replaced
 
     times = times if times is not None else StageTimes()
     values: dict[str, float] = {}
     metrics = selected_metrics(pm, selection)
     with times.stage("intensity convention"):
         sr01, hr01 = scale_pair(sr, hr)
+    with times.stage("evaluation mask"):
+        mask = evaluation_mask(hr01)
+        replaced = outside_replaced(sr01, hr01, mask)
     for metric in metrics:
         with times.stage(f"metric {metric.name}"):
-            values.update({k: float(v) for k, v in metric.compute(sr01, hr01, affine=affine).items()})
+            if getattr(metric, "masked", False):
+                computed = metric.compute(sr01, hr01, affine=affine, mask=mask)
+            else:
+                computed = metric.compute(replaced, hr01, affine=affine)
+            values.update({k: float(v) for k, v in computed.items()})
+    values["mask_fraction"] = mask_fraction(mask)
     return values
 
 
@@ -238,10 +263,11 @@ def iter_subject(job: TrackJob, subject: SubjectFile, *, pm: PluginManager, pred
         if tuple(sr.shape) != tuple(hr.shape):
             raise PluginError(f"method '{run.method}' returned shape {sr.shape} for {subject.path}, expected {hr.shape}")
         values = compute_metrics(pm, sr=sr.data, hr=hr.data, affine=hr.affine, times=times, selection=job.metrics)
-        plan = predictor_plan(predictor, lr.shape, scale=track.scale, settings=job.settings)
+        path = choose_path(predictor, track.scale)  # the path predict_checked took
+        plan = predictor_plan(predictor, lr.shape, scale=path.predict_scale, settings=job.settings)
         with times.stage("store"):
             store.add_subject(run.run_key, track=track.name, subject=subject.subject, values=values, inputs=inputs,
-                              force=job.force, plan=plan.record() if plan is not None else None)
+                              force=job.force, plan=plan_record(plan.record() if plan is not None else None, path))
         if job.predictions_dir is not None and subject.subject == job.figure_subject:
             with times.stage("save"):
                 save_prediction(job.predictions_dir, track=track.name, subject=subject.subject, method=run.method, sr=sr, hr=hr)

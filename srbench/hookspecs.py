@@ -20,7 +20,7 @@ import pluggy
 #: supports with a module attribute ``SRBENCH_API_VERSIONS = ("1",)``; a plugin that
 #: does not list the running major version is skipped with a message saying what to upgrade.
 #: Every change is listed in CHANGELOG.md; see docs/plugins.md, "Versions and migration".
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 
 hookspec = pluggy.HookspecMarker("srbench")
 hookimpl = pluggy.HookimplMarker("srbench")

@@ -150,7 +150,18 @@ class ContextNeed:
 
 @runtime_checkable
 class Predictor(Protocol):
-    """A loaded model, ready to super-resolve."""
+    """A loaded model, ready to super-resolve.
+
+    Optional extension: ``native_scales``, the per-axis scales (factors that differ
+    between axes, e.g. ``[(2, 2, 1)]``) that ``predict`` was made or trained for, or
+    ``"any"`` for a method defined at every scale (the trilinear baseline). On a track
+    with such a scale the harness calls ``predict`` with it as it is (the *native* path).
+    Absent or empty (the default): the harness calls ``predict`` at the isotropic scale of
+    the largest factor and averages the sub-voxel phases along the other axes itself (the
+    *adapter*; for ``(2, 2, 1)``: ×2, then the two phases along axis 2 averaged). Declare a
+    scale only when the method is trained for it. The rule is :mod:`srbench.scale_path`;
+    each stored row records the path it took and leaderboards state it.
+    """
 
     def predict(self, lr: Volume, *, scale: Scale, settings: InferenceSettings) -> Volume:
         """Super-resolve ``lr`` by ``scale``.
@@ -171,7 +182,10 @@ class Predictor(Protocol):
 #         the receptive field its predictions have (the kit checks the declared radius is
 #         not smaller than the one it measures by perturbing an input voxel);
 #     def inference_plan(self, shape, *, scale, settings) -> srbench.tiling.TilePlan | None: ...
-#         how predict() would tile an LR volume of ``shape`` (recorded with each run).
+#         how predict() would tile an LR volume of ``shape`` (recorded with each run);
+#     native_scales: Collection[Scale] | Literal["any"]
+#         the per-axis scales predict() is trained for and gets as they are; any other
+#         per-axis scale goes through the harness adapter (see Predictor above; API 1.2).
 
 
 @runtime_checkable
@@ -198,7 +212,8 @@ class PatchBatch:
     """One training batch of paired patches, intensities normalised (see srbench.data.intensity).
 
     Attributes:
-        lr: ``(B, 1, w, h, d)`` float32 LR patches (degraded on the fly from ``hr``).
+        lr: ``(B, 1, w, h, d)`` float32 LR patches, cut from the training volume degraded
+            whole as evaluation degrades it (:mod:`srbench.training.patches`).
         hr: ``(B, 1, W, H, D)`` float32 HR patches, ``W = w * sx`` etc.
         scale: the per-axis scale between them.
     """
@@ -336,6 +351,15 @@ class Metric(Protocol):
     column with it) and ``display``, a mapping of output column → :class:`ColumnDisplay`
     (columns it leaves out get the defaults). Evaluation stores both with the results,
     so a leaderboard renders them without the plugin installed.
+
+    The evaluation mask (API 1.2): evaluation scores inside a mask derived from the HR
+    reference alone (:mod:`srbench.metrics.mask`). A metric without ``masked`` (or with
+    ``masked = False``) receives ``sr`` with every voxel outside the mask replaced by
+    ``hr``'s value, so nothing a method writes into the background can change its
+    value; a metric that declares ``masked = True`` receives the unreplaced ``sr`` and a
+    keyword ``mask``, a ``(W, H, D)`` bool tensor, and must report its headline columns
+    inside the mask (it may add whole-volume columns, as the built-in ``psnr_volume``).
+    ``mask=None`` (a direct call) means every voxel.
     """
 
     name: str
@@ -345,7 +369,7 @@ class Metric(Protocol):
     def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray) -> dict[str, float]:
         """Compare ``sr`` with ``hr``, both ``(W, H, D)`` float32 already scaled to [0, 1]
         by the intensity convention (:mod:`srbench.metrics.convention`); ``affine`` is the
-        HR affine (used to name anatomical planes)."""
+        HR affine (used to name anatomical planes). With ``masked = True`` also ``mask``."""
         ...
 
 
@@ -364,6 +388,11 @@ class Degradation(Protocol):
     written; a degradation without it accepts no options. All randomness (noise) must
     come from the ``generator`` argument, which evaluation seeds per subject from the
     track's ``seed`` (:func:`srbench.data.pairs.subject_seed`).
+
+    Optional attribute: ``uses_seed`` (bool; taken as True when absent): False declares
+    that the degradation, as configured, draws no noise, so a seed changes nothing;
+    ``srbench degrade`` then refuses ``--seed`` and leaderboards print no noise seed
+    (built-in ``kspace``: True only with ``snr``).
     """
 
     name: str

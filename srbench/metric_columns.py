@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from srbench.errors import InputError
@@ -99,9 +100,22 @@ def metric_columns(metric: Any) -> list[MetricColumn]:
     ]
 
 
+#: Columns the harness itself adds to every scored row (not a metric's): the evaluation
+#: mask's voxel fraction (:func:`srbench.evaluation.compute_metrics`). Boards show it in the
+#: track's header, not as a method column: it is the same for every method.
+HARNESS_COLUMNS = MappingProxyType({
+    "mask_fraction": MetricColumn(
+        name="mask_fraction", metric="srbench", direction=None,
+        description="fraction of the HR volume's voxels inside the evaluation mask",
+        display=ColumnDisplay(label="Mask", percent=True, order=5),
+    ),
+})
+
+
 def declared_columns(pm: PluginManager) -> dict[str, MetricColumn]:
-    """Column → its declaration, for every column of the metrics registered in ``pm``."""
-    return {column.name: column for metric in pm.all("metric") for column in metric_columns(metric)}
+    """Column → its declaration, for every column of the metrics registered in ``pm`` and
+    the harness's own columns."""
+    return {column.name: column for metric in pm.all("metric") for column in metric_columns(metric)} | dict(HARNESS_COLUMNS)
 
 
 def resolve_columns(names: Iterable[str], *sources: Mapping[str, MetricColumn]) -> dict[str, MetricColumn]:

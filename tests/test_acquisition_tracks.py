@@ -91,12 +91,14 @@ def evaluated(bench, user_env, tmp_path_factory):
 
 
 def direct_psnr(bench: Path, track: str, subject: str) -> float:
-    """HR → configured degradation (seeded per subject) → trilinear → PSNR, without the command line."""
+    """HR → configured degradation (seeded per subject) → trilinear → PSNR inside the evaluation
+    mask, without the command line."""
     from srbench.builtins.trilinear import TrilinearPredictor
     from srbench.data.pairs import degrade_volume, subject_seed
     from srbench.interfaces import InferenceSettings
     from srbench.io.nifti import load_volume
     from srbench.metrics.convention import scale_pair
+    from srbench.metrics.mask import evaluation_mask
     from srbench.metrics.psnr import psnr
 
     name, options, seed = SETUPS[track]
@@ -105,7 +107,9 @@ def direct_psnr(bench: Path, track: str, subject: str) -> float:
     hr, lr = degrade_volume(load_volume(bench / "data" / f"{subject}.nii.gz"), degradation=degradation, scale=(2, 2, 2),
                             seed=subject_seed(track_seed=seed, subject=subject))
     sr = TrilinearPredictor().predict(lr, scale=(2, 2, 2), settings=InferenceSettings())
-    return float(psnr(*scale_pair(sr.data, hr.data)))
+    sr01, hr01 = scale_pair(sr.data, hr.data)
+    mask = evaluation_mask(hr01)
+    return float(psnr(sr01[mask], hr01[mask]))
 
 
 def table_rows(markdown: str, heading: str) -> list[list[str]]:
@@ -168,11 +172,15 @@ def test_each_board_states_its_degradation_next_to_the_intensity_convention(eval
         at = next(i for i, line in enumerate(lines) if line.startswith("- **Degradation:**"))
         assert lines[at].startswith(f"- **Degradation:** {name} — ")
         option_text = ", ".join(f"{k} = {v}" for k, v in options.items()) or "none"
-        assert lines[at + 1].startswith(f"- **Degradation options:** {option_text}; seed {seed} ")
+        # the seed only where noise is drawn (paper-linear and noise-free kspace draw none)
+        seed_text = f"seed {seed} " if options else "draws no noise (no seed)"
+        assert lines[at + 1].startswith(f"- **Degradation options:** {option_text}; {seed_text}")
         assert lines[at + 2].startswith("- **Intensity convention:**")
     noise = (boards / "acquisition-noise.md").read_text()
-    assert f"Rician noise: magnitude of complex Gaussian noise, SNR {SNR} = mean HR foreground" in noise
-    assert "Rician" not in (boards / "acquisition-kspace.md").read_text()
+    assert f"magnitude image, then Rician noise: magnitude of image + complex Gaussian noise, SNR {SNR} = mean HR foreground" in noise
+    assert "the brain on a skull-stripped reference, the whole head otherwise" in noise
+    kspace = (boards / "acquisition-kspace.md").read_text()
+    assert "magnitude image" in kspace and "Rician" not in kspace and "noise seed" not in kspace
 
 
 def test_index_shows_the_drop_from_insample_to_each_acquisition_track(evaluated):
@@ -226,10 +234,14 @@ def test_shipped_configs_declare_the_acquisition_and_flair_tracks(path):
             assert track.kind == "ood" and track.test == config.tracks[insample].test
             assert track.models_from == insample and track.training_track(config) == insample
             assert track.degradation == "kspace" and track.scale == config.tracks[insample].scale
-            assert "k-space crop" in track.description
+            assert "k-space crop" in track.description and "magnitude" in track.description
+            assert "real part" not in track.description
         assert dict(kspace.degradation_options) == {}
         assert dict(noise.degradation_options) == {"snr": 20} and noise.seed == 0
         assert "Rician" in noise.description and "99.9th percentile" in noise.description
+        assert "|z + sigma (n1 + i n2)|" in noise.description and "no seed" in kspace.description
+        # the SNR's foreground says what it is on this track's references
+        assert "skull-stripped" in noise.description and "scalp" in noise.description
     flair = config.tracks["contrast-flair"]
     assert flair.kind == "ood" and flair.degradation == "paper-linear" and flair.training_track(config) == "insample"
     [subject] = config.subjects(flair.test, pm)

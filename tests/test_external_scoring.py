@@ -28,7 +28,8 @@ from srbench.testing.synthetic import oblique_affine, smooth_volume
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "external" / "trilinear_outside.py"
-COLUMNS = ("psnr", "ssim", "nrmse", "lpips", "lpips_sagittal", "lpips_coronal", "lpips_axial", "bias")
+COLUMNS = ("psnr", "ssim", "nrmse", "nrmse_range", "lpips", "lpips_sagittal", "lpips_coronal", "lpips_axial", "bias",
+           "psnr_volume", "ssim_volume", "nrmse_volume", "mask_fraction")
 
 CONFIG = """
 [datasets.test]

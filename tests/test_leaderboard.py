@@ -200,7 +200,7 @@ def test_columns_come_from_the_metric_declarations_in_column_order():
     assert {name: c.direction for name, c in columns.items()} == {
         "psnr": True, "ssim": True, "nrmse": False, "lpips": False, "lpips_axial": False, "bias": None}
     assert list(columns) == ["psnr", "ssim", "nrmse", "lpips", "lpips_axial", "bias"]  # a plane after its LPIPS
-    assert [c.label for c in columns.values()] == ["PSNR", "SSIM", "NRMSE", "LPIPS", "LPIPS axial", "Bias"]
+    assert [c.label for c in columns.values()] == ["PSNR", "SSIM", "NRMSE (Euclidean)", "LPIPS", "LPIPS axial", "Bias"]
     with pytest.raises(InputError, match="mystery"):
         resolve_columns(["mystery"], declared)
     # a column declaring nothing but its direction: its name, a headline, after the declared order
@@ -271,7 +271,7 @@ def test_a_diagnostic_column_is_signed_and_never_ranked(tmp_path):
     assert table["trilinear"][3] == "+0.00 ± 0.10"
     assert table["bad"][3] == "-1.20 ± 0.20"
     assert "Columns without an arrow are signed diagnostics" in markdown
-    assert "Bias %: 100 × mean signed error SR − HR over the HR foreground" in markdown
+    assert "Bias %: 100 × mean signed error SR − HR inside the evaluation mask" in markdown
     # statistics: no test against a best method, the test against trilinear stays
     bias = stats_table(markdown, "Bias %")
     assert bias["__header__"] == ["Method", "n", "mean", "std", "95% CI", "p vs trilinear"]
@@ -365,3 +365,32 @@ def test_bold_and_leader_only_where_the_rows_support_them(tmp_path):
     assert "| strong (" in index and "PSNR) |" in index
     assert "none named (n = 1: nothing can be tested)" in index
     assert not any(cell.startswith("**") for cell in main_table(files.tracks["one"].read_text())["strong"])
+
+
+def test_the_noise_seed_is_printed_only_where_the_degradation_draws_noise(tmp_path):
+    """Whether a degradation draws noise is its declared ``uses_seed`` with the recorded options
+    (kspace: only with snr; blur-noise: unless noise = 0; paper-linear: never), looked up among
+    the installed plugins or else srbench's built-ins, so an export renders the same without
+    plugins; a degradation known to neither keeps its recorded seed."""
+    from srbench.results.export import read_export, store_from_records, write_export
+
+    setups = {  # track → (degradation, options, seed, the board's "Degradation options" line)
+        "linear": ("paper-linear", {}, 0, "none; draws no noise (no seed)"),
+        "kspace": ("kspace", {}, 0, "none; draws no noise (no seed)"),
+        "noise": ("kspace", {"snr": 20}, 3, "snr = 20; seed 3 (each subject's noise seed is sha256 of it and the subject id)"),
+        "blur": ("blur-noise", {}, 4, "none; seed 4 (each subject's noise seed is sha256 of it and the subject id)"),
+        "blur0": ("blur-noise", {"noise": 0}, 4, "noise = 0; draws no noise (no seed)"),
+        "mystery": ("not-installed", {}, 2, "none; seed 2 (each subject's noise seed is sha256 of it and the subject id)"),
+    }
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.register_columns(declared_columns(PM).values())
+    for track, (name, options, seed, _) in setups.items():
+        fill(store, track, {"trilinear": INSAMPLE["trilinear"]}, degradation=name,
+             config={"degradation": {"name": name, "options": options, "seed": seed}})
+    write_export(store, tmp_path / "results.jsonl")
+    exported = ResultsStore(store_from_records(read_export(tmp_path / "results.jsonl"), tmp_path / "export.sqlite"))
+    for source, pm in ((store, PM), (store, None), (exported, None)):
+        out = tmp_path / f"boards-{len(list(tmp_path.iterdir()))}"
+        tracks = write_leaderboards(source, out, today=TODAY, pm=pm).tracks
+        for track, (*_, line) in setups.items():
+            assert f"- **Degradation options:** {line}\n" in tracks[track].read_text(), (track, pm)

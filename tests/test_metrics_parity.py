@@ -125,7 +125,7 @@ def test_convention_maps_by_hr_range_and_clips_sr():
     assert hr01.flatten().tolist() == pytest.approx([0.0, 0.25, 1.0])
     assert sr01.flatten().tolist() == pytest.approx([0.0, 0.5, 1.0])
     assert sr01.dtype == hr01.dtype == torch.float32
-    assert CONVENTION_NAME == "hr-minmax-01"
+    assert CONVENTION_NAME == "hr-minmax-01-mask"
 
 
 def test_convention_refuses_non_finite_and_mismatched_volumes():
@@ -146,7 +146,12 @@ def test_metric_plugins_are_registered_through_the_entry_point():
     expected = skimage_metrics(sr, hr)
     for name, higher_is_better in (("psnr", True), ("ssim", True), ("nrmse", False)):
         metric = manager.get("metric", name)
-        assert dict(metric.outputs) == {name: higher_is_better}
-        assert metric.compute(sr, hr, affine=np.eye(4))[name] == pytest.approx(expected[name], abs=TOLERANCE)
+        assert metric.masked is True
+        assert dict(metric.outputs)[name] is higher_is_better
+        assert dict(metric.outputs)[f"{name}_volume"] is higher_is_better
+        whole = metric.compute(sr, hr, affine=np.eye(4), mask=torch.ones(sr.shape, dtype=torch.bool))
+        assert whole[name] == pytest.approx(expected[name], abs=TOLERANCE)
+        assert whole[f"{name}_volume"] == pytest.approx(expected[name], abs=TOLERANCE)
+    assert dict(manager.get("metric", "nrmse").outputs)["nrmse_range"] is False
     assert manager.get("metric", "nrmse").symmetric is False
     assert set(manager.get("metric", "lpips").outputs) == {"lpips", "lpips_sagittal", "lpips_coronal", "lpips_axial"}

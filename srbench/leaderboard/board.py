@@ -33,7 +33,7 @@ from srbench.defaults import BASELINE_METHOD
 from srbench.errors import InputError, file_error
 from srbench.io.hashing import sha256_text
 from srbench.leaderboard.inference import entry_inference
-from srbench.metric_columns import MetricColumn, declared_columns, resolve_columns
+from srbench.metric_columns import HARNESS_COLUMNS, MetricColumn, declared_columns, resolve_columns
 from srbench.results.store import EXTERNAL_CONFIG_KEY, METRIC_SELECTION_KEY, ResultsStore, TrackRecord
 from srbench.statistics import PairedTest, bootstrap_ci, paired_test
 
@@ -124,6 +124,11 @@ class TrackBoard:
     degradation_seed: int | None = None
     #: the installed degradation's one-line description, configured with the options ('' if unknown)
     degradation_description: str = ""
+    #: whether the degradation, configured with the options, draws noise (its ``uses_seed``),
+    #: so that the seed matters; None: unknown (a degradation neither installed nor built in)
+    degradation_draws_noise: bool | None = None
+    #: subject → the evaluation mask's voxel fraction (0 to 1); empty for rows scored before masks
+    mask_fractions: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def metrics(self) -> list[str]:
@@ -269,6 +274,10 @@ def build_board(
     convention = _refuse_mixture(track, both, "intensity_convention", "intensity convention")
     scale = _scale_of(_refuse_mixture(track, both, "scale", "scale"))
 
+    harness = rows["metric"].isin(list(HARNESS_COLUMNS))
+    fractions = rows[rows["metric"] == "mask_fraction"].drop_duplicates(subset=["subject"])
+    mask_fractions = {str(s): float(v) for s, v in sorted(zip(fractions["subject"], fractions["value"], strict=True))}
+    rows = rows[~harness]
     present = set(rows["metric"])
     missing = sorted(present - set(columns))
     if missing:
@@ -322,7 +331,7 @@ def build_board(
         columns={name: column for name, column in columns.items() if name in present}, entries=entries,
         subjects=sorted(rows["subject"].unique().tolist()),
         srbench_versions=sorted({str(v) for v in rows["srbench_version"].dropna().unique() if str(v)}),
-        degradation_options=options, degradation_seed=seed,
+        degradation_options=options, degradation_seed=seed, mask_fractions=mask_fractions,
     )
     _summarise(board)
     return board
@@ -427,6 +436,30 @@ def degradation_description(pm: PluginManager | None, name: str, options: Mappin
         return ""
 
 
+def degradation_draws_noise(pm: PluginManager | None, name: str, options: Mapping[str, Any]) -> bool | None:
+    """Whether degradation ``name`` configured with ``options`` draws noise, so that a track's
+    seed changes its LR: the degradation's declared ``uses_seed`` (True when it declares
+    nothing). It is looked up in ``pm``, else among srbench's built-in degradations, so a
+    store or export of built-in degradations renders the same without plugins; None when
+    neither has it, or it refuses the options."""
+    from srbench.builtins.degradations import register_degradations
+
+    candidates = []
+    if pm is not None:
+        try:
+            candidates.append(pm.get("degradation", name))
+        except Exception:  # noqa: BLE001 - the store may name a degradation not installed here
+            pass
+    candidates += [d for d in register_degradations() if getattr(d, "name", None) == name]
+    if not candidates:
+        return None
+    try:
+        configured = candidates[0].with_options(dict(options)) if options else candidates[0]
+    except Exception:  # noqa: BLE001 - options this version does not know
+        return None
+    return bool(getattr(configured, "uses_seed", True))
+
+
 def build_boards(
     store: ResultsStore,
     *,
@@ -464,8 +497,9 @@ def build_boards(
               for t in tracks]
     for board in boards:
         board.degradation_description = degradation_description(pm, board.degradation, board.degradation_options)
+        board.degradation_draws_noise = degradation_draws_noise(pm, board.degradation, board.degradation_options)
         described = entry_inference(store, {e.run_key: list(e.fold_runs.values()) or [e.run_key] for e in board.entries},
-                                    board.track)
+                                    board.track, scale=board.scale)
         for entry in board.entries:
             entry.inference = EXTERNAL_INFERENCE if entry.external is not None else described[entry.run_key]
             chosen = selections.get(entry.run_key, {}).get("metrics")

@@ -37,6 +37,7 @@ from srbench.leaderboard.text import (
     column_header,
     column_setups,
     convention_text,
+    mask_text,
     degradation_setup_text,
     degradation_text,
     diagnostics_legend,
@@ -173,6 +174,7 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
         f"- **Degradation:** {degradation_text(board)}",
         f"- **Degradation options:** {degradation_setup_text(board)}",
         f"- **Intensity convention:** {convention_text(board.intensity_convention)}",
+        *([f"- **Evaluation mask:** {mask_text(board)}"] if mask_text(board) else []),
         *(f"- **{label}:** {text}" for label, text in column_setups(board)),
         f"- **srbench version:** {srbench_version}"
         + (f" (results computed with {', '.join(board.srbench_versions)})" if board.srbench_versions else ""),
@@ -327,8 +329,9 @@ def render_acquisition_drops(boards: Sequence[TrackBoard]) -> str:
         "",
         "The same test subjects with the LR made another way than the box averages the models were trained "
         "on (each track's file states how). Δ = acquisition − in-sample, the mean over the subjects both "
-        "tracks have: " + losses + " is a loss. A large loss means the method relies on the "
-        "box-average assumption.",
+        "tracks have: " + losses + " is a loss. These are differences of means, untested and without "
+        "the seed spread of the trained methods: they describe the rows, they do not say why a method "
+        "changes.",
     ]
     for reference in dict.fromkeys(d.reference for d in drops):
         mine = [d for d in drops if d.reference == reference]

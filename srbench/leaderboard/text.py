@@ -137,6 +137,22 @@ def convention_text(name: str) -> str:
     return f"{name}: {description}" if description else name
 
 
+def mask_text(board: TrackBoard) -> str:
+    """The evaluation mask's voxel fraction per subject (or their mean and range), '' for
+    rows scored before evaluation masks."""
+    fractions = board.mask_fractions
+    if not fractions:
+        return ""
+    values = list(fractions.values())
+    if len(values) == 1:
+        (subject, value), = fractions.items()
+        share = f"{100 * value:.1f} % of the voxels ({subject})"
+    else:
+        share = (f"{100 * sum(values) / len(values):.1f} % of the voxels on average "
+                 f"({100 * min(values):.1f}–{100 * max(values):.1f} % over {len(values)} subjects)")
+    return f"{share}; the same voxels for every method"
+
+
 def degradation_text(board: TrackBoard) -> str:
     """``name — description`` of the board's degradation (the name alone without one)."""
     description = board.degradation_description
@@ -151,7 +167,11 @@ def options_text(options: Mapping[str, Any]) -> str:
 
 
 def degradation_setup_text(board: TrackBoard) -> str:
-    """The options and seed of a board's degradation, in one line."""
+    """The options and seed of a board's degradation, in one line; no seed for a degradation
+    that draws no noise (:attr:`TrackBoard.degradation_draws_noise` False), whose LR a seed
+    does not change."""
+    if board.degradation_draws_noise is False:
+        return f"{options_text(board.degradation_options)}; draws no noise (no seed)"
     seed = (
         f"seed {board.degradation_seed} (each subject's noise seed is sha256 of it and the subject id)"
         if board.degradation_seed is not None else "seed not recorded"

@@ -7,7 +7,8 @@ of the HR intensity range, within [−1, 1]: ``+0.042`` means that inside the fo
 is on average 4.2 % of the HR range brighter than HR, ``−0.042`` as much darker, 0 that it
 is unbiased (identical volumes give exactly 0).
 
-``F`` is the HR foreground of :mod:`srbench.data.foreground`: the voxels of the scaled
+In an evaluation ``F`` is the evaluation mask (:mod:`srbench.metrics.mask`), which is the
+HR foreground of :mod:`srbench.data.foreground`, as it is without a mask: the voxels of the scaled
 HR volume strictly above 0.1 × its 99.9th percentile (the convention maps the HR minimum
 to 0, so for an MRI volume whose minimum is 0 these are the voxels above 0.1 × the 99.9th
 percentile in scanner units, the same voxels the ``kspace`` degradation's SNR uses). Air
@@ -37,6 +38,7 @@ import torch
 
 from srbench.data.foreground import foreground_bias
 from srbench.interfaces import ColumnDisplay
+from srbench.metrics.mask import inside
 
 
 class BiasMetric:
@@ -44,13 +46,19 @@ class BiasMetric:
 
     name = "bias"
     description = (
-        "mean signed error SR − HR over the HR foreground (voxels > 0.1 × the HR 99.9th percentile), as a "
+        "mean signed error SR − HR inside the evaluation mask (the HR foreground), as a "
         "fraction of the HR intensity range; 0 = unbiased, + = brighter than HR"
     )
     outputs = MappingProxyType({"bias": None})
     display = MappingProxyType({"bias": ColumnDisplay(label="Bias", percent=True)})
     symmetric = False
+    masked = True
 
-    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None) -> dict[str, float]:
-        """``{"bias": value}`` for ``(W, H, D)`` volumes already scaled to [0, 1]."""
-        return {"bias": foreground_bias(sr, hr)}
+    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None,
+                mask: torch.Tensor | None = None) -> dict[str, float]:
+        """``{"bias": value}`` for ``(W, H, D)`` volumes already scaled to [0, 1], over the
+        ``(W, H, D)`` bool evaluation ``mask`` when given, else over the HR foreground."""
+        if mask is None:
+            return {"bias": foreground_bias(sr, hr)}
+        difference = inside(sr, mask).to(torch.float32) - inside(hr, mask).to(torch.float32)
+        return {"bias": float(difference.sum(dtype=torch.float64)) / max(difference.numel(), 1)}

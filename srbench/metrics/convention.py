@@ -12,6 +12,11 @@ reference's range (which the metrics' ``data_range = 1`` assumes). A constant HR
 reference has no range; it is mapped with a range of 1 instead (``hr01`` is then all
 zeros), so no NaN can appear. The name and description below are written into every
 leaderboard header.
+
+Why the maximum and not a robust percentile: the range only fixes the units of PSNR's
+peak and of NRMSE (range); a percentile would clip the reference's brightest tissue
+(vessels, fat) to the peak and hide errors there, and the range is the reference's, the
+same for every method, so no method can move it.
 """
 
 from __future__ import annotations
@@ -20,9 +25,16 @@ import torch
 
 from srbench.errors import SrbenchRuntimeError
 
-CONVENTION_NAME = "hr-minmax-01"
+#: ``-mask``: headline metrics inside the evaluation mask (:mod:`srbench.metrics.mask`);
+#: rows of the whole-volume convention before it (``hr-minmax-01``) are never mixed with these
+CONVENTION_NAME = "hr-minmax-01-mask"
 CONVENTION_DESCRIPTION = (
-    "SR and HR scaled by the HR reference's min and max to [0, 1] (SR then clipped to [0, 1]); data range 1"
+    "SR and HR scaled by the HR reference's min and max over the whole volume to [0, 1], data range 1 "
+    "(the HR maximum, not a percentile: the reference's own brightest voxel is the peak); SR then clipped to "
+    "[0, 1], so undershoot below the HR minimum counts as the minimum and overshoot above the maximum as the "
+    "maximum; headline metrics inside the evaluation mask (HR voxels > 0.1 × the HR 99.9th percentile; "
+    "outside it the prediction is replaced by the reference), whole-volume values as "
+    "secondary columns"
 )
 
 

@@ -20,6 +20,10 @@ How a volume pair becomes three numbers:
   invents differences.
 - Slices where SR and HR are identical have LPIPS exactly 0 and are not run through the
   network; the plane's value is the mean over *all* its slices.
+- Inside the evaluation mask (:mod:`srbench.metrics.mask`, what ``lpips`` reports in an
+  evaluation): outside the mask the prediction takes the reference's values, slices
+  without mask voxels are skipped, and each layer's distance map is averaged with the
+  mask's share of each cell as weight (:func:`plane_lpips`).
 - ``lpips`` is the mean of the three plane values.
 """
 
@@ -38,6 +42,7 @@ import torch
 from srbench.errors import SrbenchRuntimeError
 from srbench.interfaces import ColumnDisplay
 from srbench.io.hashing import sha256_file
+from srbench.metrics.mask import outside_replaced
 
 #: The vendored ImageNet AlexNet ``features`` state dict and its expected file hash.
 BACKBONE_FILE = Path(__file__).resolve().parent / "weights" / "alexnet_features.pth"
@@ -159,38 +164,102 @@ def _symmetric_index(length: int, target: int) -> torch.Tensor:
     return torch.where(positions >= length, 2 * length - 1 - positions, positions)
 
 
-def _lpips_input(slices: torch.Tensor) -> torch.Tensor:
-    """``(B, h, w)`` grey slices in [0, 1] → ``(B, 3, h', w')`` in [-1, 1], sides ≥ MIN_SIDE."""
+def layer_distances(network: torch.nn.Module, a: torch.Tensor, b: torch.Tensor) -> list[torch.Tensor]:
+    """LPIPS's per-layer distance maps before their spatial average.
+
+    ``network(a, b)`` is the sum over layers of each map's spatial mean; this returns the
+    maps themselves, ``(B, 1, h_l, w_l)`` per AlexNet layer ``l`` (5 layers), for inputs
+    ``(B, 3, H, W)`` in [-1, 1], so a masked mean can weight them.
+    """
+    import lpips
+
+    features_a = network.net(network.scaling_layer(a))
+    features_b = network.net(network.scaling_layer(b))
+    return [
+        network.lins[layer]((lpips.normalize_tensor(features_a[layer]) - lpips.normalize_tensor(features_b[layer])) ** 2)
+        for layer in range(network.L)
+    ]
+
+
+def _padded(slices: torch.Tensor) -> torch.Tensor:
+    """``(B, h, w)`` slices padded to sides ≥ MIN_SIDE exactly as :func:`_lpips_input` pads them."""
     for dim in (1, 2):
         length = slices.shape[dim]
         if length < MIN_SIDE:
             slices = slices.index_select(dim, _symmetric_index(length, MIN_SIDE).to(slices.device))
-    grey = slices.mul(2.0).sub_(1.0)
+    return slices
+
+
+def _lpips_input(slices: torch.Tensor) -> torch.Tensor:
+    """``(B, h, w)`` grey slices in [0, 1] → ``(B, 3, h', w')`` in [-1, 1], sides ≥ MIN_SIDE."""
+    grey = _padded(slices).mul(2.0).sub_(1.0)
     return grey.unsqueeze(1).expand(-1, 3, -1, -1)
 
 
+def _layer_weights(mask_slices: torch.Tensor, sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """The mask's share of each layer cell: ``(B, h, w)`` bool slices → ``(B, 1, h_l, w_l)`` per layer."""
+    padded = _padded(mask_slices).unsqueeze(1).to(torch.float32)
+    return [torch.nn.functional.interpolate(padded, size=size, mode="area") for size in sizes]
+
+
 def plane_lpips(
-    sr: torch.Tensor, hr: torch.Tensor, *, axis: int, network: torch.nn.Module, batch_size: int = BATCH_SIZE
+    sr: torch.Tensor, hr: torch.Tensor, *, axis: int, network: torch.nn.Module, batch_size: int = BATCH_SIZE,
+    mask: torch.Tensor | None = None,
 ) -> float:
-    """Mean LPIPS over the 2D slices across array ``axis`` of two ``(W, H, D)`` volumes in [0, 1]."""
+    """Mean LPIPS over the 2D slices across array ``axis`` of two ``(W, H, D)`` volumes in [0, 1].
+
+    Without ``mask``: the mean over all slices of each slice's LPIPS. With a ``(W, H, D)``
+    bool ``mask``: per layer, the mask-weighted mean of the distance map over the slices
+    that hold mask voxels (each layer cell weighted by the mask's share of it), summed over
+    layers; slices without mask voxels are not run. An all-True mask gives the value
+    without one.
+    """
     sr_slices = sr.movedim(axis, 0)
     hr_slices = hr.movedim(axis, 0)
     count = sr_slices.shape[0]
-    differing = torch.nonzero((sr_slices != hr_slices).flatten(1).any(dim=1)).flatten()
-    total = torch.zeros((), dtype=torch.float64)
+    differs = (sr_slices != hr_slices).flatten(1).any(dim=1)
+    if mask is None:
+        differing = torch.nonzero(differs).flatten()
+        total = torch.zeros((), dtype=torch.float64)
+        with torch.inference_mode():
+            for start in range(0, differing.numel(), batch_size):
+                chosen = differing[start : start + batch_size]
+                distances = network(
+                    _lpips_input(sr_slices.index_select(0, chosen)), _lpips_input(hr_slices.index_select(0, chosen))
+                )
+                total += distances.sum(dtype=torch.float64).cpu()
+        return float(total) / count
+    mask_slices = mask.movedim(axis, 0).to(sr.device)
+    holding = mask_slices.flatten(1).any(dim=1)
+    differing = torch.nonzero(differs & holding).flatten()
+    if differing.numel() == 0:
+        return 0.0
+    sums: list[torch.Tensor] = []
+    sizes: list[tuple[int, int]] = []
     with torch.inference_mode():
         for start in range(0, differing.numel(), batch_size):
             chosen = differing[start : start + batch_size]
-            distances = network(
-                _lpips_input(sr_slices.index_select(0, chosen)), _lpips_input(hr_slices.index_select(0, chosen))
+            maps = layer_distances(
+                network, _lpips_input(sr_slices.index_select(0, chosen)), _lpips_input(hr_slices.index_select(0, chosen))
             )
-            total += distances.sum(dtype=torch.float64).cpu()
-    return float(total) / count
+            if not sizes:
+                sizes = [tuple(m.shape[-2:]) for m in maps]
+                sums = [torch.zeros((), dtype=torch.float64) for _ in maps]
+            weights = _layer_weights(mask_slices.index_select(0, chosen), sizes)
+            for layer, (distance, weight) in enumerate(zip(maps, weights, strict=True)):
+                sums[layer] += (distance * weight).sum(dtype=torch.float64).cpu()
+        totals = [torch.zeros((), dtype=torch.float64) for _ in sizes]
+        held = torch.nonzero(holding).flatten()
+        for start in range(0, held.numel(), 64):
+            weights = _layer_weights(mask_slices.index_select(0, held[start : start + 64]), sizes)
+            for layer, weight in enumerate(weights):
+                totals[layer] += weight.sum(dtype=torch.float64).cpu()
+    return math.fsum(float(total) / float(weight) for total, weight in zip(sums, totals, strict=True) if weight > 0)
 
 
 def lpips_planes(
     sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray, network: torch.nn.Module | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int = BATCH_SIZE, mask: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """LPIPS per anatomical plane and their mean, for ``(W, H, D)`` float32 volumes in [0, 1].
 
@@ -200,6 +269,7 @@ def lpips_planes(
         affine: the HR voxel→world affine (names the planes).
         network: an LPIPS module (default :func:`lpips_network` on ``hr``'s device).
         batch_size: slices per forward pass.
+        mask: ``(W, H, D)`` bool evaluation mask (:func:`plane_lpips`); None: every voxel.
 
     Returns:
         ``{"lpips_sagittal", "lpips_coronal", "lpips_axial", "lpips"}`` (lower is better).
@@ -210,7 +280,7 @@ def lpips_planes(
     sr = sr.detach().to(torch.float32)
     hr = hr.detach().to(device=sr.device, dtype=torch.float32)
     values = {
-        f"lpips_{plane}": plane_lpips(sr, hr, axis=axis, network=network, batch_size=batch_size)
+        f"lpips_{plane}": plane_lpips(sr, hr, axis=axis, network=network, batch_size=batch_size, mask=mask)
         for plane, axis in plane_axes(affine).items()
     }
     values["lpips"] = math.fsum(values.values()) / len(PLANES)
@@ -220,19 +290,33 @@ def lpips_planes(
 class LPIPSMetric:
     """The ``lpips`` metric (per plane and mean; lower is better) as a :class:`~srbench.interfaces.Metric`.
 
+    Inside the evaluation mask: the prediction's background is replaced by the HR
+    reference's (:func:`srbench.metrics.mask.outside_replaced`), and each plane's value is
+    the mask-weighted mean of LPIPS's layer maps over the slices that hold mask voxels
+    (:func:`plane_lpips`). No whole-volume LPIPS is computed: it would double the metric's
+    cost, and whole-volume PSNR, SSIM and NRMSE already show the background's weight.
+
     The network is built on the first :meth:`compute`, not at registration, so listing
     plugins stays fast and a damaged weights file only fails the LPIPS computation.
     """
 
     name = "lpips"
-    description = "LPIPS AlexNet v0.1, slice-wise on the sagittal, coronal and axial planes, and their mean"
+    description = (
+        "LPIPS AlexNet v0.1, slice-wise on the sagittal, coronal and axial planes and their mean, "
+        "mask-weighted inside the evaluation mask (background = HR's)"
+    )
     outputs = MappingProxyType({"lpips": False} | {f"lpips_{plane}": False for plane in PLANES})
     display = MappingProxyType(
         {"lpips": ColumnDisplay(label="LPIPS", order=40, key=True, setup=("LPIPS planes", PLANES_TEXT))}
         | {f"lpips_{plane}": ColumnDisplay(label=f"LPIPS {plane}", group="lpips", order=40) for plane in PLANES}
     )
     symmetric = True
+    masked = True
 
-    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray) -> dict[str, float]:
-        """LPIPS columns for ``(W, H, D)`` volumes already scaled to [0, 1]; ``affine`` is HR's."""
-        return lpips_planes(sr, hr, affine=affine)
+    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray,
+                mask: torch.Tensor | None = None) -> dict[str, float]:
+        """LPIPS columns for ``(W, H, D)`` volumes already scaled to [0, 1]; ``affine`` is HR's;
+        ``mask`` the ``(W, H, D)`` bool evaluation mask (None: every voxel, unweighted)."""
+        if mask is None:
+            return lpips_planes(sr, hr, affine=affine)
+        return lpips_planes(outside_replaced(sr, hr, mask), hr, affine=affine, mask=mask)

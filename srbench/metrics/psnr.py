@@ -1,10 +1,12 @@
-"""Peak signal-to-noise ratio over a whole volume, equal to scikit-image's.
+"""Peak signal-to-noise ratio inside the evaluation mask and over the whole volume.
 
 ``psnr(sr, hr)`` equals ``skimage.metrics.peak_signal_noise_ratio(hr, sr, data_range=1)``
 on the same float32 arrays (to about 1e-6 dB): ``10 · log10(data_range² / MSE)`` with the
 mean squared error accumulated in float64 (see :mod:`srbench.metrics.reductions`).
 
-Identical volumes have MSE 0 and PSNR ``+inf`` (``float("inf")``, as scikit-image
+The headline ``psnr`` is computed over the voxels of the evaluation mask
+(:mod:`srbench.metrics.mask`); ``psnr_volume`` over every voxel (the value scikit-image
+gives). Identical volumes have MSE 0 and PSNR ``+inf`` (``float("inf")``, as scikit-image
 returns); results stores keep it as an IEEE infinity.
 """
 
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from srbench.interfaces import ColumnDisplay
+from srbench.metrics.mask import inside
 from srbench.metrics.reductions import square_sums
 
 
@@ -41,11 +44,21 @@ class PSNRMetric:
     """The ``psnr`` metric (dB, higher is better) as a :class:`~srbench.interfaces.Metric`."""
 
     name = "psnr"
-    description = "peak signal-to-noise ratio over the volume, dB (= skimage peak_signal_noise_ratio, data_range 1)"
-    outputs = MappingProxyType({"psnr": True})
-    display = MappingProxyType({"psnr": ColumnDisplay(label="PSNR", order=10, unit="dB", key=True)})
+    description = (
+        "peak signal-to-noise ratio inside the evaluation mask, dB (data range 1); psnr_volume: over every voxel "
+        "(= skimage peak_signal_noise_ratio)"
+    )
+    outputs = MappingProxyType({"psnr": True, "psnr_volume": True})
+    display = MappingProxyType({
+        "psnr": ColumnDisplay(label="PSNR", order=10, unit="dB", key=True),
+        "psnr_volume": ColumnDisplay(label="PSNR whole volume", group="psnr", order=10, unit="dB"),
+    })
     symmetric = True
+    masked = True
 
-    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None) -> dict[str, float]:
-        """``{"psnr": dB}`` for ``(W, H, D)`` volumes already scaled to [0, 1]."""
-        return {"psnr": psnr(sr, hr, data_range=1.0)}
+    def compute(self, sr: torch.Tensor, hr: torch.Tensor, *, affine: np.ndarray | None = None,
+                mask: torch.Tensor | None = None) -> dict[str, float]:
+        """``{"psnr": dB inside mask, "psnr_volume": dB}`` for ``(W, H, D)`` volumes already
+        scaled to [0, 1]; ``mask`` is the ``(W, H, D)`` bool evaluation mask (None: every voxel)."""
+        return {"psnr": psnr(inside(sr, mask), inside(hr, mask), data_range=1.0),
+                "psnr_volume": psnr(sr, hr, data_range=1.0)}

@@ -76,6 +76,7 @@ CHECKS: tuple[Check, ...] = (
     Check("metric", "symmetry", metric_checks.symmetry),
     Check("metric", "identical-optimal", metric_checks.identical_optimal),
     Check("metric", "constant-volumes", metric_checks.constant_volumes),
+    Check("metric", "background-ignored", metric_checks.background_ignored),
     Check("dataset reader", "registration", data_checks.reader_registration),
     Check("dataset reader", "missing-data", data_checks.reader_missing_data),
     Check("degradation", "registration", data_checks.degradation_registration),

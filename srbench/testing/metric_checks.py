@@ -117,3 +117,29 @@ def constant_volumes(metric: Any, ctx: CheckContext) -> None:
         _compute(metric, flat, flat, f"two constant volumes of {level}")
         _compute(metric, flat, varied, f"a constant sr ({level}) and a varied hr")
         _compute(metric, varied, flat, f"a varied sr and a constant hr ({level})")
+
+
+def background_ignored(metric: Any, ctx: CheckContext) -> None:
+    """A metric declaring ``masked = True`` accepts ``mask=`` and reports the same value for
+    every column whose name does not end in ``_volume`` whatever the prediction holds
+    outside the mask (a ``_volume`` column may measure the whole volume)."""
+    if not getattr(metric, "masked", False):
+        raise CheckSkipped(f"metric '{metric.name}' is not masked: evaluation hands it the prediction with "
+                           "the reference's background")
+    sr, hr = _pair()
+    mask = torch.zeros(SHAPE, dtype=torch.bool)
+    mask[6:26, 6:26, 6:26] = True
+    garbage = torch.rand(SHAPE, generator=torch.Generator().manual_seed(7))
+    values = []
+    for candidate in (sr, torch.where(mask, sr, garbage)):
+        try:
+            result = metric.compute(candidate.clone(), hr.clone(), affine=AFFINE.copy(), mask=mask.clone())
+        except TypeError as exc:
+            raise CheckFailed(f"metric '{metric.name}' declares masked = True but compute() does not accept "
+                              f"mask= ({exc})") from None
+        values.append({str(k): float(v) for k, v in dict(result).items()})
+    for column in (c for c in values[0] if not c.endswith("_volume")):
+        a, b = values[0][column], values[1].get(column, math.nan)
+        require(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9),
+                f"metric '{metric.name}' declares masked = True but {column} changes from {a!r} to {b!r} when only "
+                "voxels outside the mask change; compute it inside the mask (or name it *_volume)")
