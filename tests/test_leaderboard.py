@@ -394,3 +394,21 @@ def test_the_noise_seed_is_printed_only_where_the_degradation_draws_noise(tmp_pa
         tracks = write_leaderboards(source, out, today=TODAY, pm=pm).tracks
         for track, (*_, line) in setups.items():
             assert f"- **Degradation options:** {line}\n" in tracks[track].read_text(), (track, pm)
+
+
+def test_rows_are_compared_over_the_subjects_every_row_has(tmp_path):
+    """A track cut from 3 subjects to 2 after one method was scored on all 3: the board
+    compares every row over the 2 shared subjects and names what it left out."""
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.register_track(TrackRecord("insample", "insample", "demo-t1-test", "demo-t1-train"))
+    fill(store, "insample", {"trilinear": {"psnr": [30.0, 31.0]}, "dcsrn": {"psnr": [32.0, 33.0]},
+                             "trigan": {"psnr": [32.1, 33.1, 40.0]}})
+    files = write_leaderboards(store, tmp_path / "boards", today=TODAY, pm=PM)
+    store.close()
+    markdown = files.tracks["insample"].read_text()
+    table = main_table(markdown)
+    assert table["trigan"][1:3] == ["2", "32.600 ± 0.7071"]
+    assert table["dcsrn"][1:3] == ["2", "32.500 ± 0.7071"]
+    assert ("**Subjects:** 2 (every row is compared over the 2 subject(s) all rows have; "
+            "stored subjects left out: trigan: s3)") in markdown
+    assert "| s3 |" not in markdown

@@ -292,3 +292,28 @@ def test_a_store_from_before_column_declarations_is_read_and_upgraded_when_writt
     with ResultsStore(path) as store:
         store.register_columns([MetricColumn(name="psnr", metric="psnr", direction=True)])
         assert store.metric_columns()["psnr"].direction is True
+
+
+def test_results_drop_deletes_matching_rows_in_one_transaction(tmp_path):
+    path = tmp_path / "r.sqlite"
+    with ResultsStore(path) as store:
+        store.register_track(TrackRecord("insample", "insample", "t"))
+        for method in ("trilinear", "trigan"):
+            key = store.register_run(record(method))
+            for subject in ("s1", "s2", "s3"):
+                store.add_subject(key, "insample", subject, {"psnr": 30.0, "ssim": 0.9}, {f"/d/{subject}": "ab"},
+                                  plan={"grid": [1, 1, 1]})
+    refused = run_cli("results", "drop", "--results", str(path))
+    assert refused.returncode == 2 and "needs --track, --method or --subject" in refused.stderr
+    unknown = run_cli("results", "drop", "--results", str(path), "--subject", "s4")
+    assert unknown.returncode == 2 and "unknown subject" in unknown.stderr
+    dropped = run_cli("results", "drop", "--results", str(path), "--track", "insample", "--subject", "s3", check=True)
+    assert "dropped 4 metric value(s)" in dropped.stderr
+    with ResultsStore(path, read_only=True) as store:
+        rows = store.rows()
+        assert sorted(set(rows["subject"])) == ["s1", "s2"] and len(rows) == 8
+        assert not store.has_subject(rows["run_key"].iloc[0], "insample", "s3", ["psnr"])
+    only = run_cli("results", "drop", "--results", str(path), "--method", "trigan", check=True)
+    assert "dropped 4 metric value(s)" in only.stderr
+    with ResultsStore(path, read_only=True) as store:
+        assert set(store.rows()["method"]) == {"trilinear"}

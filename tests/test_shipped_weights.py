@@ -126,3 +126,23 @@ def test_modified_shipped_weights_are_refused_wherever_they_are_used(tmp_path, m
         resolve_checkpoint(model, checkpoint=None, pm=pm, track=shipped.track, runs_root=tmp_path / "no-runs")
     with pytest.raises(InputError, match=r"shipped weights modified since they were added"):
         resolve_checkpoint(model, checkpoint=altered, pm=pm)
+
+
+def test_a_local_run_chosen_over_the_shipped_weights_is_announced(tmp_path):
+    """Evaluate picks the newest local run of a method before its shipped weights: it says
+    which run, with its preset, iterations and track, never silently."""
+    import shutil
+
+    from srbench.training.runs import resolve_checkpoint
+
+    pm = get_plugin_manager()
+    shipped = find_shipped(pm, "dcsrn", track="insample")
+    run = tmp_path / "runs" / "dcsrn-cpu-insample"
+    shutil.copytree(shipped.path.parent, run)
+    notes: list[str] = []
+    found = resolve_checkpoint(pm.get("model", "dcsrn"), checkpoint=None, pm=pm, track="insample",
+                               runs_root=tmp_path / "runs", notes=notes)
+    assert found == run / "model.safetensors"
+    assert len(notes) == 1 and notes[0].startswith("using the newest local run of 'dcsrn': ")
+    assert "(preset cpu, iterations 700, trained on track insample)" in notes[0]
+    assert "--checkpoint" in notes[0]

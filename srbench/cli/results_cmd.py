@@ -66,6 +66,36 @@ def show_command(results_path: Path | None, track: str | None, output_format: st
         click.echo(json.dumps({key: json_number(value) for key, value in record.items()}))
 
 
+@command.command("drop")
+@click.option(
+    "--results", "results_path", type=PathParam(dir_okay=False), default=None,
+    help="Results store to change (default: results/results.sqlite).",
+)
+@click.option("--track", default=None, help="Only rows of this track.")
+@click.option("--method", default=None, help="Only rows of this method.")
+@click.option("--subject", default=None, help="Only rows of this subject.")
+def drop_command(results_path: Path | None, track: str | None, method: str | None, subject: str | None) -> None:
+    """Delete the stored rows matching every option given (at least one), in one transaction.
+
+    \b
+    For example, after a track's dataset lost a subject:
+      srbench results drop --track insample --subject sub-03
+    Boards compare rows over the subjects every row has; dropping stale rows brings the
+    left-out subjects' note back to none.
+    """
+    from srbench.errors import unknown_name
+    from srbench.results.store import ResultsStore
+
+    with ResultsStore(results_path, must_exist=True) as store:
+        rows = store.rows()
+        for option, value, known in (("track", track, rows["track"]), ("method", method, rows["method"]),
+                                     ("subject", subject, rows["subject"])):
+            if value is not None and value not in set(known):
+                raise unknown_name(f"{option} in {store.path}", value, sorted(set(known)))
+        count = store.drop(track=track, method=method, subject=subject)
+    click.echo(f"dropped {count} metric value(s) from {store.path}", err=True)
+
+
 @command.command("export")
 @click.option(
     "--results", "results_path", type=PathParam(dir_okay=False), default=None,

@@ -129,6 +129,9 @@ class TrackBoard:
     degradation_draws_noise: bool | None = None
     #: subject → the evaluation mask's voxel fraction (0 to 1); empty for rows scored before masks
     mask_fractions: dict[str, float] = dataclasses.field(default_factory=dict)
+    #: row label → its stored subjects left out because not every row has them (see
+    #: :func:`shared_subjects`); empty when every row covers the same subjects
+    left_out: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def metrics(self) -> list[str]:
@@ -326,10 +329,11 @@ def build_board(
                       not_applicable=mark.reason)
             )
 
+    subjects, left_out = shared_subjects(entries)
     board = TrackBoard(
         track=track, info=info, degradation=degradation, intensity_convention=convention, scale=scale,
         columns={name: column for name, column in columns.items() if name in present}, entries=entries,
-        subjects=sorted(rows["subject"].unique().tolist()),
+        subjects=subjects, left_out=left_out,
         srbench_versions=sorted({str(v) for v in rows["srbench_version"].dropna().unique() if str(v)}),
         degradation_options=options, degradation_seed=seed, mask_fractions=mask_fractions,
     )
@@ -377,6 +381,30 @@ def run_folds(store: ResultsStore) -> dict[str, dict[str, Any]]:
         group = "cv-" + sha256_text(json.dumps(recipe, sort_keys=True, separators=(",", ":")))
         out[str(key)] = {**entry, "group": group, "created_at": str(created)}
     return out
+
+
+def shared_subjects(entries: Sequence[Entry]) -> tuple[list[str], dict[str, list[str]]]:
+    """Restrict every row to the subjects all rows with values have, in place.
+
+    A mean over other subjects than its neighbours' is not comparable (a row scored on one
+    more, easier head would lead by that head alone), so a board compares rows over the
+    subjects they share. Returns those subjects (sorted) and, per row label, the stored
+    subjects left out. When the rows share no subject at all nothing is restricted and
+    every subject is returned (each row then shows its own n).
+    """
+    scored = [e for e in entries if e.values]
+    per_entry = {id(e): set().union(*(set(v.index) for v in e.values.values())) for e in scored}
+    every = sorted(set().union(*per_entry.values())) if per_entry else []
+    shared = set.intersection(*per_entry.values()) if per_entry else set()
+    if not shared or all(subjects == shared for subjects in per_entry.values()):
+        return every, {}
+    left_out: dict[str, list[str]] = {}
+    for entry in scored:
+        extra = sorted(per_entry[id(entry)] - shared)
+        if extra:
+            left_out[entry.label] = extra
+            entry.values = {metric: values[values.index.isin(shared)] for metric, values in entry.values.items()}
+    return sorted(shared), left_out
 
 
 def _summarise(board: TrackBoard) -> None:

@@ -46,6 +46,7 @@ from srbench.leaderboard.text import (
     column_header,
     column_setups,
     convention_text,
+    left_out_text,
     mask_text,
     degradation_text,
     diagnostics_legend,
@@ -356,7 +357,7 @@ def render_track_page(
         *((_e(label), _e(text)) for label, text in column_setups(board)),
         ("srbench version", _e(srbench_version) + (f" (results computed with {_e(', '.join(board.srbench_versions))})" if board.srbench_versions else "")),
         ("Date", f"{_e(today)} (UTC)"),
-        ("Subjects", str(len(board.subjects))),
+        ("Subjects", str(len(board.subjects)) + (f" ({_e(left_out_text(board))})" if board.left_out else "")),
     ]
     options = getattr(board, "degradation_options", None)
     if options:

@@ -37,6 +37,7 @@ from srbench.leaderboard.text import (
     column_header,
     column_setups,
     convention_text,
+    left_out_text,
     mask_text,
     degradation_setup_text,
     degradation_text,
@@ -179,7 +180,7 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
         f"- **srbench version:** {srbench_version}"
         + (f" (results computed with {', '.join(board.srbench_versions)})" if board.srbench_versions else ""),
         f"- **Date:** {today} (UTC)",
-        f"- **Subjects:** {len(board.subjects)}",
+        f"- **Subjects:** {len(board.subjects)}" + (f" ({left_out_text(board)})" if board.left_out else ""),
         *([f"- **Metric selection:** {metric_selection_text(board)}"] if metric_selection_text(board) else []),
         "",
         "Mean ± sample standard deviation over subjects; ↑ higher is better, ↓ lower is better; "

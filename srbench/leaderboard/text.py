@@ -137,6 +137,16 @@ def convention_text(name: str) -> str:
     return f"{name}: {description}" if description else name
 
 
+def left_out_text(board: TrackBoard) -> str:
+    """Which stored subjects a board leaves out so that every row covers the same subjects
+    ('' when none is left out)."""
+    if not board.left_out:
+        return ""
+    rows = "; ".join(f"{label}: {', '.join(subjects)}" for label, subjects in board.left_out.items())
+    return (f"every row is compared over the {len(board.subjects)} subject(s) all rows have; "
+            f"stored subjects left out: {rows}")
+
+
 def mask_text(board: TrackBoard) -> str:
     """The evaluation mask's voxel fraction per subject (or their mean and range), '' for
     rows scored before evaluation masks."""

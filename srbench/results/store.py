@@ -601,6 +601,42 @@ class ResultsStore:
             )
         )
 
+    def drop(self, *, track: str | None = None, method: str | None = None, subject: str | None = None) -> int:
+        """Delete, in one transaction, the stored values (with their input hashes and
+        inference plans, and not-applicable marks when no ``subject`` is given) of the rows
+        that match every filter given. Runs and track descriptions stay (other rows may
+        use them). At least one filter is required.
+
+        Returns:
+            The number of metric values deleted.
+
+        Raises:
+            InputError: no filter given.
+        """
+        if track is None and method is None and subject is None:
+            raise InputError("results drop needs --track, --method or --subject (it never empties a whole store)")
+        clauses, params = [], []
+        if track is not None:
+            clauses.append("track = ?")
+            params.append(track)
+        if subject is not None:
+            clauses.append("subject = ?")
+            params.append(subject)
+        if method is not None:
+            clauses.append("run_key IN (SELECT run_key FROM runs WHERE method = ?)")
+            params.append(method)
+        where = " AND ".join(clauses)
+
+        def delete(conn: sqlite3.Connection) -> int:
+            deleted = conn.execute(f"DELETE FROM results WHERE {where}", params).rowcount  # noqa: S608 - fixed clauses
+            for table in ("inputs", "inference_plans"):
+                conn.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
+            if subject is None:
+                conn.execute(f"DELETE FROM not_applicable WHERE {where}", params)  # noqa: S608
+            return int(deleted)
+
+        return self._transaction(delete)
+
     # -- reading ---------------------------------------------------------------------------
     def _frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         def read() -> pd.DataFrame:

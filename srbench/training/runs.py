@@ -98,6 +98,8 @@ def resolve_checkpoint(
     found = find_latest_model(model.name, track=track, runs_root=root)
     if found is None and track is not None:
         found = find_latest_model(model.name, track=None, runs_root=root)
+    if found is not None:
+        _announce(_local_run_note(model.name, found), notes)
     if found is None:
         found = _shipped_checkpoint(pm, model.name, track=track, notes=notes)
     if found is None:
@@ -147,6 +149,28 @@ def refuse_modified_shipped(path: str | Path, *, pm: PluginManager) -> None:
             _refuse_if_modified(shipped)
 
 
+def _announce(note: str, notes: list[str] | None) -> None:
+    """Append ``note`` to ``notes`` (printed by the command after its checks), else print it on stderr."""
+    if notes is not None:
+        notes.append(note)
+    else:
+        print(note, file=sys.stderr)
+
+
+def _local_run_note(method: str, path: Path) -> str:
+    """What a command says when it picks a local training run for ``method`` on its own: which
+    run, its preset, iterations and track, so a short experiment is never taken silently for
+    the method's reference weights."""
+    try:
+        config = metadata_config(read_metadata(path))
+    except InputError:
+        config = {}
+    facts = ", ".join(f"{label} {config[key]}" for label, key in
+                      (("preset", "preset"), ("iterations", "iterations"), ("trained on track", "track")) if key in config)
+    return (f"using the newest local run of '{method}': {show(path.parent)}" + (f" ({facts})" if facts else "")
+            + "; pass --checkpoint to choose other weights (the shipped ones: `srbench weights`)")
+
+
 def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None, notes: list[str] | None = None) -> Path | None:
     """The reference weights a plugin ships for ``method`` (trained on ``track`` when there are
     such, else on any track), announced in ``notes`` (or on stderr); None when it ships none."""
@@ -156,10 +180,6 @@ def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None, no
     if shipped is None:
         return None
     _refuse_if_modified(shipped)
-    note = (f"no local run of '{method}' found: using the reference weights shipped with {shipped.distribution} "
-            f"(preset {shipped.preset}, trained on track {shipped.track}, sha256 {shipped.recorded_sha256[:12]})")
-    if notes is not None:
-        notes.append(note)
-    else:
-        print(note, file=sys.stderr)
+    _announce(f"no local run of '{method}' found: using the reference weights shipped with {shipped.distribution} "
+              f"(preset {shipped.preset}, trained on track {shipped.track}, sha256 {shipped.recorded_sha256[:12]})", notes)
     return shipped.path
