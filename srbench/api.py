@@ -110,7 +110,7 @@ def evaluate(
     import pandas as pd
 
     from srbench.config import load_config
-    from srbench.evaluation import metric_columns, open_results_store, plan_evaluation, run_evaluation, select_metrics
+    from srbench.evaluation import open_results_store, plan_evaluation, result_columns, run_evaluation, select_metrics
     from srbench.interfaces import InferenceSettings
     from srbench.progress import progress_bar
     from srbench.tiling import parse_memory_size
@@ -136,7 +136,7 @@ def evaluate(
             plan, pm=pm, store=store, settings=settings, force=force, predictions_dir=predictions_dir, metrics=selection,
             **({"progress": progress_bar} if progress else {}),
         )]
-    columns = ["method", "track", "subject", "status", *metric_columns(pm, selection)]
+    columns = ["method", "track", "subject", "status", *result_columns(pm, selection)]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -211,7 +211,7 @@ def score(
     import pandas as pd
 
     from srbench.config import load_config
-    from srbench.evaluation import metric_columns, open_results_store
+    from srbench.evaluation import open_results_store, result_columns
     from srbench.external.scoring import check_submission, plan_scoring, run_scoring
 
     pm = _plugin_manager(pm)
@@ -224,5 +224,5 @@ def score(
     with store:
         outcomes = run_scoring(plan, pm=pm, store=store, force=force, predictions_dir=figures_dir,
                                derivatives=Path(derivatives) if derivatives is not None else None)
-    columns = ["method", "track", "subject", "status", *metric_columns(pm)]
+    columns = ["method", "track", "subject", "status", *result_columns(pm)]
     return pd.DataFrame([outcome.as_row() for outcome in outcomes], columns=columns)

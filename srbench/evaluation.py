@@ -157,7 +157,7 @@ def selected_metrics(pm: PluginManager, selection: Sequence[str] | None = None) 
     return [m for m in pm.all("metric") if selection is None or m.name in selection]
 
 
-def metric_columns(pm: PluginManager, selection: Sequence[str] | None = None) -> list[str]:
+def result_columns(pm: PluginManager, selection: Sequence[str] | None = None) -> list[str]:
     """Every output column of every registered metric (of the ``selection`` only, when
     given), then the harness's own columns (:data:`srbench.metric_columns.HARNESS_COLUMNS`)."""
     from srbench.metric_columns import HARNESS_COLUMNS
@@ -232,7 +232,7 @@ def iter_subject(job: TrackJob, subject: SubjectFile, *, pm: PluginManager, pred
                  store: ResultsStore) -> Iterator[SubjectOutcome]:
     """Evaluate every method of ``job`` on one subject, yielding each outcome as soon as
     its rows are stored (methods already stored first, as ``skipped`` with their values)."""
-    columns = metric_columns(pm, job.metrics)
+    columns = result_columns(pm, job.metrics)
     track = job.track
     pending = [
         run for run in job.runs if job.force or not store.has_subject(run.run_key, track.name, subject.subject, columns)

@@ -412,3 +412,19 @@ def test_rows_are_compared_over_the_subjects_every_row_has(tmp_path):
     assert ("**Subjects:** 2 (every row is compared over the 2 subject(s) all rows have; "
             "stored subjects left out: trigan: s3)") in markdown
     assert "| s3 |" not in markdown
+
+
+def test_each_trained_row_states_its_budget_and_weights(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.register_track(TrackRecord("insample", "insample", "demo-t1-test", "demo-t1-train"))
+    training = {"preset": "cpu", "iterations": 700, "batch_size": 8, "patch_size": 24, "seed": 0, "track": "insample"}
+    fill(store, "insample", {"trilinear": {"psnr": [30.0]}})
+    fill(store, "insample", {"dcsrn": {"psnr": [31.0]}}, config={"training": training},
+         checkpoint_path="weights/dcsrn/model.safetensors", checkpoint_sha256="ab" * 32)
+    files = write_leaderboards(store, tmp_path / "boards", today=TODAY, pm=PM)
+    store.close()
+    markdown = files.tracks["insample"].read_text()
+    section = markdown.split("## Training budgets", 1)[1]
+    assert ("- **dcsrn**: preset cpu; 700 iterations × batch 8; HR patches 24³; seed 0; trained on track insample; "
+            "weights weights/dcsrn/model.safetensors") in section
+    assert "- **trilinear**: not trained (no weights)" in section

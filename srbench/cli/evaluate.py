@@ -11,7 +11,7 @@ from srbench.cli.predict import inference_settings, refuse_unused_patch_options,
 from srbench.cli.row_printer import RowPrinter
 from srbench.config import load_config
 from srbench.estimate import DETAILED_PROBE, compared_summary, estimate_evaluation, estimate_table
-from srbench.evaluation import metric_columns, parse_shard, plan_evaluation, select_metrics
+from srbench.evaluation import parse_shard, plan_evaluation, result_columns, select_metrics
 from srbench.io.paths import check_creatable_dir
 from srbench.progress import progress_bar
 from srbench.stage_times import StageTimes
@@ -77,7 +77,7 @@ def command(ctx, track_name, methods, checkpoint, results_path, output_format, f
     estimate = estimate_evaluation(plan, pm=pm, settings=settings, metrics=selection)
     click.echo(f"estimate: about {estimate.total:.0f} s in one process on this machine (evaluate --estimate "
                "details it per track, method and metric)", err=True)
-    printer = RowPrinter(output_format=output_format, columns=metric_columns(pm, selection))
+    printer = RowPrinter(output_format=output_format, columns=result_columns(pm, selection))
     outcomes = run_evaluation(
         plan, pm=pm, store=store, settings=settings, force=force, jobs=jobs, predictions_dir=predictions_dir,
         disabled_plugins=tuple((ctx.find_root().obj or {}).get("disabled_plugins", ())),

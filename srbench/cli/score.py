@@ -43,7 +43,7 @@ def command(ctx, track_name, predictions_dir, label, description, url, allow_mis
     """
     from srbench.config import load_config
     from srbench.errors import unknown_name
-    from srbench.evaluation import metric_columns, open_results_store
+    from srbench.evaluation import open_results_store, result_columns
     from srbench.external.predictions import describe_missing
     from srbench.external.scoring import check_submission, plan_scoring, run_scoring
     from srbench.io.paths import check_creatable_dir
@@ -63,7 +63,7 @@ def command(ctx, track_name, predictions_dir, label, description, url, allow_mis
                                             save_predictions=save_predictions)
     if plan.missing:
         click.echo(f"note: {describe_missing(plan.missing)}", err=True)
-    printer = RowPrinter(output_format=output_format, columns=metric_columns(pm))
+    printer = RowPrinter(output_format=output_format, columns=result_columns(pm))
     with store:
         outcomes = run_scoring(plan, pm=pm, store=store, force=force, predictions_dir=figures_dir,
                                figure_subject=figure_subject, derivatives=Path(derivatives_dir) if derivatives_dir else None,

@@ -82,7 +82,7 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
       srbench verify --track insample --track knee --format json
     """
     from srbench.config import load_config
-    from srbench.evaluation import metric_columns
+    from srbench.evaluation import result_columns
     from srbench.results.export import read_export
     from srbench.verify import failed, summary, unstored_columns, verify_export
 
@@ -109,7 +109,7 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
 
     checks = verify_export(records, pm=pm, config=config, tracks=names, tolerance=tolerance, on_row=show)
     click.echo(summary(checks, tolerance=tolerance), err=True)
-    missing = unstored_columns(records, metric_columns(pm))
+    missing = unstored_columns(records, result_columns(pm))
     if missing and checks:
         click.echo(f"note: {export_path} stores no {', '.join(missing)} values (evaluated before the metric existed?): "
                    "computed but not compared; re-evaluate and export to add them", err=True)

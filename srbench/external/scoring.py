@@ -246,14 +246,14 @@ def run_scoring(
         InputError: a subject was scored under this label from another file (without
             ``force``), or a file fails the voxel checks; nothing is stored then.
     """
-    from srbench.evaluation import SubjectOutcome, metric_columns
+    from srbench.evaluation import SubjectOutcome, result_columns
     from srbench.metric_columns import declared_columns
     from srbench.results.store import SubjectRows, TrackRecord
 
     track, label = plan.track, plan.submission.label
     record = run_record(plan, pm=pm)
     run_key = record.run_key
-    columns = metric_columns(pm)
+    columns = result_columns(pm)
     _refuse_relabel(store, record, track=track.name)
     stored = _stored_files(store, run_key, track.name)
     outcomes: list[SubjectOutcome] = []

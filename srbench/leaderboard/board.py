@@ -32,6 +32,7 @@ import pandas as pd
 from srbench.defaults import BASELINE_METHOD
 from srbench.errors import InputError, file_error
 from srbench.io.hashing import sha256_text
+from srbench.leaderboard.budget import entry_budgets
 from srbench.leaderboard.inference import entry_inference
 from srbench.metric_columns import HARNESS_COLUMNS, MetricColumn, declared_columns, resolve_columns
 from srbench.results.store import EXTERNAL_CONFIG_KEY, METRIC_SELECTION_KEY, ResultsStore, TrackRecord
@@ -94,6 +95,8 @@ class Entry:
     fold_runs: dict[int, str] = dataclasses.field(default_factory=dict)
     #: how its volumes were inferred (:func:`srbench.leaderboard.inference.describe_inference`)
     inference: str = ""
+    #: what it was trained with (:func:`srbench.leaderboard.budget.describe_budget`)
+    budget: str = ""
     #: the submission (label, description, URL) of a row scored from submitted files; None for a plugin's row
     external: dict[str, Any] | None = None
     #: the metric plugins its run computed when it did not compute all (``evaluate --metric``); None: all
@@ -528,8 +531,10 @@ def build_boards(
         board.degradation_draws_noise = degradation_draws_noise(pm, board.degradation, board.degradation_options)
         described = entry_inference(store, {e.run_key: list(e.fold_runs.values()) or [e.run_key] for e in board.entries},
                                     board.track, scale=board.scale)
+        budgets = entry_budgets(store, {e.run_key: list(e.fold_runs.values()) or [e.run_key] for e in board.entries})
         for entry in board.entries:
             entry.inference = EXTERNAL_INFERENCE if entry.external is not None else described[entry.run_key]
+            entry.budget = "" if entry.external is not None else budgets[entry.run_key]
             chosen = selections.get(entry.run_key, {}).get("metrics")
             entry.metric_selection = [str(m) for m in chosen] if isinstance(chosen, list) else None
     return sorted(boards, key=lambda b: (0 if b.info and b.info.kind == "insample" else 1, b.track))

@@ -242,6 +242,9 @@ def provenance_html(entry: Entry, run: Mapping[str, Any] | None, *, run_key: str
                 fields.append(("inference settings", f"<code>{_e(json.dumps(config['inference'], sort_keys=True))}</code>"))
         if entry.inference:
             fields.append(("inference", _e(entry.inference)))
+        if entry.budget:
+            fields.append(("training budget", _e(entry.budget)))
+        if isinstance(config, dict):
             if config.get("degradation"):
                 fields.append(("degradation set-up", f"<code>{_e(json.dumps(config['degradation'], sort_keys=True))}</code>"))
             if config.get("cross_validation"):

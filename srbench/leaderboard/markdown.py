@@ -218,6 +218,11 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
     if inferred:
         body += ["", "## Inference", ""]
         body += [f"- **{e.label}**: {e.inference}" for e in inferred]
+    trained = [e for e in board.entries if e.budget and e.not_applicable is None]
+    if trained:
+        body += ["", "## Training budgets", "",
+                 "Rows compare trained presets: each row's budget and weights, from its stored configuration.", ""]
+        body += [f"- **{e.label}**: {e.budget}" for e in trained]
     if notes:
         body += ["", "## Notes", "", notes]
     if figure:
