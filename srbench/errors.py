@@ -33,6 +33,15 @@ class InputError(SrbenchError):
     exit_code = 2
 
 
+class InvalidSetting(InputError):
+    """An inference setting out of range: ``setting`` names the field, ``reason`` says why."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"inference setting {setting}: {reason}")
+        self.setting = setting
+        self.reason = reason
+
+
 class SrbenchRuntimeError(SrbenchError):
     """Valid work that failed while running (a plugin crashed, a run diverged...)."""
 

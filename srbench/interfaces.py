@@ -94,6 +94,43 @@ class InferenceSettings:
     memory_budget: int | None = None
     halo: int | None = None
 
+    def __post_init__(self) -> None:
+        """Every way of building settings (command line, :mod:`srbench.api`, a stored run
+        that ``verify`` replays) goes through the same checks.
+
+        Raises:
+            srbench.errors.InvalidSetting: a value out of range, naming the field.
+        """
+        from srbench.errors import InvalidSetting
+
+        def integer(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        for name in ("patch_size", "overlap", "memory_budget", "halo"):
+            value = getattr(self, name)
+            if value is not None and not integer(value):
+                raise InvalidSetting(name, f"must be a whole number, got {value!r}")
+        if not integer(self.batch_size) or self.batch_size < 1:
+            raise InvalidSetting("batch_size", f"must be at least 1, got {self.batch_size!r}")
+        size, overlap = self.patch_geometry()
+        if size < 4:
+            raise InvalidSetting("patch_size", f"must be at least 4, got {size}")
+        if self.overlap is not None and (overlap < 0 or overlap >= size):  # the default is clipped to the patch
+            raise InvalidSetting("overlap", f"must be in [0, patch size {size}), got {overlap}")
+        if self.halo is not None and self.halo < 0:
+            raise InvalidSetting("halo", f"must be at least 0, got {self.halo}")
+        if self.memory_budget is not None and self.memory_budget <= 0:
+            raise InvalidSetting("memory_budget", f"must be a positive number of bytes, got {self.memory_budget}")
+        if self.fixed_patches and (self.memory_budget is not None or self.halo is not None):
+            raise InvalidSetting("memory_budget", "planned tiles (memory_budget, halo) and fixed patches (patch_size, "
+                                 "overlap) exclude each other")
+        for name, allowed in (("blend", ("hann", "average")), ("precision", ("float32", "bfloat16")),
+                              ("memory_format", ("auto", "channels-last", "contiguous"))):
+            if getattr(self, name) not in allowed:
+                raise InvalidSetting(name, f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if not isinstance(self.device, str) or not self.device:
+            raise InvalidSetting("device", f"must be a device name such as 'cpu', got {self.device!r}")
+
     @property
     def fixed_patches(self) -> bool:
         """True when the fixed overlapping-patch scheme was asked for (``patch_size``/``overlap``)."""

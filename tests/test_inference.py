@@ -64,3 +64,20 @@ def test_in_plane_scale_by_phase_averaging():
 def test_average_phases():
     x = torch.arange(8.0).reshape(2, 2, 2)
     assert average_phases(x, axes=(2,)).tolist() == [[[0.5], [2.5]], [[4.5], [6.5]]]
+
+
+@pytest.mark.parametrize(("fields", "setting"), [
+    ({"patch_size": 2}, "patch_size"), ({"patch_size": 16, "overlap": 16}, "overlap"), ({"batch_size": 0}, "batch_size"),
+    ({"halo": -1}, "halo"), ({"memory_budget": 0}, "memory_budget"), ({"patch_size": 16, "halo": 2}, "memory_budget"),
+    ({"precision": "float16"}, "precision"), ({"blend": "max"}, "blend"), ({"memory_format": "x"}, "memory_format"),
+    ({"patch_size": 16.5}, "patch_size"), ({"batch_size": True}, "batch_size"),
+])
+def test_inference_settings_are_checked_however_they_are_built(fields, setting):
+    """The command line, srbench.api and verify's replay of a stored run all build settings
+    through the same checks: an out-of-range value is an InputError naming the field."""
+    from srbench.errors import InputError, InvalidSetting
+
+    with pytest.raises(InvalidSetting) as caught:
+        InferenceSettings(**fields)
+    assert caught.value.setting == setting and isinstance(caught.value, InputError)
+    assert str(caught.value).startswith(f"inference setting {setting}: ")

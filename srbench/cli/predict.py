@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import click
 
@@ -54,27 +53,20 @@ def inference_settings(
     halo: int | None = None, precision: str = "float32",
 ) -> InferenceSettings:
     """Validated :class:`InferenceSettings` from command-line values."""
-    from srbench.errors import InputError
+    from srbench.errors import InputError, InvalidSetting
     from srbench.tiling import parse_memory_size
 
-    settings = InferenceSettings(patch_size=patch_size, overlap=overlap, batch_size=batch_size, device=resolve_device(device), halo=halo,
-                                 precision="bfloat16" if precision == "bf16" else "float32")
-    size, overlap_size = settings.patch_geometry()
-    if size < 4:
-        raise click.BadParameter("must be at least 4", param_hint="--patch-size")
-    if overlap_size < 0 or overlap_size >= size:
-        raise click.BadParameter("must be in [0, patch size)", param_hint="--overlap")
-    if batch_size < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--batch-size")
-    if halo is not None and halo < 0:
-        raise click.BadParameter("must be at least 0", param_hint="--halo")
-    if settings.fixed_patches and (memory_budget is not None or halo is not None):
-        raise click.BadParameter("planned tiles and fixed patches exclude each other", param_hint="--memory-budget/--halo")
-    if memory_budget is not None:
-        try:
-            settings = dataclasses.replace(settings, memory_budget=parse_memory_size(memory_budget))
-        except InputError as exc:
-            raise click.BadParameter(str(exc), param_hint="--memory-budget") from None
+    try:
+        budget = parse_memory_size(memory_budget) if memory_budget is not None else None
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--memory-budget") from None
+    try:
+        settings = InferenceSettings(patch_size=patch_size, overlap=overlap, batch_size=batch_size,
+                                     device=resolve_device(device), halo=halo, memory_budget=budget,
+                                     precision="bfloat16" if precision == "bf16" else "float32")
+    except InvalidSetting as exc:
+        hint = "--memory-budget/--halo" if "exclude each other" in exc.reason else f"--{exc.setting.replace('_', '-')}"
+        raise click.BadParameter(exc.reason, param_hint=hint) from None
     if settings.precision == "bfloat16" and settings.device == "cpu" and not cpu_has_bf16():
         click.echo("warning: --precision bf16: this CPU has neither AVX-512 BF16 nor AMX, so bfloat16 convolutions "
                    "run without hardware support and can be far slower than float32", err=True)
