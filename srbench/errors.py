@@ -18,13 +18,13 @@ class SrbenchError(Exception):
     """Base class of every error srbench reports to a user.
 
     Its message is always one line: line breaks and control characters that reach it
-    (a name or value from a file, a plugin's exception text) are escaped by :func:`one_line`.
+    (a name or value from a file, a plugin's exception text) are escaped by :func:`escape_controls`.
     """
 
     exit_code = 1
 
     def __init__(self, *args: object) -> None:
-        super().__init__(*(one_line(arg) if isinstance(arg, str) else arg for arg in args))
+        super().__init__(*(escape_controls(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class InputError(SrbenchError):
@@ -72,11 +72,24 @@ def show(value: object) -> str:
     return repr(text)
 
 
-def one_line(message: str) -> str:
-    """``message`` with every line break and control character escaped."""
+def escape_controls(message: str) -> str:
+    """``message`` with every line break and control character escaped (``\\n``), so a
+    message that quotes user input stays one line and shows what the input held."""
     if message.isprintable():
         return message
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
+def collapse_whitespace(text: str) -> str:
+    """``text`` with every run of whitespace, line breaks included, made one space."""
+    return " ".join(str(text).split())
+
+
+def exception_line(exc: BaseException, *, limit: int = 160) -> str:
+    """The first non-empty line of ``exc``'s message (its type name when it has none), cut
+    to ``limit`` characters: a library's exception quoted inside a one-line error."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
 
 
 def file_error(path: str | Path, problem: str) -> InputError:

@@ -31,7 +31,7 @@ import torchio as tio
 from srbench import grid
 from srbench.activation_memory import activation_memory
 from srbench.data.intensity import denormalise, normalisation_range, normalise
-from srbench.errors import InputError, ScaleNotSupported, one_line
+from srbench.errors import InputError, ScaleNotSupported, escape_controls
 from srbench.interfaces import ContextNeed, InferenceSettings, Predictor, Scale, Volume
 from srbench.nn.memory_format import memory_format_for
 from srbench.receptive_field import probe_context
@@ -241,7 +241,7 @@ class NetworkPredictor:
             try:
                 self._context = probe_context(self.network, out_scale=self.native_scale)
             except (TypeError, RuntimeError) as exc:  # not differentiable, in-place on its input, no shape fits
-                reason = one_line(f"{type(exc).__name__}: {exc}")[:200]
+                reason = escape_controls(f"{type(exc).__name__}: {exc}")[:200]
                 self._context = ContextNeed(radius=(4, 4, 4), whole_volume=True, unmeasured=reason)
                 print(f"warning: the receptive field of {self.network.__class__.__name__} could not be measured "
                       f"({reason}): each volume is inferred whole when it fits the memory budget, otherwise in "

@@ -23,7 +23,7 @@ from typing import Any
 import pluggy
 
 from srbench import hookspecs
-from srbench.errors import InputError, PluginError, did_you_mean, quoted, unknown_name
+from srbench.errors import InputError, PluginError, collapse_whitespace, did_you_mean, quoted, unknown_name
 from srbench.io.paths import is_safe_name
 
 ENTRY_POINT_GROUP = "srbench"
@@ -78,13 +78,8 @@ def _env_list(name: str) -> set[str]:
 
 
 def _short_repr(obj: Any, limit: int = 80) -> str:
-    text = _one_line(repr(obj))
+    text = collapse_whitespace(repr(obj))
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _one_line(text: str) -> str:
-    """Collapse a (possibly multi-line) exception message into one line."""
-    return " ".join(str(text).split())
 
 
 def strict_mode() -> bool:
@@ -125,7 +120,7 @@ class PluginManager:
 
     # -- loading ---------------------------------------------------------------------
     def _problem(self, info: PluginInfo, message: str) -> None:
-        message = _one_line(message)
+        message = collapse_whitespace(message)
         info.problem = message
         text = f"plugin '{info.name}' from distribution '{info.distribution}' skipped: {message}"
         if self.strict:

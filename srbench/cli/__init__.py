@@ -21,7 +21,7 @@ import sys  # noqa: E402
 import click  # noqa: E402
 
 from srbench import __version__
-from srbench.errors import SrbenchError, one_line
+from srbench.errors import SrbenchError, escape_controls
 
 #: built-in command modules (``srbench.cli.<name>``), each exposing ``command``
 BUILTIN_COMMANDS = (
@@ -132,13 +132,13 @@ def main(argv: list[str] | None = None) -> None:
         _add_plugin_commands(sys.argv[1:] if argv is None else list(argv))
         code = cli.main(args=argv, prog_name="srbench", standalone_mode=False)
     except SrbenchError as exc:
-        click.echo(f"error: {one_line(str(exc))}", err=True)
+        click.echo(f"error: {escape_controls(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort as abort:
         click.echo("interrupted" if isinstance(abort.__cause__, KeyboardInterrupt) else "aborted", err=True)
         sys.exit(signals.EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        click.echo(f"error: {one_line(' '.join(exc.format_message().split(chr(10))))}", err=True)
+        click.echo(f"error: {escape_controls(' '.join(exc.format_message().split(chr(10))))}", err=True)
         sys.exit(exc.exit_code)
     except signals.Stopped as stop:
         click.echo(stop.word, err=True)
@@ -151,6 +151,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - last resort: one line, exit 1
         if os.environ.get("SRBENCH_DEBUG"):
             raise
-        click.echo(one_line(f"error: internal failure: {type(exc).__name__}: {exc} (set SRBENCH_DEBUG=1 for a traceback)"), err=True)
+        click.echo(escape_controls(f"error: internal failure: {type(exc).__name__}: {exc} (set SRBENCH_DEBUG=1 for a traceback)"), err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

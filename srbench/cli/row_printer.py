@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from srbench.errors import one_line
+from srbench.errors import escape_controls
 from srbench.io.json_numbers import json_number
 
 
@@ -25,7 +25,7 @@ class RowPrinter:
             self.writer.writeheader()
 
     def add(self, outcome) -> None:
-        row = {key: one_line(value) if isinstance(value, str) else value for key, value in outcome.as_row().items()}
+        row = {key: escape_controls(value) if isinstance(value, str) else value for key, value in outcome.as_row().items()}
         if self.output_format == "json":
             click.echo(json.dumps({k: json_number(v) for k, v in row.items()}))
         elif self.output_format == "csv":

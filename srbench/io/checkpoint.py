@@ -28,7 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from srbench.errors import InputError, file_error
+from srbench.errors import InputError, exception_line, file_error
 
 FORMAT = "srbench-checkpoint-1"
 KINDS = ("checkpoint", "model")
@@ -140,7 +140,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as handle:
             return dict(handle.metadata() or {})
     except (SafetensorError, OSError) as exc:
-        raise file_error(path, f"not a readable safetensors checkpoint ({str(exc).splitlines()[0][:120]})") from None
+        raise file_error(path, f"not a readable safetensors checkpoint ({exception_line(exc, limit=120)})") from None
 
 
 def load_checkpoint(path: str | Path, *, method: str | None) -> Checkpoint:
@@ -175,7 +175,7 @@ def load_checkpoint(path: str | Path, *, method: str | None) -> Checkpoint:
     try:
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, RuntimeError, ValueError, TypeError) as exc:
-        raise file_error(path, f"checkpoint tensors are unreadable ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") from None
+        raise file_error(path, f"checkpoint tensors are unreadable ({exception_line(exc, limit=120)})") from None
     for key, tensor in tensors.items():
         if key.startswith("module/") and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise file_error(path, f"checkpoint weight '{key}' holds NaN or infinite values")

@@ -33,7 +33,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from srbench.errors import InputError, file_error
+from srbench.errors import InputError, exception_line, file_error
 from srbench.interfaces import Volume
 from srbench.io.atomic import atomic_path
 from srbench.io.paths import regular_file
@@ -105,7 +105,7 @@ def _read_prefix(path: Path, compressed: bool, size: int) -> bytes:
             return handle.read(size)
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         what = "gzip stream" if compressed else "file"
-        raise file_error(path, f"not a readable NIfTI file (corrupt {what}: {_short(exc)})") from None
+        raise file_error(path, f"not a readable NIfTI file (corrupt {what}: {exception_line(exc)})") from None
 
 
 def _header_class(path: Path, head: bytes) -> type:
@@ -147,7 +147,7 @@ def read_header(path: str | Path, *, scale: Sequence[float] = (1, 1, 1)) -> Volu
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any nibabel failure on a malformed header
-        raise file_error(path, f"not a readable NIfTI header ({_short(exc)})") from None
+        raise file_error(path, f"not a readable NIfTI header ({exception_line(exc)})") from None
 
 
 def _checked(path: Path, header: nib.Nifti1Header, *, compressed: bool, scale: Sequence[float]) -> VolumeHeader:
@@ -242,7 +242,7 @@ def _read_voxels(header: VolumeHeader) -> np.ndarray:
                     if trailing > _MAX_TRAILING:
                         raise file_error(path, f"file has more than {_MAX_TRAILING // 2**20} MiB of data after the voxels")
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise file_error(path, f"file is truncated or corrupt ({_short(exc)})") from None
+        raise file_error(path, f"file is truncated or corrupt ({exception_line(exc)})") from None
     return buffer.view(header.dtype).reshape(header.shape, order="F")
 
 
@@ -306,6 +306,4 @@ def save_volume(volume: Volume, path: str | Path) -> None:
             nib.save(image, str(tmp))
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+

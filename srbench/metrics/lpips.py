@@ -39,7 +39,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from srbench.errors import SrbenchRuntimeError
+from srbench.errors import SrbenchRuntimeError, exception_line
 from srbench.interfaces import ColumnDisplay
 from srbench.io.hashing import sha256_file
 from srbench.metrics.mask import outside_replaced
@@ -122,7 +122,7 @@ def build_lpips_network(
     try:
         network.net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
+        first = exception_line(exc)
         raise SrbenchRuntimeError(f"{backbone}: does not fit lpips' AlexNet ({first})") from None
     network.eval()
     network.requires_grad_(False)

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from srbench.errors import InputError, did_you_mean
+from srbench.errors import InputError, collapse_whitespace, did_you_mean
 from srbench.plugins import PluginInfo, canonical_name
 from srbench.testing import data_checks, metric_checks, model_checks, registration, trainer_checks
 from srbench.testing.context import CheckContext
@@ -160,7 +160,7 @@ def collect_cases(pm: Any, plugins: Sequence[PluginInfo], *, quick_only: bool = 
 def _one_line_error(exc: BaseException) -> str:
     where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     location = f" (at {where[0].filename.rsplit('/', 1)[-1]}:{where[0].lineno})" if where else ""
-    return f"raised {type(exc).__name__}: {' '.join(str(exc).split())}{location}"
+    return f"raised {type(exc).__name__}: {collapse_whitespace(str(exc))}{location}"
 
 
 def run_case(case: Case, ctx: CheckContext) -> Outcome:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from safetensors.torch import save
 
-from srbench.errors import file_error
+from srbench.errors import exception_line, file_error
 from srbench.io.atomic import atomic_path
 from srbench.io.checkpoint import FORMAT, KINDS, Checkpoint
 
@@ -146,7 +146,7 @@ def restore_optimizers(ckpt: Checkpoint, optimizers: Mapping[str, torch.optim.Op
         try:
             optimizer.load_state_dict({"state": state, "param_groups": groups})
         except (ValueError, KeyError, RuntimeError) as exc:
-            raise file_error(ckpt.path, f"optimizer '{name}' state does not fit ({str(exc).splitlines()[0][:120]})") from None
+            raise file_error(ckpt.path, f"optimizer '{name}' state does not fit ({exception_line(exc, limit=120)})") from None
 
 
 
