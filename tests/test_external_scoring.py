@@ -477,7 +477,7 @@ def test_worked_example_equals_builtin_trilinear_on_every_demo_track(tmp_path, e
 
 
 def test_published_files_carry_no_path_of_this_machine(scored, bench, env, tmp_path):
-    """Boards, the site (pages, rows.csv, rows.jsonl) and the export of rows evaluated from
+    """Boards, the site (pages, rows.csv, results.jsonl) and the export of rows evaluated from
     absolute paths name no folder of the machine: paths outside the working directory are
     redacted to ``outside-<hash>/<file name>``."""
     _, store, _ = scored
@@ -498,7 +498,7 @@ def test_published_files_carry_no_path_of_this_machine(scored, bench, env, tmp_p
 def test_csv_cells_never_start_a_spreadsheet_formula():
     import pandas as pd
 
-    from srbench.leaderboard.html import _csv
+    from srbench.results.export import spreadsheet_csv
 
-    text = _csv(pd.DataFrame({"subject": ["=HYPERLINK(\"x\")", "+1", "s1", "-2"], "value": [1.0, -2.0, 3.0, 4.0]}))
+    text = spreadsheet_csv(pd.DataFrame({"subject": ["=HYPERLINK(\"x\")", "+1", "s1", "-2"], "value": [1.0, -2.0, 3.0, 4.0]}))
     assert text.splitlines()[1:] == ['"\'=HYPERLINK(""x"")",1.0', "'+1,-2.0", "s1,3.0", "'-2,4.0"]

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 @click.option(
     "--html", "html_dir", type=PathParam(file_okay=False), default=None,
     help="Also write a static site there: index.html, a sortable page per track with per-subject rows, "
-    "provenance and figures, and the row export (rows.csv, rows.jsonl). Self-contained (no network).",
+    "provenance and figures, and the rows (rows.csv for spreadsheets, results.jsonl: the export of record). Self-contained (no network).",
 )
 @click.pass_context
 def command(ctx: click.Context, results_path: Path | None, export_path: Path | None, out_dir: Path, figures: bool,

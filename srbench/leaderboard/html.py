@@ -6,7 +6,7 @@ bold; a diagnostic column signed and never highlighted), the 95% bootstrap CI an
 × method, each run's provenance (checkpoint sha256, versions, git commit, degradation,
 scale, intensity convention, inference settings) in a ``<details>`` element one click
 away, the comparison figure when one was drawn, and links to the row export
-(``rows.csv`` / ``rows.jsonl``: every stored value with its run).
+(``rows.csv``: every stored value with its run, for spreadsheets; ``results.jsonl``: the results export).
 
 Every page is self-contained: its CSS and the table-sorting script (plain JS, no library)
 are inline, links are relative, nothing is fetched from the network, so the folder works
@@ -26,12 +26,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from srbench.defaults import BASELINE_METHOD
 from srbench.errors import file_error
 from srbench.io.atomic import write_text_atomic
-from srbench.io.json_numbers import json_number
 from srbench.io.paths import ensure_dir, portable_path
 from srbench.leaderboard.board import (
     BOOTSTRAP_RESAMPLES,
@@ -59,6 +56,7 @@ from srbench.leaderboard.text import (
     scale_text,
 )
 from srbench.provenance import utc_today
+from srbench.results.export import spreadsheet_csv, value_table, write_export
 from srbench.results.store import EXTERNAL_CONFIG_KEY, ResultsStore, TrackRecord
 
 if TYPE_CHECKING:
@@ -66,7 +64,8 @@ if TYPE_CHECKING:
 
 #: the row export written next to the pages
 ROWS_CSV = "rows.csv"
-ROWS_JSONL = "rows.jsonl"
+#: the canonical results export (:func:`srbench.results.export.write_export`): re-importable and verifiable
+ROWS_JSONL = "results.jsonl"
 
 _CSS = """
 :root{--fg:#1d2329;--muted:#5b6670;--line:#d5dbe1;--head:#eef2f6;--best:#e6f4ea;--link:#0b5cad}
@@ -447,34 +446,6 @@ def render_index_page(boards: Sequence[TrackBoard], *, today: str, srbench_versi
 
 
 # -- export and writing -------------------------------------------------------------------
-def export_rows(store: ResultsStore, track: str | None = None) -> pd.DataFrame:
-    """Every stored value (``ResultsStore.rows``) with its run's git commit and plugin versions."""
-    rows = store.rows(track)
-    runs = store.runs()[["run_key", "checkpoint_path", "git_commit", "plugin_versions", "created_at"]]
-    runs = runs.assign(checkpoint_path=[portable_path(p) if isinstance(p, str) and p else p for p in runs["checkpoint_path"]])
-    return rows.merge(runs, on="run_key", how="left")
-
-
-#: first characters that make a spreadsheet read a cell as a formula
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv(frame: pd.DataFrame) -> str:
-    """CSV safe to open in a spreadsheet: a text cell that would start a formula is prefixed with ``'``."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if not pd.api.types.is_numeric_dtype(safe[column]):
-            safe[column] = [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in safe[column]]
-    return safe.to_csv(index=False, lineterminator="\n")
-
-
-def _jsonl(frame: pd.DataFrame) -> str:
-    lines = []
-    for record in frame.to_dict(orient="records"):
-        lines.append(json.dumps({key: json_number(value) for key, value in record.items()}, default=str))
-    return "\n".join(lines) + ("\n" if lines else "")
-
-
 def write_html_site(
     store: ResultsStore,
     out_dir: str | Path,
@@ -519,15 +490,15 @@ def write_html_site(
         copied[track] = target
 
     exports: list[Path] = []
-    every = export_rows(store)
-    for name, text in ((ROWS_CSV, _csv(every)), (ROWS_JSONL, _jsonl(every))):
-        write_text_atomic(out_dir / name, text)
-        exports.append(out_dir / name)
+    every = value_table(store)
+    write_text_atomic(out_dir / ROWS_CSV, spreadsheet_csv(every))
+    write_export(store, out_dir / ROWS_JSONL)
+    exports += [out_dir / ROWS_CSV, out_dir / ROWS_JSONL]
     pages: dict[str, Path] = {}
     for board in boards:
         stem = Path(page_name(board.track)).stem
         export_name = f"{stem}.rows.csv"
-        write_text_atomic(out_dir / export_name, _csv(every[every["track"] == board.track]))
+        write_text_atomic(out_dir / export_name, spreadsheet_csv(every[every["track"] == board.track]))
         exports.append(out_dir / export_name)
         figure = copied.get(board.track)
         page = out_dir / page_name(board.track)

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from srbench.errors import InputError, file_error
 from srbench.io.atomic import write_text_atomic
 from srbench.io.json_numbers import json_number, number_from_json
@@ -96,6 +98,29 @@ def export_records(store: ResultsStore) -> list[dict[str, Any]]:
         rows.sort(key=lambda r: tuple("" if r.get(c) is None else str(r[c]) for c in key))
         records.extend(rows)
     return records
+
+
+def value_table(store: ResultsStore, track: str | None = None) -> pd.DataFrame:
+    """The flat view of a store for spreadsheets: every stored value (``ResultsStore.rows``)
+    with its run's checkpoint path (made portable: no folder of this machine), git commit,
+    plugin versions and creation time. The export of record is :func:`write_export`."""
+    rows = store.rows(track)
+    runs = store.runs()[["run_key", "checkpoint_path", "git_commit", "plugin_versions", "created_at"]]
+    runs = runs.assign(checkpoint_path=[portable_path(p) if isinstance(p, str) and p else p for p in runs["checkpoint_path"]])
+    return rows.merge(runs, on="run_key", how="left")
+
+
+#: first characters that make a spreadsheet read a cell as a formula
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_csv(frame: pd.DataFrame) -> str:
+    """CSV safe to open in a spreadsheet: a text cell that would start a formula is prefixed with ``'``."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in safe[column]]
+    return safe.to_csv(index=False, lineterminator="\n")
 
 
 def write_export(store: ResultsStore, path: str | Path) -> int:
