@@ -2,8 +2,8 @@
 
 JSON has no infinity or NaN. A PSNR of identical volumes is ``+inf`` (a real result), so
 non-finite numbers are written as the strings ``"inf"``, ``"-inf"`` and ``"nan"``, the
-same in every JSON srbench writes (evaluate and score rows, verify, results show, exports,
-the results export); :func:`number_from_json` reads them back.
+same in every JSON srbench writes (evaluate and score rows, verify, results show, exports);
+:func:`number_from_json` reads them back.
 """
 
 from __future__ import annotations
