@@ -12,7 +12,7 @@ from srbench.leaderboard.markdown import write_leaderboards
 from srbench.metric_columns import MetricColumn, declared_columns, resolve_columns
 from srbench.plugins import get_plugin_manager
 from srbench.results.store import ResultsStore, RunRecord, TrackRecord
-from srbench.statistics import bootstrap_ci, paired_test, sign_flip_test
+from srbench.statistics import bootstrap_ci, paired_test, sign_flip_test, smallest_p, t_interval
 from srbench.testing.cli import run_cli
 
 PM = get_plugin_manager()
@@ -108,40 +108,51 @@ def test_header(published):
 def test_statistics_hand_checked(published):
     markdown = published.tracks["insample"].read_text()
     psnr = stats_table(markdown, "PSNR ↑")
+    assert psnr["__header__"] == ["Method", "n", "mean", "std", "95% CI", "Δ trilinear [95% CI]", "p vs best",
+                                  "p vs trilinear"]
     # good − trilinear = (3, 4, 2): of the 8 sign flips only ±(3, 4, 2) reach |mean| = 3 → p = 2/8
-    assert psnr["good"][5:] == ["—", "0.25 (P, n=3)"]
-    assert psnr["trilinear"][5:] == ["0.25 (P, n=3)", "—"]
+    assert psnr["good"][6:] == ["—", "0.25 (P, n=3)"]
+    assert psnr["trilinear"][6:] == ["0.25 (P, n=3)", "—"]
     assert psnr["good"][2:4] == ["34.000", "1.000"]
-    lo, hi = bootstrap_ci([33.0, 35.0, 34.0], resamples=10_000, seed=0)
-    assert psnr["good"][4] == f"[{lo:.3f}, {hi:.3f}]"
-    assert 33.0 <= lo < 34.0 < hi <= 35.0
+    # t-interval: 34 ± t(0.975, 2) · 1 / √3 = 34 ± 4.3027 / 1.7321 = 34 ± 2.484
+    assert psnr["good"][4] == "[31.516, 36.484]"
+    # paired difference (3, 4, 2): mean 3, sd 1, the same half-width
+    assert psnr["good"][5] == "+3.000 [+0.516, +5.484]"
+    assert psnr["trilinear"][5] == "—"
     # LPIPS: lower is better, so 'bad' is the reference of "p vs best"
     lpips = stats_table(markdown, "LPIPS ↓")
-    assert lpips["bad"][5] == "—"
-    assert lpips["good"][5] == "0.25 (P, n=3)"
+    assert lpips["bad"][6] == "—"
+    assert lpips["good"][6] == "0.25 (P, n=3)"
+    assert "With n = 3 pairs the smallest p an exact test can give is 0.25." in markdown
 
 
 def test_statistics_functions_hand_checked():
     # exact sign flips: (1, 2, 3) has |mean| 2, reached only by the all-plus and all-minus flips
     assert sign_flip_test([1.0, 2.0, 3.0]).p_value == pytest.approx(2 / 8)
     assert sign_flip_test([1.0, -1.0]).p_value == 1.0
-    # six positive differences: Wilcoxon exact two-sided p = 2 / 2**6
+    # six positive differences: the same exact sign-flip test, p = 2 / 2**6
     test = paired_test([2, 3, 4, 5, 6, 7], [1, 1, 1, 1, 1, 1])
-    assert (test.test, test.n) == ("wilcoxon", 6)
+    assert (test.test, test.n) == ("sign-flip", 6)
     assert test.p_value == pytest.approx(2 / 64)
-    # fewer than 6 pairs → permutation test; pairs with an infinite difference are dropped
+    assert smallest_p(4) == 0.125 and smallest_p(1) == 1.0
+    # pairs with an infinite difference are dropped
     small = paired_test([math.inf, 3.0, 5.0], [math.inf, 1.0, 2.0])
     assert (small.test, small.n, small.p_value) == ("sign-flip", 2, 0.5)
     # bootstrap of {0, 1}: means 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4 → 95% CI [0, 1]
     assert bootstrap_ci([0.0, 1.0]) == (0.0, 1.0)
     assert bootstrap_ci([0.2, 0.2, 0.2]) == pytest.approx((0.2, 0.2))
     assert bootstrap_ci([1.0, 5.0, 2.0]) == bootstrap_ci([1.0, 5.0, 2.0])  # seeded
+    # Student-t interval: mean ± t(0.975, n − 1) · sd / √n; none below 2 values or with an infinity
+    lo, hi = t_interval([1.0, 2.0, 3.0])
+    assert (lo, hi) == pytest.approx((2.0 - 4.302653 / math.sqrt(3), 2.0 + 4.302653 / math.sqrt(3)), rel=1e-6)
+    assert all(math.isnan(v) for v in t_interval([1.0]) + t_interval([1.0, math.inf]))
     # more than 16 pairs: Monte-Carlo sign flips, (count + 1) / (resamples + 1)
     many = sign_flip_test(np.ones(20), resamples=999)
     assert many.test == "sign-flip-mc" and many.p_value == pytest.approx(1 / 1000)
 
 
-def test_wilcoxon_used_from_six_subjects(tmp_path):
+def test_one_test_at_every_n(tmp_path):
+    """Six subjects get the same exact sign-flip test as three: one null throughout."""
     store = ResultsStore(tmp_path / "r.sqlite")
     fill(store, "insample", {
         "trilinear": {"psnr": [30.0, 30.5, 31.0, 29.0, 30.0, 31.5]},
@@ -149,8 +160,9 @@ def test_wilcoxon_used_from_six_subjects(tmp_path):
     })
     markdown = write_leaderboards(store, tmp_path / "out", today=TODAY, pm=PM).tracks["insample"].read_text()
     psnr = stats_table(markdown, "PSNR ↑")
-    assert psnr["good"][6] == "0.0312 (W, n=6)"
-    assert psnr["trilinear"][5] == "0.0312 (W, n=6)"
+    # every difference positive: only the all-plus and all-minus flips reach the mean, p = 2/64
+    assert psnr["good"][7] == "0.0312 (P, n=6)"
+    assert psnr["trilinear"][6] == "0.0312 (P, n=6)"
 
 
 def test_not_applicable(published):
@@ -274,12 +286,13 @@ def test_a_diagnostic_column_is_signed_and_never_ranked(tmp_path):
     assert "Bias %: 100 × mean signed error SR − HR inside the evaluation mask" in markdown
     # statistics: no test against a best method, the test against trilinear stays
     bias = stats_table(markdown, "Bias %")
-    assert bias["__header__"] == ["Method", "n", "mean", "std", "95% CI", "p vs trilinear"]
-    lo, hi = bootstrap_ci([0.040, 0.042, 0.044], resamples=10_000, seed=0)
-    assert bias["good"] == ["good", "3", "+4.20", "0.20", f"[{100 * lo:+.2f}, {100 * hi:+.2f}]", "0.25 (P, n=3)"]
-    assert bias["trilinear"][5] == "—"
+    assert bias["__header__"] == ["Method", "n", "mean", "std", "95% CI", "Δ trilinear [95% CI]", "p vs trilinear"]
+    lo, hi = t_interval([0.040, 0.042, 0.044])
+    assert bias["good"][:5] == ["good", "3", "+4.20", "0.20", f"[{100 * lo:+.2f}, {100 * hi:+.2f}]"]
+    assert bias["good"][6] == "0.25 (P, n=3)"
+    assert bias["trilinear"][6] == "—"
     assert "A diagnostic has no best method: it is tested against trilinear only." in markdown
-    assert stats_table(markdown, "PSNR ↑")["__header__"][5] == "p vs best"
+    assert stats_table(markdown, "PSNR ↑")["__header__"][6] == "p vs best"
     assert "none named (n = 3" in files.index_markdown
 
 

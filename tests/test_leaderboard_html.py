@@ -196,7 +196,7 @@ def test_track_page_tables_match_the_markdown_numbers(site, store, tmp_path):
             assert cells == md_rows[label], label
         mid = next(e for e in board.entries if e.method == "mid").summaries[metric]
         assert stats["mid"][4] == f"[{format_value(mid.ci[0])}, {format_value(mid.ci[1])}]"
-        assert stats["mid"][6] == format_p(mid.vs_baseline)
+        assert stats["mid"][7] == format_p(mid.vs_baseline)
     # one row per subject × method, each value as stored
     subjects = page.tables["subjects"][1:]
     assert len(subjects) == 4 * 4
@@ -376,7 +376,7 @@ def test_a_diagnostic_column_is_signed_and_never_highlighted(tmp_path):
     assert text.count('class="best"') == 0  # n = 4 supports no claim; a bias cell never would be
     assert "Columns without an arrow are signed diagnostics" in text
     stats = page.tables["stats-bias"]
-    assert stats[0] == ["Method", "n", "mean", "std", "95% CI", "p vs trilinear"]
+    assert stats[0] == ["Method", "n", "mean", "std", "95% CI", "Δ trilinear [95% CI]", "p vs trilinear"]
     assert "p vs best" in page.tables["stats-psnr"][0]
     subject = next(r for r in page.tables["subjects"][1:] if r[0] == "sub-02" and r[1] == "good")
     assert subject[2:] == [format_value(35.0), "+4.30"]

@@ -3,8 +3,9 @@
 Per track a :class:`TrackBoard` has an :class:`Entry` per method (one per run when a
 method was evaluated with several checkpoints; one per method's set of fold models on a
 cross-validation track) holding each subject's value of every metric column, and per
-column the mean, sample standard deviation, 95% bootstrap confidence interval of the
-mean over subjects and paired tests against the best method and against the baseline
+column the mean, sample standard deviation, 95% Student-t interval of the mean over
+subjects, the paired difference to the baseline with its interval, and paired sign-flip
+tests against the best method and against the baseline
 (:mod:`srbench.statistics`). Methods that could not run on a track get an entry marked
 not applicable.
 
@@ -36,13 +37,11 @@ from srbench.leaderboard.budget import entry_budgets
 from srbench.leaderboard.inference import entry_inference
 from srbench.metric_columns import HARNESS_COLUMNS, MetricColumn, declared_columns, resolve_columns
 from srbench.results.store import EXTERNAL_CONFIG_KEY, METRIC_SELECTION_KEY, ResultsStore, TrackRecord
-from srbench.statistics import PairedTest, bootstrap_ci, paired_test
+from srbench.statistics import PairedTest, paired_test, t_interval
 
 if TYPE_CHECKING:
     from srbench.plugins import PluginManager
 
-BOOTSTRAP_RESAMPLES = 10_000
-BOOTSTRAP_SEED = 0
 #: family-wise error rate of a board's claims (a value in bold, a leader in the index)
 CLAIM_ALPHA = 0.05
 
@@ -66,9 +65,11 @@ class MetricSummary:
     Attributes:
         n: subjects with a value.
         mean, std: mean and sample standard deviation (``ddof=1``; NaN when n = 1).
-        ci: 95% percentile bootstrap interval of the mean.
-        vs_best, vs_baseline: paired tests against the best method and trilinear
-            (None for the method itself or when that method is absent).
+        ci: 95% Student-t interval of the mean (NaN below 2 subjects).
+        vs_best, vs_baseline: paired sign-flip tests against the best method and
+            trilinear (None for the method itself or when that method is absent).
+        baseline_difference: mean paired difference to trilinear over the subjects both
+            have, and its 95% Student-t interval (None as for ``vs_baseline``).
     """
 
     n: int
@@ -77,6 +78,7 @@ class MetricSummary:
     ci: tuple[float, float]
     vs_best: PairedTest | None = None
     vs_baseline: PairedTest | None = None
+    baseline_difference: tuple[float, float, float] | None = None
 
 
 @dataclasses.dataclass
@@ -419,7 +421,7 @@ def _summarise(board: TrackBoard) -> None:
                 n=int(x.size),
                 mean=float(np.mean(x)),
                 std=std,
-                ci=bootstrap_ci(x, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED),
+                ci=t_interval(x),
             )
     baselines = [e for e in board.entries if e.method == BASELINE_METHOD and e.values]
     baseline = baselines[0] if baselines else None
@@ -433,6 +435,7 @@ def _summarise(board: TrackBoard) -> None:
                 entry.summaries[metric],
                 vs_best=_compare(entry, reference, metric),
                 vs_baseline=_compare(entry, baseline, metric),
+                baseline_difference=_difference(entry, baseline, metric),
             )
     first = board.first_ranked
 
@@ -451,6 +454,20 @@ def _compare(entry: Entry, reference: Entry | None, metric: str) -> PairedTest |
     a, b = entry.values[metric], reference.values[metric]
     common = a.index.intersection(b.index)
     return paired_test(a.loc[common].to_numpy(), b.loc[common].to_numpy())
+
+
+def _difference(entry: Entry, reference: Entry | None, metric: str) -> tuple[float, float, float] | None:
+    """Mean of ``entry − reference`` over their shared subjects (finite pairs) and its t-interval."""
+    if reference is None or reference is entry or metric not in reference.values:
+        return None
+    a, b = entry.values[metric], reference.values[metric]
+    common = a.index.intersection(b.index)
+    d = a.loc[common].to_numpy(dtype=float) - b.loc[common].to_numpy(dtype=float)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return None
+    lo, hi = t_interval(d)
+    return float(np.mean(d)), lo, hi
 
 
 def degradation_description(pm: PluginManager | None, name: str, options: Mapping[str, Any]) -> str:

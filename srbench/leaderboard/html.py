@@ -2,7 +2,7 @@
 
 Built from the same boards as the markdown (:func:`srbench.leaderboard.board.build_boards`):
 ``index.html`` lists the tracks; ``<track>.html`` has the main table (mean ± std, best in
-bold; a diagnostic column signed and never highlighted), the 95% bootstrap CI and paired-test p-values of every metric, one row per subject
+bold; a diagnostic column signed and never highlighted), the 95% t-interval, the paired difference to trilinear and paired-test p-values of every metric, one row per subject
 × method, each run's provenance (checkpoint sha256, versions, git commit, degradation,
 scale, intensity convention, inference settings) in a ``<details>`` element one click
 away, the comparison figure when one was drawn, and links to the row export
@@ -31,8 +31,6 @@ from srbench.errors import file_error
 from srbench.io.atomic import write_text_atomic
 from srbench.io.paths import ensure_dir, portable_path
 from srbench.leaderboard.board import (
-    BOOTSTRAP_RESAMPLES,
-    BOOTSTRAP_SEED,
     EXTERNAL_LEGEND,
     Entry,
     TrackBoard,
@@ -40,20 +38,22 @@ from srbench.leaderboard.board import (
 )
 from srbench.leaderboard.markdown import MIN_SUBJECTS_FOR_STATISTICS, track_filename
 from srbench.leaderboard.text import (
+    claimed_best,
     column_header,
     column_setups,
     convention_text,
-    left_out_text,
-    mask_text,
     degradation_text,
     diagnostics_legend,
+    format_difference,
     format_metric,
     format_p,
     format_summary,
-    claimed_best,
     leader_text,
+    left_out_text,
+    mask_text,
     safe_url,
     scale_text,
+    statistics_text,
 )
 from srbench.provenance import utc_today
 from srbench.results.export import spreadsheet_csv, value_table, write_export
@@ -288,6 +288,7 @@ def _main_table(board: TrackBoard, runs: Mapping[str, Mapping[str, Any]]) -> str
 def _statistics_table(board: TrackBoard, metric: str) -> str:
     ranked = board.ranked(metric)  # a diagnostic has no best method to test against
     headers = [("Method", "l"), ("n", ""), ("mean", ""), ("std", ""), ("95% CI", ""),
+               (f"Δ {_e(BASELINE_METHOD)} [95% CI]", ""),
                *([("p vs best", "")] if ranked else []), (f"p vs {_e(BASELINE_METHOD)}", "")]
     rows = []
     for entry in board.entries:
@@ -308,6 +309,8 @@ def _statistics_table(board: TrackBoard, metric: str) -> str:
             _cell(shown(summary.mean), sort=_sort_number(summary.mean)),
             _cell(shown(summary.std, spread=True), sort=_sort_number(summary.std)),
             _cell(f"[{shown(lo)}, {shown(hi)}]", sort=_sort_number(lo)),
+            _cell(_e(format_difference(board, metric, summary.baseline_difference)),
+                  sort=_sort_number(summary.baseline_difference[0]) if summary.baseline_difference else ""),
             *([_cell(_e(format_p(summary.vs_best)), sort=p_sort(summary.vs_best))] if ranked else []),
             _cell(_e(format_p(summary.vs_baseline)), sort=p_sort(summary.vs_baseline)),
         ]) + "</tr>")
@@ -404,10 +407,7 @@ def _statistics_section(board: TrackBoard) -> list[str]:
     """The CI and p-value tables of every metric, with how they were computed."""
     body = [
         "<h2>Statistics</h2>",
-        f'<p class="note">95% CI: percentile bootstrap of the mean over subjects ({BOOTSTRAP_RESAMPLES} resamples, seed '
-        f"{BOOTSTRAP_SEED}). p: two-sided paired test over the subjects both methods have, against the best method of "
-        f"that metric and against {_e(BASELINE_METHOD)}: W = Wilcoxon signed-rank (n ≥ 6 pairs), P = exact sign-flip "
-        "permutation test of the mean difference (n &lt; 6)."
+        f'<p class="note">{_e(statistics_text(board, baseline=BASELINE_METHOD))}'
         + (f" A diagnostic has no best method: it is tested against {_e(BASELINE_METHOD)} only." if board.diagnostics else "")
         + "</p>",
     ]

@@ -4,7 +4,7 @@ Per track the main table has a row per board entry: the number of subjects and t
 ± sample standard deviation of every metric column, an arrow in each column header for
 the better direction and the best value in bold where the rows support it; a diagnostic column is shown signed
 (a percent column in percent), without an arrow and never in bold. A statistics section
-per metric adds the 95% bootstrap CI and the paired tests (:mod:`srbench.leaderboard.board`).
+per metric adds the 95% t-interval, the paired difference to trilinear and the paired tests (:mod:`srbench.leaderboard.board`).
 The index lists the tracks with their leader and compares each in-sample track with its
 acquisition tracks on the key columns.
 """
@@ -22,8 +22,6 @@ from srbench.errors import file_error
 from srbench.io.atomic import write_text_atomic
 from srbench.io.paths import check_creatable_dir, ensure_dir, path_component, regular_file
 from srbench.leaderboard.board import (
-    BOOTSTRAP_RESAMPLES,
-    BOOTSTRAP_SEED,
     EXTERNAL_LEGEND,
     Entry,
     TrackBoard,
@@ -37,20 +35,22 @@ from srbench.leaderboard.text import (
     column_header,
     column_setups,
     convention_text,
-    left_out_text,
-    mask_text,
     degradation_setup_text,
     degradation_text,
     diagnostics_legend,
     escape_markdown,
+    format_difference,
     format_metric,
     format_p,
     format_summary,
     format_value,
     leader_text,
+    left_out_text,
+    mask_text,
     options_text,
     safe_url,
     scale_text,
+    statistics_text,
 )
 from srbench.results.store import ResultsStore, TrackRecord
 
@@ -235,18 +235,15 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
             "",
             f"No confidence interval or paired test is possible on this track: it has {len(board.subjects)} "
             f"subject{'s' if len(board.subjects) != 1 else ''}, and at least {MIN_SUBJECTS_FOR_STATISTICS} are needed "
-            "(with fewer, a bootstrap resamples the same values and the smallest possible p-value of an exact "
-            "paired test is 2^(1-n) ≥ 0.5).",
+            "(below that a t-interval is undefined or spans tens of standard deviations, and the smallest possible "
+            "p-value of an exact paired test is 2^(1-n) ≥ 0.5).",
         ]
         return "\n".join(header + body) + "\n"
     body += [
         "",
         "## Statistics",
         "",
-        f"95% CI: percentile bootstrap of the mean over subjects ({BOOTSTRAP_RESAMPLES} resamples, seed "
-        f"{BOOTSTRAP_SEED}). p: two-sided paired test over the subjects both methods have, against the best "
-        f"method of that metric and against {BASELINE_METHOD}: W = Wilcoxon signed-rank (n ≥ 6 pairs), "
-        "P = exact sign-flip permutation test of the mean difference (n < 6)."
+        statistics_text(board, baseline=BASELINE_METHOD)
         + (f" A diagnostic has no best method: it is tested against {BASELINE_METHOD} only." if board.diagnostics else ""),
     ]
     for metric in board.metrics:
@@ -260,14 +257,16 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
             stat_rows.append([
                 entry.label, str(summary.n), format_metric(board, metric, summary.mean),
                 format_metric(board, metric, summary.std, spread=True), f"[{lo}, {hi}]",
+                format_difference(board, metric, summary.baseline_difference),
                 *([format_p(summary.vs_best)] if ranked else []), format_p(summary.vs_baseline),
             ])
-        headers = ["Method", "n", "mean", "std", "95% CI", *(["p vs best"] if ranked else []), f"p vs {BASELINE_METHOD}"]
+        headers = ["Method", "n", "mean", "std", "95% CI", f"Δ {BASELINE_METHOD} [95% CI]",
+                   *(["p vs best"] if ranked else []), f"p vs {BASELINE_METHOD}"]
         body += [
             "",
             f"### {column_header(board, metric)}",
             "",
-            _table(headers, stat_rows, ["l", "r", "r", "r", "c"] + ["r"] * (len(headers) - 5)),
+            _table(headers, stat_rows, ["l", "r", "r", "r", "c", "c"] + ["r"] * (len(headers) - 6)),
         ]
     return "\n".join(header + body) + "\n"
 

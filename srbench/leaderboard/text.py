@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from srbench.leaderboard.board import MetricSummary, TrackBoard
-from srbench.statistics import PairedTest
+from srbench.statistics import PairedTest, smallest_p
 
 
 def format_value(x: float) -> str:
@@ -22,7 +22,8 @@ def format_value(x: float) -> str:
 
 
 def format_p(test: PairedTest | None) -> str:
-    """``0.031 (W, n=7)``: p-value, test (W Wilcoxon, P exact sign-flip, MC Monte-Carlo), pairs."""
+    """``0.031 (P, n=7)``: p-value, test (P exact sign-flip, MC Monte-Carlo sign-flip; W
+    Wilcoxon in rows rendered by older versions), pairs."""
     if test is None:
         return "—"
     if test.n == 0 or math.isnan(test.p_value):
@@ -30,6 +31,37 @@ def format_p(test: PairedTest | None) -> str:
     code = {"wilcoxon": "W", "sign-flip": "P", "sign-flip-mc": "MC"}[test.test]
     p = "<0.001" if test.p_value < 0.001 else f"{test.p_value:.3g}"
     return f"{p} ({code}, n={test.n})"
+
+
+def format_difference(board: TrackBoard, metric: str, difference: tuple[float, float, float] | None) -> str:
+    """``+1.234 [+0.456, +2.012]``: a mean paired difference and its 95% interval ('—' without one)."""
+    if difference is None:
+        return "—"
+    mean, lo, hi = difference
+    decimals = 3 if math.isfinite(mean) and abs(mean) >= 1 else 4
+
+    def signed(x: float) -> str:
+        if not board.ranked(metric):
+            return format_metric(board, metric, x)
+        return format_value(x) if not math.isfinite(x) else f"{x:+.{decimals}f}"
+
+    return f"{signed(mean)} [{signed(lo)}, {signed(hi)}]"
+
+
+def statistics_text(board: TrackBoard, *, baseline: str) -> str:
+    """How a board's intervals and p-values are computed and what they can and cannot say."""
+    n = len(board.subjects)
+    return (
+        "95% CI: Student-t interval of the mean over subjects (coverage 95 % for normally distributed subject "
+        "values, 83–88 % for strongly skewed ones (log-normal, σ = 1) at n = 3–20; a percentile bootstrap covers "
+        f"75 % and 65 % at n = 3: benchmarks/ci_coverage.py). Δ {baseline}: mean paired difference to {baseline} over the subjects both "
+        "rows have, with its 95% Student-t interval. p: two-sided sign-flip test of the mean paired difference "
+        "(P exact up to 16 pairs, MC Monte-Carlo beyond; one null, symmetric differences, at every n), against "
+        f"{baseline} and against the row with the best mean. The best row is chosen from the same data, so "
+        "\"p vs best\" describes and does not test; a value is in bold only when Holm-corrected tests against "
+        f"every other row all reject at 0.05. With n = {n} pairs the smallest p an exact test can give is "
+        f"{smallest_p(n):.3g}."
+    )
 
 
 def format_metric(board: TrackBoard, metric: str, x: float, *, spread: bool = False) -> str:
