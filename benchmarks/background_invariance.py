@@ -4,7 +4,7 @@ For every method with shipped weights (and trilinear) on the committed demo trac
 method's own SR volume and the same volume after
 :func:`srbench.testing.background.zero_lr_background` (SR set to 0 wherever trilinear(LR)
 is below 0.1 × the LR's 99.9th percentile: the audit's rule) are scored by the harness
-(:func:`srbench.evaluation.compute_metrics`). Prints a markdown table of the post-processed
+(:func:`srbench.measurement.compute_metrics`). Prints a markdown table of the post-processed
 value minus the method's, for the headline columns (inside the evaluation mask) and for
 whole-volume PSNR and SSIM, and the largest absolute change per column; the tolerance
 stated in tests/test_evaluation_mask.py must cover every headline change here.
@@ -24,7 +24,7 @@ from cpu_info import cpu_line
 
 from srbench.config import load_config
 from srbench.data.pairs import make_pair
-from srbench.evaluation import compute_metrics
+from srbench.measurement import compute_metrics
 from srbench.interfaces import InferenceSettings
 from srbench.models import load_predictor, predict_checked
 from srbench.plugins import get_plugin_manager

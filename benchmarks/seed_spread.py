@@ -2,7 +2,7 @@
 
 Evaluates finished training runs (each a run directory with ``model.safetensors``) on a
 track's test subjects exactly as ``srbench evaluate`` does
-(:func:`srbench.evaluation.compute_metrics`), groups them by method, and prints a markdown
+(:func:`srbench.measurement.compute_metrics`), groups them by method, and prints a markdown
 table per method: the number of seeds, mean, sample standard deviation and range over
 seeds of each headline column, next to trilinear's value. Train the runs first, e.g.::
 
@@ -23,7 +23,7 @@ from cpu_info import cpu_line
 
 from srbench.config import load_config
 from srbench.data.pairs import make_pair
-from srbench.evaluation import compute_metrics
+from srbench.measurement import compute_metrics
 from srbench.interfaces import InferenceSettings
 from srbench.io.checkpoint import metadata_config, read_metadata
 from srbench.models import load_predictor, predict_checked

@@ -31,7 +31,7 @@ def main() -> None:
     from srbench.config import load_config
     from srbench.config.document import configure
     from srbench.data.pairs import degrade_volume, subject_seed
-    from srbench.evaluation import compute_metrics
+    from srbench.measurement import compute_metrics
     from srbench.interfaces import InferenceSettings
     from srbench.io.nifti import load_volume
     from srbench.models import load_predictor, predict_checked

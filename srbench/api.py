@@ -110,7 +110,8 @@ def evaluate(
     import pandas as pd
 
     from srbench.config import load_config
-    from srbench.evaluation import open_results_store, plan_evaluation, result_columns, run_evaluation, select_metrics
+    from srbench.evaluation import open_results_store, plan_evaluation, run_evaluation
+    from srbench.measurement import result_columns, select_metrics
     from srbench.interfaces import InferenceSettings
     from srbench.progress import progress_bar
     from srbench.tiling import parse_memory_size
@@ -211,7 +212,8 @@ def score(
     import pandas as pd
 
     from srbench.config import load_config
-    from srbench.evaluation import open_results_store, result_columns
+    from srbench.evaluation import open_results_store
+    from srbench.measurement import result_columns
     from srbench.external.scoring import check_submission, plan_scoring, run_scoring
 
     pm = _plugin_manager(pm)

@@ -145,7 +145,7 @@ def estimate_evaluation(plan: EvaluationPlan, *, pm: PluginManager, settings: In
                         metrics: Sequence[str] | None = None, divisors: Sequence[int] = QUICK_PROBE) -> Estimate:
     """Probe every method and metric of ``plan`` on volumes shaped like each track's largest
     subject, scaled down by ``divisors``, and extrapolate to every subject's size."""
-    from srbench.evaluation import selected_metrics
+    from srbench.measurement import selected_metrics
     from srbench.io.nifti import read_header
     from srbench.scale_path import choose_path
     from srbench.tiling import predictor_plan

@@ -101,7 +101,7 @@ def metric_columns(metric: Any) -> list[MetricColumn]:
 
 
 #: Columns the harness itself adds to every scored row (not a metric's): the evaluation
-#: mask's voxel fraction (:func:`srbench.evaluation.compute_metrics`). Boards show it in the
+#: mask's voxel fraction (:func:`srbench.measurement.compute_metrics`). Boards show it in the
 #: track's header, not as a method column: it is the same for every method.
 HARNESS_COLUMNS = MappingProxyType({
     "mask_fraction": MetricColumn(

@@ -164,7 +164,7 @@ def _recompute(run: Mapping[str, Any], track: str, subject: str, recorded_inputs
 
     from srbench.data.pairs import make_pair
     from srbench.errors import InputError
-    from srbench.evaluation import compute_metrics
+    from srbench.measurement import compute_metrics
     from srbench.interfaces import InferenceSettings
     from srbench.io.hashing import sha256_file
     from srbench.models import load_predictor, predict_checked

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from srbench.evaluation import select_metrics
+from srbench.measurement import select_metrics
 from srbench.errors import InputError
 from srbench.plugins import get_plugin_manager
 from srbench.testing.cli import run_cli

@@ -1,5 +1,5 @@
 """The evaluation mask: headline metrics measure the method inside the HR foreground, never
-the background (srbench/metrics/mask.py, srbench.evaluation.compute_metrics).
+the background (srbench/metrics/mask.py, srbench.measurement.compute_metrics).
 
 Tolerance of the LR-only background post-process (the audit's method: a method's SR set
 to 0 wherever trilinear(LR) is below 0.1 × the LR's 99.9th percentile), stated in
@@ -117,7 +117,7 @@ def test_the_mask_is_the_hr_foreground_and_never_empty():
 
 
 def test_nothing_outside_the_mask_changes_a_headline_value(plugin_manager, head_pair):
-    from srbench.evaluation import compute_metrics
+    from srbench.measurement import compute_metrics
 
     hr, _, sr = head_pair
     hr01_mask = evaluation_mask((hr.data - hr.data.min()) / (hr.data.max() - hr.data.min()))
@@ -134,7 +134,7 @@ def test_nothing_outside_the_mask_changes_a_headline_value(plugin_manager, head_
 
 
 def test_inside_the_mask_every_headline_value_moves(plugin_manager, head_pair):
-    from srbench.evaluation import compute_metrics
+    from srbench.measurement import compute_metrics
 
     hr, _, sr = head_pair
     own = compute_metrics(plugin_manager, sr=sr.data, hr=hr.data, affine=hr.affine)

@@ -11,7 +11,8 @@ from srbench.cli.predict import inference_settings, refuse_unused_patch_options,
 from srbench.cli.row_printer import RowPrinter
 from srbench.config import load_config
 from srbench.estimate import DETAILED_PROBE, compared_summary, estimate_evaluation, estimate_table
-from srbench.evaluation import parse_shard, plan_evaluation, result_columns, select_metrics
+from srbench.evaluation import parse_shard, plan_evaluation
+from srbench.measurement import result_columns, select_metrics
 from srbench.io.paths import check_creatable_dir
 from srbench.progress import progress_bar
 from srbench.stage_times import StageTimes

@@ -43,7 +43,8 @@ def command(ctx, track_name, predictions_dir, label, description, url, allow_mis
     """
     from srbench.config import load_config
     from srbench.errors import unknown_name
-    from srbench.evaluation import open_results_store, result_columns
+    from srbench.evaluation import open_results_store
+    from srbench.measurement import result_columns
     from srbench.external.predictions import describe_missing
     from srbench.external.scoring import check_submission, plan_scoring, run_scoring
     from srbench.io.paths import check_creatable_dir

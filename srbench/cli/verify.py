@@ -82,7 +82,7 @@ def command(ctx: click.Context, export_path: Path, tracks: tuple[str, ...], tole
       srbench verify --track insample --track knee --format json
     """
     from srbench.config import load_config
-    from srbench.evaluation import result_columns
+    from srbench.measurement import result_columns
     from srbench.results.export import read_export
     from srbench.verify import failed, summary, unstored_columns, verify_export
 

@@ -8,7 +8,7 @@ stores nothing:
 2. for each file: make the subject's HR reference exactly as evaluation does
    (:func:`srbench.data.pairs.make_pair`), read the prediction through the NIfTI gate
    (non-finite voxels refused), refuse one whose voxels equal the reference, and compute
-   every metric through the same intensity convention (:func:`srbench.evaluation.compute_metrics`);
+   every metric through the same intensity convention (:func:`srbench.measurement.compute_metrics`);
 3. store every subject in one transaction, as a run whose config has an ``external``
    entry (label, description, URL), with the sha256 of the HR file and of the prediction
    among each subject's inputs;
@@ -204,7 +204,7 @@ def score_prediction(track: TrackSpec, prediction: Prediction, *, pm: PluginMana
         InputError: the file's voxels are not finite, or equal the HR reference's.
     """
     from srbench.data.pairs import make_pair
-    from srbench.evaluation import compute_metrics
+    from srbench.measurement import compute_metrics
     from srbench.io.nifti import load_volume
 
     times = times if times is not None else StageTimes()
@@ -246,7 +246,8 @@ def run_scoring(
         InputError: a subject was scored under this label from another file (without
             ``force``), or a file fails the voxel checks; nothing is stored then.
     """
-    from srbench.evaluation import SubjectOutcome, result_columns
+    from srbench.evaluation import SubjectOutcome
+    from srbench.measurement import result_columns
     from srbench.metric_columns import declared_columns
     from srbench.results.store import SubjectRows, TrackRecord
 

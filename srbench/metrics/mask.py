@@ -22,7 +22,7 @@ calls dark moved the headline PSNR by up to 0.35 dB instead of 0.15 dB. No dilat
 for the same reason: the band around the object is where an LR-only guess of the
 background disagrees with the reference.
 
-How the metrics use it (:func:`srbench.evaluation.compute_metrics`): a metric that
+How the metrics use it (:func:`srbench.measurement.compute_metrics`): a metric that
 declares ``masked = True`` receives the mask and reports its headline inside it; any other
 metric receives the prediction with every voxel outside the mask replaced by the HR
 reference's value (:func:`outside_replaced`), so no metric value can depend on what a
