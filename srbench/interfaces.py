@@ -158,18 +158,28 @@ class ContextNeed:
         unmeasured: why the receptive field could not be measured ('' when it was measured
             or declared); such a need is treated as ``whole_volume`` and every plan and
             board says so.
+        alignment: the model's total stride per axis, in LR voxels (API 1.2): its output
+            shifts with its input only by multiples of it (a 3D U-Net with two stride-2
+            stages has 4), so a tile's input must start on a multiple of it for the tile
+            to equal the whole-volume pass. ``(1, 1, 1)`` for a stride-1 network; the
+            receptive-field probe measures it.
     """
 
     radius: tuple[int, int, int]
     whole_volume: bool = False
     effective: tuple[int, int, int] | None = None
     unmeasured: str = ""
+    alignment: tuple[int, int, int] = (1, 1, 1)
 
     def __post_init__(self) -> None:
         radius = tuple(int(r) for r in self.radius)
         if len(radius) != 3 or min(radius) < 0:
             raise ValueError(f"ContextNeed radius must be three non-negative integers, got {self.radius!r}")
         object.__setattr__(self, "radius", radius)
+        alignment = tuple(int(a) for a in self.alignment)
+        if len(alignment) != 3 or min(alignment) < 1:
+            raise ValueError(f"ContextNeed alignment must be three positive integers, got {self.alignment!r}")
+        object.__setattr__(self, "alignment", alignment)
         if self.effective is not None:
             object.__setattr__(self, "effective", tuple(min(int(e), r) for e, r in zip(self.effective, radius, strict=True)))
 
@@ -182,7 +192,8 @@ class ContextNeed:
         """JSON-ready form (stored with each run's inference plan)."""
         return {"radius": list(self.radius), "whole_volume": self.whole_volume,
                 "effective": None if self.effective is None else list(self.effective),
-                **({"unmeasured": self.unmeasured} if self.unmeasured else {})}
+                **({"unmeasured": self.unmeasured} if self.unmeasured else {}),
+                **({"alignment": list(self.alignment)} if self.alignment != (1, 1, 1) else {})}
 
 
 @runtime_checkable

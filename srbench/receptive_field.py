@@ -12,6 +12,13 @@ the line (LR voxels from the centre):
 
 When the gradient reaches the line's ends the line is doubled, up to
 :data:`MAX_PROBED_RADIUS`; beyond that the function is said to need the whole volume.
+
+Then the *alignment* (the network's total stride): the smallest shift of the input along
+each axis, among :data:`ALIGNMENT_SHIFTS`, by which the output shifts exactly (scale ×
+shift SR voxels, compared away from the ends). A stride-1 network has 1; a 3D U-Net with
+two stride-2 stages has 4, and its tiles must start on multiples of 4 to equal the
+whole-volume pass. A function whose output follows no shift (position-dependent) needs the
+whole volume: no tiling of it is exact.
 """
 
 from __future__ import annotations
@@ -34,6 +41,9 @@ PROBE_SEEDS = 3
 hides the paths behind it, another input turns it on."""
 
 PROBE_WIDTHS = (1, 8)
+
+ALIGNMENT_SHIFTS = (1, 2, 4, 8, 16, 32)
+"""Input shifts (LR voxels) tried, smallest first, when measuring a network's alignment."""
 """Extents of the probe line across its axis (LR voxels): one (cheapest), else eight for
 networks that need more (strided convolutions, pooling)."""
 
@@ -66,6 +76,43 @@ def _line_profile(fn: Callable[[torch.Tensor], torch.Tensor], **options: object)
         except RuntimeError:
             continue
     return _profile(fn, width=PROBE_WIDTHS[-1], **options)  # type: ignore[arg-type]
+
+
+def _shift_equivariant(fn: Callable[[torch.Tensor], torch.Tensor], *, axis: int, radius: int, shift: int,
+                       out_scale: tuple[int, int, int], dtype: torch.dtype, width: int, seed: int) -> bool:
+    """Whether shifting the input by ``shift`` LR voxels along ``axis`` shifts the output by
+    ``shift · scale`` SR voxels, exactly (to float rounding), wherever both outputs see no end."""
+    length = 2 * radius + 2 * max(ALIGNMENT_SHIFTS) + 8
+    shape = [width] * 3
+    shape[axis] = length
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand((1, 1, *shape), generator=generator, dtype=dtype)
+    with torch.no_grad():
+        whole = fn(x)
+        shifted = fn(x.narrow(2 + axis, shift, length - shift))
+    s = out_scale[axis]
+    lo, hi = radius, length - shift - radius  # LR positions of the shifted input whose field is inside both
+    if hi <= lo:
+        return False
+    a = shifted.narrow(2 + axis, lo * s, (hi - lo) * s)
+    b = whole.narrow(2 + axis, (lo + shift) * s, (hi - lo) * s)
+    scale = max(1.0, float(b.abs().max()))
+    return bool((a - b).abs().max() <= 1e-6 * scale)
+
+
+def _alignment(fn: Callable[[torch.Tensor], torch.Tensor], *, axis: int, radius: int,
+               out_scale: tuple[int, int, int], dtype: torch.dtype, seed: int) -> int | None:
+    """The smallest of :data:`ALIGNMENT_SHIFTS` the output follows along ``axis`` (None: none)."""
+    for width in (*PROBE_WIDTHS[1:], max(ALIGNMENT_SHIFTS)):
+        try:
+            for shift in ALIGNMENT_SHIFTS:
+                if _shift_equivariant(fn, axis=axis, radius=radius, shift=shift, out_scale=out_scale, dtype=dtype,
+                                      width=width, seed=seed):
+                    return shift
+            return None
+        except RuntimeError:  # the network refuses this width (a stride larger than it)
+            continue
+    return None
 
 
 def probe_context(
@@ -112,4 +159,11 @@ def probe_context(
         beyond = [float(profile[distance > d].sum()) for d in range(reached + 1)]
         effective.append(next(d for d, mass in enumerate(beyond) if mass <= tolerance * total) if total > 0 else 0)
         radius.append(reached)
-    return ContextNeed(radius=tuple(radius), effective=tuple(effective))  # type: ignore[arg-type]
+    alignment = [_alignment(fn, axis=axis, radius=radius[axis], out_scale=out_scale, dtype=dtype, seed=seed)
+                 for axis in range(3)]
+    if None in alignment:
+        axis = alignment.index(None)
+        return ContextNeed(radius=tuple(radius), whole_volume=True,  # type: ignore[arg-type]
+                           unmeasured=f"its output does not shift with its input along axis {axis} (by up to "
+                                      f"{max(ALIGNMENT_SHIFTS)} LR voxels): tiles cannot equal the whole-volume pass")
+    return ContextNeed(radius=tuple(radius), effective=tuple(effective), alignment=tuple(alignment))  # type: ignore[arg-type]

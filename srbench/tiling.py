@@ -57,9 +57,19 @@ def _cores(n: int, parts: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(edges))
 
 
-def _axis_extents(n: int, parts: int, halo: int) -> list[int]:
-    """Input extent of each tile along one axis (core plus clipped halo)."""
-    return [min(n, b + halo) - max(0, a - halo) for a, b in _cores(n, parts)]
+def _input_span(a: int, b: int, *, n: int, halo: int, align: int) -> tuple[int, int]:
+    """The input ``(start, stop)`` of core ``[a, b)`` on an axis of ``n`` voxels: the core
+    plus ``halo`` per side, clipped to the volume, its start moved down and its stop up to
+    multiples of ``align`` (a strided network's outputs equal the whole-volume pass only
+    on such a grid; the volume's end stays where it is)."""
+    start = max(0, a - halo) // align * align
+    stop = min(n, -(-(b + halo) // align) * align)
+    return start, stop
+
+
+def _axis_extents(n: int, parts: int, halo: int, align: int = 1) -> list[int]:
+    """Input extent of each tile along one axis (core plus clipped, aligned halo)."""
+    return [stop - start for start, stop in (_input_span(a, b, n=n, halo=halo, align=align) for a, b in _cores(n, parts))]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,12 +106,16 @@ class TilePlan:
     @property
     def largest_input(self) -> Shape:
         """The largest tile with its halo, LR voxels per axis."""
-        return tuple(max(_axis_extents(n, k, h)) for n, k, h in zip(self.shape, self.grid, self.halo, strict=True))  # type: ignore[return-value]
+        return tuple(max(_axis_extents(n, k, h, a)) for n, k, h, a in self._axes())  # type: ignore[return-value]
 
     @property
     def computed_voxels(self) -> int:
         """LR voxels fed to the network over all tiles."""
-        return math.prod(sum(_axis_extents(n, k, h)) for n, k, h in zip(self.shape, self.grid, self.halo, strict=True))
+        return math.prod(sum(_axis_extents(n, k, h, a)) for n, k, h, a in self._axes())
+
+    def _axes(self) -> list[tuple[int, int, int, int]]:
+        """``(size, tiles, halo, alignment)`` per axis."""
+        return list(zip(self.shape, self.grid, self.halo, self.context.alignment, strict=True))
 
     @property
     def redundancy(self) -> float:
@@ -128,8 +142,8 @@ class TilePlan:
     def boxes(self) -> Iterator[tuple[Box, Box]]:
         """``(core, input)`` boxes of every tile, as ``((start, stop),) * 3`` in LR voxels."""
         axes = [
-            [((a, b), (max(0, a - h), min(n, b + h))) for a, b in _cores(n, k)]
-            for n, k, h in zip(self.shape, self.grid, self.halo, strict=True)
+            [((a, b), _input_span(a, b, n=n, halo=h, align=align)) for a, b in _cores(n, k)]
+            for n, k, h, align in self._axes()
         ]
         for per_axis in itertools.product(*axes):
             yield tuple(c for c, _ in per_axis), tuple(i for _, i in per_axis)  # type: ignore[misc]
@@ -154,13 +168,13 @@ class TilePlan:
         )
 
 
-def _best_grid(shape: Shape, halo: Shape, *, capacity: float) -> Shape | None:
+def _best_grid(shape: Shape, halo: Shape, *, capacity: float, alignment: Shape = (1, 1, 1)) -> Shape | None:
     """The grid with the fewest computed voxels whose largest input tile holds ≤ ``capacity`` voxels."""
     per_axis = []  # per axis: (tiles, largest input extent, summed input extents)
-    for n, h in zip(shape, halo, strict=True):
+    for n, h, align in zip(shape, halo, alignment, strict=True):
         options = []
         for k in range(1, min(n, MAX_TILES_PER_AXIS) + 1):
-            extents = _axis_extents(n, k, h)
+            extents = _axis_extents(n, k, h, align)
             options.append((k, max(extents), sum(extents)))
         per_axis.append(options)
     best: tuple[int, int, Shape] | None = None
@@ -197,7 +211,7 @@ def plan_tiles(
 
     def make(halo: Shape) -> TilePlan | None:
         halo = tuple(min(h, n) for h, n in zip(halo, shape, strict=True))  # type: ignore[assignment]
-        grid = _best_grid(shape, halo, capacity=capacity)
+        grid = _best_grid(shape, halo, capacity=capacity, alignment=context.alignment)
         if grid is None:
             return None
         return TilePlan(shape=shape, grid=grid, halo=halo, context=context, voxel_bytes=float(voxel_bytes),
