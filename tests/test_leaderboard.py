@@ -434,6 +434,8 @@ def test_each_trained_row_states_its_budget_and_weights(tmp_path):
     fill(store, "insample", {"trilinear": {"psnr": [30.0]}})
     fill(store, "insample", {"dcsrn": {"psnr": [31.0]}}, config={"training": training},
          checkpoint_path="weights/dcsrn/model.safetensors", checkpoint_sha256="ab" * 32)
+    fill(store, "insample", {"trigan": {"psnr": [31.5]}}, config={"training": {**training, "iterations": 850}},
+         checkpoint_path=str(tmp_path.parent / "elsewhere" / "model.safetensors"), checkpoint_sha256="cd" * 32)
     files = write_leaderboards(store, tmp_path / "boards", today=TODAY, pm=PM)
     store.close()
     markdown = files.tracks["insample"].read_text()
@@ -441,3 +443,5 @@ def test_each_trained_row_states_its_budget_and_weights(tmp_path):
     assert ("- **dcsrn**: preset cpu; 700 iterations × batch 8; HR patches 24³; seed 0; trained on track insample; "
             "weights weights/dcsrn/model.safetensors") in section
     assert "- **trilinear**: not trained (no weights)" in section
+    trigan = next(line for line in section.splitlines() if line.startswith("- **trigan**"))
+    assert "850 iterations" in trigan and "weights outside-" in trigan and str(tmp_path.parent) not in markdown

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from srbench.io.paths import portable_path
 from srbench.results.store import ResultsStore
 
 
@@ -19,8 +20,8 @@ def describe_budget(training: Mapping[str, Any] | None, *, checkpoint: str | Non
 
     Args:
         training: the run config's ``training`` entry (the checkpoint's stored configuration).
-        checkpoint: the weights file as recorded (a path relative to the working directory
-            of the evaluation, or redacted).
+        checkpoint: the weights file as recorded, made portable (relative to the working
+            directory, or redacted: never a folder of the machine).
         folds: the number of fold models of a cross-validation row (0: a single model).
     """
     if not training:
@@ -51,6 +52,6 @@ def entry_budgets(store: ResultsStore, run_keys_by_entry: Mapping[str, Sequence[
     for entry, keys in run_keys_by_entry.items():
         first = keys[0] if keys else entry
         path = checkpoints.get(first)
-        out[entry] = describe_budget(training.get(first), checkpoint=None if path is None or path != path else str(path),
-                                     folds=len(keys) if len(keys) > 1 else 0)
+        recorded = None if not isinstance(path, str) or not path else portable_path(path)
+        out[entry] = describe_budget(training.get(first), checkpoint=recorded, folds=len(keys) if len(keys) > 1 else 0)
     return out
