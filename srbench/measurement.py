@@ -77,10 +77,11 @@ def compute_metrics(pm: PluginManager, *, sr: torch.Tensor, hr: torch.Tensor, af
         sr01, hr01 = scale_pair(sr, hr)
     with times.stage("evaluation mask"):
         mask = evaluation_mask(hr01)
-        replaced = outside_replaced(sr01, hr01, mask)
+        masked = {id(metric): bool(getattr(metric, "masked", False)) for metric in metrics}
+        replaced = None if all(masked.values()) else outside_replaced(sr01, hr01, mask)
     for metric in metrics:
         with times.stage(f"metric {metric.name}"):
-            if getattr(metric, "masked", False):
+            if masked[id(metric)]:
                 computed = metric.compute(sr01, hr01, affine=affine, mask=mask)
             else:
                 computed = metric.compute(replaced, hr01, affine=affine)

@@ -235,6 +235,7 @@ def plane_lpips(
     if differing.numel() == 0:
         return 0.0
     sums: list[torch.Tensor] = []
+    totals: list[torch.Tensor] = []
     sizes: list[tuple[int, int]] = []
     with torch.inference_mode():
         for start in range(0, differing.numel(), batch_size):
@@ -245,11 +246,13 @@ def plane_lpips(
             if not sizes:
                 sizes = [tuple(m.shape[-2:]) for m in maps]
                 sums = [torch.zeros((), dtype=torch.float64) for _ in maps]
+                totals = [torch.zeros((), dtype=torch.float64) for _ in maps]
             weights = _layer_weights(mask_slices.index_select(0, chosen), sizes)
             for layer, (distance, weight) in enumerate(zip(maps, weights, strict=True)):
                 sums[layer] += (distance * weight).sum(dtype=torch.float64).cpu()
-        totals = [torch.zeros((), dtype=torch.float64) for _ in sizes]
-        held = torch.nonzero(holding).flatten()
+                totals[layer] += weight.sum(dtype=torch.float64).cpu()
+        # slices with mask voxels where SR equals HR: distance 0, but their mask counts
+        held = torch.nonzero(holding & ~differs).flatten()
         for start in range(0, held.numel(), 64):
             weights = _layer_weights(mask_slices.index_select(0, held[start : start + 64]), sizes)
             for layer, weight in enumerate(weights):

@@ -288,6 +288,12 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+
+def _equal_filters(**columns: str | None) -> tuple[list[str], list[str]]:
+    """SQL ``column = ?`` clauses and their parameters for the columns given a value (None: no filter)."""
+    given = {name: value for name, value in columns.items() if value is not None}
+    return [f"{name} = ?" for name in given], list(given.values())
+
 class ResultsStore:
     """An SQLite results store (see the module docstring for the tables).
 
@@ -615,13 +621,7 @@ class ResultsStore:
         """
         if track is None and method is None and subject is None:
             raise InputError("results drop needs --track, --method or --subject (it never empties a whole store)")
-        clauses, params = [], []
-        if track is not None:
-            clauses.append("track = ?")
-            params.append(track)
-        if subject is not None:
-            clauses.append("subject = ?")
-            params.append(subject)
+        clauses, params = _equal_filters(track=track, subject=subject)
         if method is not None:
             clauses.append("run_key IN (SELECT run_key FROM runs WHERE method = ?)")
             params.append(method)
@@ -699,13 +699,7 @@ class ResultsStore:
 
     def inputs(self, *, track: str | None = None, subject: str | None = None) -> pd.DataFrame:
         """Input files: columns ``run_key, track, subject, path, sha256``."""
-        clauses, params = [], []
-        if track is not None:
-            clauses.append("track = ?")
-            params.append(track)
-        if subject is not None:
-            clauses.append("subject = ?")
-            params.append(subject)
+        clauses, params = _equal_filters(track=track, subject=subject)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return self._frame(f"SELECT * FROM inputs {where} ORDER BY track, subject, path, run_key", params)
 
