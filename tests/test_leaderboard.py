@@ -110,9 +110,11 @@ def test_statistics_hand_checked(published):
     psnr = stats_table(markdown, "PSNR ↑")
     assert psnr["__header__"] == ["Method", "n", "mean", "std", "95% CI", "Δ trilinear [95% CI]", "p vs best",
                                   "p vs trilinear"]
-    # good − trilinear = (3, 4, 2): of the 8 sign flips only ±(3, 4, 2) reach |mean| = 3 → p = 2/8
-    assert psnr["good"][6:] == ["—", "0.25 (P, n=3)"]
-    assert psnr["trilinear"][6:] == ["0.25 (P, n=3)", "—"]
+    # good − trilinear = (3, 4, 2): of the 8 sign flips only ±(3, 4, 2) reach |mean| = 3 → p = 2/8;
+    # good − bad and trilinear − bad are all positive too (p = 2/8 each). The table's family is the
+    # three pairs, so Holm multiplies the smallest by 3: every adjusted p is 0.75
+    assert psnr["good"][6:] == ["—", "0.75 (P, n=3; raw 0.25)"]
+    assert psnr["trilinear"][6:] == ["0.75 (P, n=3; raw 0.25)", "—"]
     assert psnr["good"][2:4] == ["34.000", "1.000"]
     # t-interval: 34 ± t(0.975, 2) · 1 / √3 = 34 ± 4.3027 / 1.7321 = 34 ± 2.484
     assert psnr["good"][4] == "[31.516, 36.484]"
@@ -122,7 +124,7 @@ def test_statistics_hand_checked(published):
     # LPIPS: lower is better, so 'bad' is the reference of "p vs best"
     lpips = stats_table(markdown, "LPIPS ↓")
     assert lpips["bad"][6] == "—"
-    assert lpips["good"][6] == "0.25 (P, n=3)"
+    assert lpips["good"][6] == "0.75 (P, n=3; raw 0.25)"
     assert "With n = 3 pairs the smallest p an exact test can give is 0.25." in markdown
 
 
@@ -146,9 +148,25 @@ def test_statistics_functions_hand_checked():
     lo, hi = t_interval([1.0, 2.0, 3.0])
     assert (lo, hi) == pytest.approx((2.0 - 4.302653 / math.sqrt(3), 2.0 + 4.302653 / math.sqrt(3)), rel=1e-6)
     assert all(math.isnan(v) for v in t_interval([1.0]) + t_interval([1.0, math.inf]))
-    # more than 16 pairs: Monte-Carlo sign flips, (count + 1) / (resamples + 1)
-    many = sign_flip_test(np.ones(20), resamples=999)
+    # up to 32 pairs the count is exact: 20 equal differences are reached only by the all-plus
+    # and all-minus flips
+    exact = sign_flip_test(np.ones(20))
+    assert exact.test == "sign-flip" and exact.p_value == 2 / 2**20
+    # more than 32 pairs: Monte-Carlo sign flips, (count + 1) / (resamples + 1)
+    many = sign_flip_test(np.ones(40), resamples=999)
     assert many.test == "sign-flip-mc" and many.p_value == pytest.approx(1 / 1000)
+
+
+@pytest.mark.parametrize("n", [5, 12, 17])
+def test_split_sign_flip_count_equals_brute_force(n):
+    """The two-halves count equals enumerating every one of the 2**n sign vectors."""
+    rng = np.random.default_rng(n)
+    for differences in (rng.normal(0.4, 1.0, size=n), np.round(rng.normal(0.2, 1.0, size=n), 1)):
+        codes = np.arange(2**n, dtype=np.int64)[:, None]
+        signs = 1.0 - 2.0 * ((codes >> np.arange(n, dtype=np.int64)) & 1)
+        stats = np.abs(signs @ differences) / n
+        brute = float(np.mean(stats >= abs(differences.mean()) - 1e-12 * max(1.0, abs(differences.mean()))))
+        assert sign_flip_test(differences).p_value == brute
 
 
 def test_one_test_at_every_n(tmp_path):
@@ -179,7 +197,7 @@ def test_index(published):
     assert index == published.index_markdown
     assert "[insample](insample.md)" in index and "[knee](knee.md)" in index
     assert index.index("[insample]") < index.index("[knee]")
-    assert "none named (n = 3: no row beats every other in paired tests, Holm-corrected at 0.05)" in index
+    assert "none named (n = 3: no row beats every other in paired tests, Holm-adjusted at 0.05)" in index
     assert sorted(p.name for p in published.index.parent.iterdir()) == ["index.md", "insample.md", "knee.md"]
 
 
@@ -289,7 +307,8 @@ def test_a_diagnostic_column_is_signed_and_never_ranked(tmp_path):
     assert bias["__header__"] == ["Method", "n", "mean", "std", "95% CI", "Δ trilinear [95% CI]", "p vs trilinear"]
     lo, hi = t_interval([0.040, 0.042, 0.044])
     assert bias["good"][:5] == ["good", "3", "+4.20", "0.20", f"[{100 * lo:+.2f}, {100 * hi:+.2f}]"]
-    assert bias["good"][6] == "0.25 (P, n=3)"
+    # a diagnostic's family is each row against trilinear (two tests, both p = 0.25): Holm gives 0.5
+    assert bias["good"][6] == "0.5 (P, n=3; raw 0.25)"
     assert bias["trilinear"][6] == "—"
     assert "A diagnostic has no best method: it is tested against trilinear only." in markdown
     assert stats_table(markdown, "PSNR ↑")["__header__"][6] == "p vs best"

@@ -37,7 +37,7 @@ from srbench.leaderboard.budget import entry_budgets
 from srbench.leaderboard.inference import entry_inference
 from srbench.metric_columns import HARNESS_COLUMNS, MetricColumn, declared_columns, resolve_columns
 from srbench.results.store import EXTERNAL_CONFIG_KEY, METRIC_SELECTION_KEY, ResultsStore, TrackRecord
-from srbench.statistics import PairedTest, paired_test, t_interval
+from srbench.statistics import PairedTest, holm_adjusted, paired_test, t_interval
 
 if TYPE_CHECKING:
     from srbench.plugins import PluginManager
@@ -46,11 +46,6 @@ if TYPE_CHECKING:
 CLAIM_ALPHA = 0.05
 
 
-def holm_all_rejected(p_values: Sequence[float], *, alpha: float = CLAIM_ALPHA) -> bool:
-    """True when Holm's step-down procedure rejects every hypothesis of ``p_values`` at
-    family-wise error ``alpha``: the k-th smallest p-value is below ``alpha / (m - k + 1)``."""
-    ordered = sorted(p_values)
-    return bool(ordered) and all(p < alpha / (len(ordered) - k) for k, p in enumerate(ordered))
 #: appended to the label of such a row on every board, with :data:`EXTERNAL_LEGEND` below the table
 EXTERNAL_MARK = "†"
 EXTERNAL_LEGEND = "† external: scored by srbench from submitted files (srbench score), not re-derivable from weights."
@@ -67,7 +62,8 @@ class MetricSummary:
         mean, std: mean and sample standard deviation (``ddof=1``; NaN when n = 1).
         ci: 95% Student-t interval of the mean (NaN below 2 subjects).
         vs_best, vs_baseline: paired sign-flip tests against the best method and
-            trilinear (None for the method itself or when that method is absent).
+            trilinear, Holm-adjusted within the table's family (:func:`table_family`;
+            None for the method itself or when that method is absent).
         baseline_difference: mean paired difference to trilinear over the subjects both
             have, and its 95% Student-t interval (None as for ``vs_baseline``).
     """
@@ -164,18 +160,19 @@ class TrackBoard:
 
     def supported_best(self, metric: str) -> Entry | None:
         """The entry with the best mean on ``metric`` when the rows support the claim: it is
-        the only best, and its paired test against every other scored entry is significant
-        after Holm correction over those tests (family-wise error :data:`CLAIM_ALPHA`).
-        None otherwise: with one subject nothing is tested, and with four the exact
-        sign-flip test cannot go below p = 0.125."""
+        the only best, and its paired test against every other scored entry rejects at
+        :data:`CLAIM_ALPHA` after Holm adjustment over the table's family (every pair of
+        rows, see :func:`table_family`), so the family-wise error holds although the best
+        was picked from the same data. None otherwise: with one subject nothing is tested,
+        and with four the exact sign-flip test cannot go below p = 0.125."""
         best = self.best(metric)
         if len(best) != 1:
             return None
         others = [e for e in self.entries if e is not best[0] and metric in e.summaries]
         tests = [e.summaries[metric].vs_best for e in others]
-        if not others or any(t is None for t in tests):
+        if not others or any(t is None or t.adjusted is None for t in tests):
             return None
-        return best[0] if holm_all_rejected([t.p_value for t in tests]) else None  # type: ignore[union-attr]
+        return best[0] if all(t.adjusted < CLAIM_ALPHA for t in tests) else None  # type: ignore[union-attr,operator]
 
     def best(self, metric: str) -> list[Entry]:
         """The entries with the best mean on ``metric`` (ties included; none for a diagnostic)."""
@@ -342,7 +339,7 @@ def build_board(
         srbench_versions=sorted({str(v) for v in rows["srbench_version"].dropna().unique() if str(v)}),
         degradation_options=options, degradation_seed=seed, mask_fractions=mask_fractions,
     )
-    _summarise(board)
+    summarise(board)
     return board
 
 
@@ -412,7 +409,10 @@ def shared_subjects(entries: Sequence[Entry]) -> tuple[list[str], dict[str, list
     return sorted(shared), left_out
 
 
-def _summarise(board: TrackBoard) -> None:
+def summarise(board: TrackBoard) -> None:
+    """Fill every entry's :class:`MetricSummary` (mean, sd, t-interval, the paired difference
+    to trilinear, the table family's Holm-adjusted tests) and sort the rows by the first
+    ranked column, in place. Everything a board claims is decided from these summaries."""
     for entry in board.entries:
         for metric, values in entry.values.items():
             x = values.to_numpy()
@@ -428,13 +428,14 @@ def _summarise(board: TrackBoard) -> None:
     for metric in board.metrics:
         best = board.best(metric)
         reference = best[0] if best else None
+        family = table_family(board, metric, baseline)
         for entry in board.entries:
             if metric not in entry.values:
                 continue
             entry.summaries[metric] = dataclasses.replace(
                 entry.summaries[metric],
-                vs_best=_compare(entry, reference, metric),
-                vs_baseline=_compare(entry, baseline, metric),
+                vs_best=family.get(_pair(entry, reference)),
+                vs_baseline=family.get(_pair(entry, baseline)),
                 baseline_difference=_difference(entry, baseline, metric),
             )
     first = board.first_ranked
@@ -448,12 +449,37 @@ def _summarise(board: TrackBoard) -> None:
     board.entries.sort(key=sort_key)
 
 
-def _compare(entry: Entry, reference: Entry | None, metric: str) -> PairedTest | None:
-    if reference is None or reference is entry or metric not in reference.values:
-        return None
-    a, b = entry.values[metric], reference.values[metric]
-    common = a.index.intersection(b.index)
-    return paired_test(a.loc[common].to_numpy(), b.loc[common].to_numpy())
+def _pair(a: Entry, b: Entry | None) -> frozenset[str] | None:
+    """The unordered pair of two different rows (None for a row and itself or no row)."""
+    return None if b is None or a is b else frozenset((a.run_key, b.run_key))
+
+
+def table_family(board: TrackBoard, metric: str, baseline: Entry | None) -> dict[frozenset[str], PairedTest]:
+    """The tests of one table (one metric column), Holm-adjusted as one family.
+
+    A ranked column's family is every pair of rows with values: "p vs best" and "p vs
+    trilinear" are members of it, so choosing the best row from the same data cannot
+    inflate the family-wise error. A diagnostic has no best, and its family is each row
+    against ``baseline``. Each test is the paired sign-flip test over the subjects both
+    rows have (:func:`srbench.statistics.paired_test`), returned with ``adjusted`` (Holm)
+    and ``family`` (the number of tests) set, keyed by the pair of run keys.
+    """
+    scored = [e for e in board.entries if metric in e.values]
+    if board.ranked(metric):
+        pairs = [(a, b) for i, a in enumerate(scored) for b in scored[i + 1:]]
+    else:
+        pairs = [(e, baseline) for e in scored if baseline is not None and e is not baseline and metric in baseline.values]
+    tests = []
+    for a, b in pairs:
+        x, y = a.values[metric], b.values[metric]
+        common = x.index.intersection(y.index)
+        tests.append(paired_test(x.loc[common].to_numpy(), y.loc[common].to_numpy()))
+    adjusted = holm_adjusted([t.p_value for t in tests])
+    m = sum(not math.isnan(p) for p in adjusted)
+    return {
+        _pair(a, b): dataclasses.replace(t, adjusted=None if math.isnan(q) else q, family=m)  # type: ignore[misc]
+        for (a, b), t, q in zip(pairs, tests, adjusted, strict=True)
+    }
 
 
 def _difference(entry: Entry, reference: Entry | None, metric: str) -> tuple[float, float, float] | None:

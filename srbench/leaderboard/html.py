@@ -298,7 +298,7 @@ def _statistics_table(board: TrackBoard, metric: str) -> str:
         lo, hi = summary.ci
 
         def p_sort(test: Any) -> str:
-            return _sort_number(test.p_value) if test is not None and test.n else ""
+            return _sort_number(test.reported_p) if test is not None and test.n else ""
 
         def shown(x: float, *, spread: bool = False) -> str:
             return _e(format_metric(board, metric, x, spread=spread))
@@ -373,7 +373,7 @@ def render_track_page(
         '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta) + "</dl>",
         '<p class="note">Mean ± sample standard deviation over subjects; ↑ higher is better, ↓ lower is better; '
         "a value is highlighted only when its row is the best and better than every other row in a paired test "
-        "(Holm-corrected, p < 0.05; values equal at the displayed precision are ties); n = number of subjects. Click a column header to sort; click a run for its provenance."
+        "(Holm-adjusted over every pair of rows of its table, p < 0.05; values equal at the displayed precision are ties); n = number of subjects. Click a column header to sort; click a run for its provenance."
         + (f" {_e(diagnostics_legend(board))}" if board.diagnostics else "") + "</p>",
         _main_table(board, runs),
         *([f'<p class="note">{_e(EXTERNAL_LEGEND)}</p>'] if any(e.external is not None for e in board.entries) else []),

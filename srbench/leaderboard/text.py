@@ -22,15 +22,21 @@ def format_value(x: float) -> str:
 
 
 def format_p(test: PairedTest | None) -> str:
-    """``0.031 (P, n=7)``: p-value, test (P exact sign-flip, MC Monte-Carlo sign-flip; W
-    Wilcoxon in rows rendered by older versions), pairs."""
+    """``0.031 (P, n=7; raw 0.0031)``: the p-value a claim rests on (Holm-adjusted within its
+    table's family when it has one), the test (P exact sign-flip, MC Monte-Carlo sign-flip;
+    W Wilcoxon in rows rendered by older versions), the pairs, and the test's own p-value
+    when adjustment changed it."""
     if test is None:
         return "—"
     if test.n == 0 or math.isnan(test.p_value):
         return "— (no paired subjects)"
     code = {"wilcoxon": "W", "sign-flip": "P", "sign-flip-mc": "MC"}[test.test]
-    p = "<0.001" if test.p_value < 0.001 else f"{test.p_value:.3g}"
-    return f"{p} ({code}, n={test.n})"
+
+    def shown(p: float) -> str:
+        return "<0.001" if p < 0.001 else f"{p:.3g}"
+
+    raw = f"; raw {shown(test.p_value)}" if shown(test.reported_p) != shown(test.p_value) else ""
+    return f"{shown(test.reported_p)} ({code}, n={test.n}{raw})"
 
 
 def format_difference(board: TrackBoard, metric: str, difference: tuple[float, float, float] | None) -> str:
@@ -56,11 +62,12 @@ def statistics_text(board: TrackBoard, *, baseline: str) -> str:
         "values, 83–88 % for strongly skewed ones (log-normal, σ = 1) at n = 3–20; a percentile bootstrap covers "
         f"75 % and 65 % at n = 3: benchmarks/ci_coverage.py). Δ {baseline}: mean paired difference to {baseline} over the subjects both "
         "rows have, with its 95% Student-t interval. p: two-sided sign-flip test of the mean paired difference "
-        "(P exact up to 16 pairs, MC Monte-Carlo beyond; one null, symmetric differences, at every n), against "
-        f"{baseline} and against the row with the best mean. The best row is chosen from the same data, so "
-        "\"p vs best\" describes and does not test; a value is in bold only when Holm-corrected tests against "
-        f"every other row all reject at 0.05. With n = {n} pairs the smallest p an exact test can give is "
-        f"{smallest_p(n):.3g}."
+        "(P exact up to 32 pairs, MC Monte-Carlo beyond; one null, symmetric differences, at every n), against "
+        f"{baseline} and against the row with the best mean. Each table is one family of tests, every pair of its "
+        "rows, and the p shown is Holm-adjusted within it (the test's own p follows as \"raw\" where they differ), "
+        "so a table's chance of any false p < 0.05 or bold value is at most 0.05, the choice of the best row from "
+        "the same data included. A value is in bold only when its adjusted tests against every other row all "
+        f"reject at 0.05. With n = {n} pairs the smallest p an exact test can give is {smallest_p(n):.3g}."
     )
 
 
@@ -91,7 +98,7 @@ def format_summary(board: TrackBoard, metric: str, summary: MetricSummary) -> st
 #: the legend of bold values on a board
 BOLD_LEGEND = (
     "a value is in **bold** only when its row is the best and better than every other row in a paired test "
-    "(Holm-corrected over those rows, p < 0.05); values equal at the displayed precision are ties, and none is bold"
+    "(Holm-adjusted over every pair of rows of its table, p < 0.05); values equal at the displayed precision are ties, and none is bold"
 )
 
 
@@ -116,7 +123,7 @@ def leader_text(board: TrackBoard) -> str:
     key = claimed_best(board, first)
     if key is None:
         n = len(board.subjects)
-        why = f"n = {n}: nothing can be tested" if n < 2 else f"n = {n}: no row beats every other in paired tests, Holm-corrected at 0.05"
+        why = f"n = {n}: nothing can be tested" if n < 2 else f"n = {n}: no row beats every other in paired tests, Holm-adjusted at 0.05"
         return f"none named ({why})"
     leader = next(e for e in board.entries if e.run_key == key)
     return f"{leader.label} ({format_value(leader.summaries[first].mean)} {board.columns[first].label})"
