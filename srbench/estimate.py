@@ -84,7 +84,7 @@ def probe_predictor(predictor: Any, shapes: Sequence[tuple[int, int, int]], *, f
                     scale: Sequence[float], settings: InferenceSettings) -> Scaling | None:
     """How ``predictor``'s time grows with the SR voxels, from synthetic LR volumes for the
     HR ``shapes``; None when it cannot run them (an estimate never stops an evaluation)."""
-    from srbench.testing.synthetic import lr_volume
+    from srbench.synthetic import lr_volume
 
     try:
         volumes = [lr_volume(tuple(n // f for n, f in zip(shape, factors, strict=True)), seed=k)
@@ -101,7 +101,7 @@ def probe_metric(metric: Any, shapes: Sequence[tuple[int, int, int]]) -> Scaling
     (None when it fails on them)."""
     import numpy as np
 
-    from srbench.testing.synthetic import unit_volume
+    from srbench.synthetic import unit_volume
 
     try:
         pairs = [(unit_volume(shape, seed=1), unit_volume(shape, seed=2)) for shape in shapes]

@@ -24,7 +24,7 @@ from srbench.data.pairs import make_pair
 from srbench.errors import InputError, PluginError, ScaleNotSupported, unknown_name
 from srbench.folds import Fold, subject_folds
 from srbench.interfaces import InferenceSettings, Predictor, SubjectFile
-from srbench.io.checkpoint import checkpoint_config
+from srbench.io.checkpoint import checkpoint_budget, checkpoint_config
 from srbench.io.nifti import save_volume
 from srbench.measurement import compute_metrics, result_columns
 from srbench.models import load_predictor, predict_checked
@@ -546,7 +546,9 @@ def run_evaluation(
                 degradation=track.degradation,
                 intensity_convention=CONVENTION_NAME,
                 scale=track.scale,
-                config={"training": checkpoint_config(weights), "inference": inference_record(settings),
+                config={"training": checkpoint_config(weights),
+                        **({"budget": budget} if (budget := checkpoint_budget(weights)) else {}),
+                        "inference": inference_record(settings),
                         "degradation": {"name": track.degradation, "options": dict(track.degradation_options),
                                         "seed": track.seed},
                         **({"cross_validation": fold.record()} if fold is not None else {}),

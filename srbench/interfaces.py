@@ -224,7 +224,8 @@ class Predictor(Protocol):
         ...
 
 
-# A predictor may also define (optional, checked by the conformance kit when present):
+# A predictor may also define (optional, checked by the conformance kit when present; every optional
+# capability of every plugin object, with its default, is listed in srbench.capabilities.OPTIONAL):
 #
 #     def context_need(self) -> ContextNeed: ...
 #         the receptive field its predictions have (the kit checks the declared radius is

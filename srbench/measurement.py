@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from srbench import capabilities
 from srbench.errors import InputError, unknown_name
 from srbench.stage_times import StageTimes
 
@@ -77,7 +78,7 @@ def compute_metrics(pm: PluginManager, *, sr: torch.Tensor, hr: torch.Tensor, af
         sr01, hr01 = scale_pair(sr, hr)
     with times.stage("evaluation mask"):
         mask = evaluation_mask(hr01)
-        masked = {id(metric): bool(getattr(metric, "masked", False)) for metric in metrics}
+        masked = {id(metric): capabilities.masked(metric) for metric in metrics}
         replaced = None if all(masked.values()) else outside_replaced(sr01, hr01, mask)
     for metric in metrics:
         with times.stage(f"metric {metric.name}"):

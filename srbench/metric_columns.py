@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from srbench import capabilities
 from srbench.errors import InputError
 from srbench.interfaces import ColumnDisplay
 
@@ -90,10 +91,10 @@ class MetricColumn:
 
 def metric_columns(metric: Any) -> list[MetricColumn]:
     """The columns one metric object declares (``outputs``, ``display``, ``description``)."""
-    display = dict(getattr(metric, "display", None) or {})
-    description = str(getattr(metric, "description", "") or "")
+    display = capabilities.metric_display(metric)
+    description = capabilities.description(metric)
     return [
-        MetricColumn(name=str(column), metric=str(getattr(metric, "name", "")),
+        MetricColumn(name=str(column), metric=capabilities.name(metric),
                      direction=None if direction is None else bool(direction), description=description,
                      display=display.get(column, ColumnDisplay()))
         for column, direction in dict(metric.outputs).items()

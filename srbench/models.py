@@ -169,7 +169,7 @@ def build_from_checkpoint(ckpt: Checkpoint, build_network: NetworkBuilder, *, mo
     real, so a mistyped, negative or huge field is one InputError naming the file instead of
     a crash or a huge allocation.
     """
-    from srbench.training.config import config_from_dict
+    from srbench.io.typed_config import config_from_dict
 
     try:
         config = StoredConfiguration(ckpt.config) if config_class is StoredConfiguration else config_from_dict(config_class, dict(ckpt.config))

@@ -22,6 +22,7 @@ from typing import Any
 
 import pluggy
 
+from srbench import capabilities
 from srbench import hookspecs
 from srbench.errors import InputError, PluginError, collapse_whitespace, did_you_mean, quoted, unknown_name
 from srbench.io.paths import is_safe_name
@@ -213,8 +214,8 @@ class PluginManager:
             seen: set[str] = set()
             for obj in objects:
                 missing = [attr for attr in required if not hasattr(obj, attr)]
-                name = getattr(obj, "name", None)
-                if missing or not isinstance(name, str) or not name.strip():
+                name = capabilities.name(obj)
+                if missing or not name.strip():
                     self._problem(
                         info,
                         f"hook {hook_name} returned a malformed {kind} {_short_repr(obj)} "
@@ -291,7 +292,7 @@ def hook_names() -> list[str]:
 
 def _api_version_problem(module: Any, distribution: str) -> str | None:
     """Why ``module``'s ``SRBENCH_API_VERSIONS`` excludes this srbench, or None when it fits."""
-    supported = getattr(module, "SRBENCH_API_VERSIONS", None)
+    supported = capabilities.supported_api_versions(module)
     if supported is None:
         return None
     if isinstance(supported, (str, int, float)):

@@ -28,6 +28,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from srbench import capabilities
 from srbench.errors import PluginError
 
 #: ``native_scales`` value of a method defined at every per-axis scale (an interpolation)
@@ -84,7 +85,7 @@ def declares_native(predictor: Any, scale: Sequence[float]) -> bool:
     Raises:
         PluginError: ``native_scales`` is neither ``"any"`` nor a collection of three factors each.
     """
-    declared = getattr(predictor, "native_scales", None)
+    declared = capabilities.native_scales(predictor)
     if declared is None:
         return False
     wanted = tuple(float(s) for s in scale)

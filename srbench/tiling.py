@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from srbench import capabilities
 from srbench.errors import InputError
 from srbench.interfaces import ContextNeed
 
@@ -335,5 +336,5 @@ def parse_memory_size(text: str | int) -> int:
 def predictor_plan(predictor: Any, shape: Shape, *, scale: Any, settings: Any) -> TilePlan | None:
     """The plan ``predictor`` would use for an LR volume of ``shape``; ``None`` for
     predictors that do not plan tiles (no ``inference_plan`` method) or fixed patches."""
-    method = getattr(predictor, "inference_plan", None)
+    method = capabilities.inference_plan_method(predictor)
     return None if method is None else method(tuple(int(n) for n in shape), scale=scale, settings=settings)

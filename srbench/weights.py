@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from srbench.errors import InputError, file_error
-from srbench.io.atomic import write_text_atomic
+from srbench.io.atomic import write_json_atomic, write_text_atomic
 from srbench.io.hashing import sha256_file
 
 #: folder of a plugin package holding its shipped weights
@@ -209,7 +209,6 @@ def add_run(pm: Any, run_dir: Path, *, into: Path | None = None) -> ShippedWeigh
     preset = check_name(config.get("preset"), kind="preset", source=run_dir / "config.json")
     track = check_config_name(config.get("track"), kind="track", source=run_dir / "config.json")
     from srbench.io.checkpoint import load_checkpoint
-    from srbench.training.manifest import write_manifest
 
     checkpoint = load_checkpoint(run_dir / "model.safetensors", method=method)
     if checkpoint.kind != "model":
@@ -222,7 +221,7 @@ def add_run(pm: Any, run_dir: Path, *, into: Path | None = None) -> ShippedWeigh
     target.mkdir(parents=True, exist_ok=True)
     for name in FILES:
         if name == "manifest.json":
-            write_manifest(target / name, portable_manifest(_read_json(run_dir / name)))
+            write_json_atomic(target / name, portable_manifest(_read_json(run_dir / name)))
         else:
             shutil.copyfile(run_dir / name, target / name)
     write_text_atomic(target / SHA_FILE, f"{sha256_file(target / 'model.safetensors')}  model.safetensors\n")

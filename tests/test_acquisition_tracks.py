@@ -24,7 +24,7 @@ from srbench.config import load_config
 from srbench.errors import InputError
 from srbench.plugins import get_plugin_manager
 from srbench.results.store import ResultsStore, RunRecord
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from tests.conftest import DEMO_DATA, REPO, TRAIN_TEST_DATASETS
 from tests.test_evaluate_cli import clean_env, copy_store, run_ok, stored_values, write_volume
 

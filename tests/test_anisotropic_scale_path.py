@@ -192,7 +192,7 @@ def test_the_board_rendered_from_an_export_states_every_rows_path(knee_store, tm
 
 def test_srbench_predict_takes_the_same_path_and_says_which(tmp_path):
     from srbench.plugins import get_plugin_manager
-    from srbench.testing.cli import run_cli
+    from srbench.cli.runner import run_cli
     from srbench.weights import find_shipped
 
     lr = tmp_path / "lr.nii.gz"

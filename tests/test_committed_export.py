@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from srbench.testing.cli import CLIResult, run_cli
+from srbench.cli.runner import CLIResult, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORT = REPO / "leaderboards" / "results.jsonl"

@@ -10,7 +10,7 @@ import pytest
 from srbench.config import DataUnavailable, load_config
 from srbench.errors import InputError
 from srbench.plugins import get_plugin_manager
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from srbench.testing.synthetic import smooth_volume
 from tests.conftest import DEMO_DATA, REPO
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from srbench.io.nifti_check import check_nifti, gunzip_length
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from srbench.testing.synthetic import smooth_volume
 from tests.conftest import REPO
 

@@ -11,7 +11,7 @@ import pytest
 from srbench.measurement import select_metrics
 from srbench.errors import InputError
 from srbench.plugins import get_plugin_manager
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from tests.test_progress_log import _bench
 
 ENV = {"NO_COLOR": "1", "SRBENCH_CONFIG": None}

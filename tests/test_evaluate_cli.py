@@ -5,7 +5,7 @@ affines, one with odd sizes) with three tracks: ``insample`` (3 subjects, the pa
 linear degradation), ``knee`` (an anisotropic volume, scale ``[2, 2, 1]``) and ``kspace``
 (the same subjects, k-space degradation). The expensive full evaluation runs once per
 module; tests that write copy its store first. Commands run in this process
-(:func:`srbench.testing.cli.run_cli`) with the environment of a user: no ``SRBENCH_``
+(:func:`srbench.cli.runner.run_cli`) with the environment of a user: no ``SRBENCH_``
 settings, a home folder of their own.
 """
 
@@ -27,7 +27,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from srbench.testing.cli import CLIResult, run_cli
+from srbench.cli.runner import CLIResult, run_cli
 from srbench.testing.synthetic import oblique_affine, smooth_volume
 from tests.conftest import REPO
 from tests.fake_distributions import make_distribution, run_srbench

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from srbench.testing.synthetic import oblique_affine, smooth_volume
 from tests.conftest import REPO
 

@@ -13,7 +13,7 @@ from srbench.data.degradations import PaperLinear
 from srbench.data.pairs import degrade_volume
 from srbench.errors import InputError
 from srbench.interfaces import InferenceSettings, Volume
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from srbench.testing.synthetic import oblique_affine, smooth_volume
 
 

@@ -13,7 +13,7 @@ from srbench.metric_columns import MetricColumn, declared_columns, resolve_colum
 from srbench.plugins import get_plugin_manager
 from srbench.results.store import ResultsStore, RunRecord, TrackRecord
 from srbench.statistics import bootstrap_ci, paired_test, sign_flip_test, smallest_p, t_interval
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 
 PM = get_plugin_manager()
 
@@ -451,7 +451,8 @@ def test_each_trained_row_states_its_budget_and_weights(tmp_path):
     store.register_track(TrackRecord("insample", "insample", "demo-t1-test", "demo-t1-train"))
     training = {"preset": "cpu", "iterations": 700, "batch_size": 8, "patch_size": 24, "seed": 0, "track": "insample"}
     fill(store, "insample", {"trilinear": {"psnr": [30.0]}})
-    fill(store, "insample", {"dcsrn": {"psnr": [31.0]}}, config={"training": training},
+    fill(store, "insample", {"dcsrn": {"psnr": [31.0]}},
+         config={"training": training, "budget": {"parameters": 220661, "training_seconds": 416.7}},
          checkpoint_path="weights/dcsrn/model.safetensors", checkpoint_sha256="ab" * 32)
     fill(store, "insample", {"trigan": {"psnr": [31.5]}}, config={"training": {**training, "iterations": 850}},
          checkpoint_path=str(tmp_path.parent / "elsewhere" / "model.safetensors"), checkpoint_sha256="cd" * 32)
@@ -459,8 +460,10 @@ def test_each_trained_row_states_its_budget_and_weights(tmp_path):
     store.close()
     markdown = files.tracks["insample"].read_text()
     section = markdown.split("## Training budgets", 1)[1]
-    assert ("- **dcsrn**: preset cpu; 700 iterations × batch 8; HR patches 24³; seed 0; trained on track insample; "
+    assert ("- **dcsrn**: preset cpu; 700 iterations × batch 8; HR patches 24³; seed 0; 220,661 parameters; "
+            "trained for 417 s wall time, as its run manifest records; trained on track insample; "
             "weights weights/dcsrn/model.safetensors") in section
     assert "- **trilinear**: not trained (no weights)" in section
     trigan = next(line for line in section.splitlines() if line.startswith("- **trigan**"))
     assert "850 iterations" in trigan and "weights outside-" in trigan and str(tmp_path.parent) not in markdown
+    assert "parameters" not in trigan  # evaluated before budgets were recorded: nothing invented

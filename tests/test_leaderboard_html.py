@@ -28,7 +28,7 @@ from srbench.leaderboard.markdown import write_leaderboards
 from srbench.leaderboard.text import format_p, format_value
 from srbench.plugins import get_plugin_manager
 from srbench.results.store import ResultsStore, RunRecord, TrackRecord
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from tests.conftest import REPO
 
 PM = get_plugin_manager()

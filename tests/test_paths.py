@@ -22,7 +22,7 @@ from srbench.io.paths import (
     same_file,
 )
 from srbench.models import predict_checked
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 
 
 @pytest.mark.parametrize("name", ["insample", "paper-knee", "sub-01_ses-a", "v1.2", "a+b"])

@@ -16,7 +16,7 @@ from srbench.errors import InputError
 from srbench.metric_columns import MetricColumn
 from srbench.results.merge import merge
 from srbench.results.store import DEFAULT_RESULTS_PATH, SCHEMA_VERSION, ResultsStore, RunRecord, TrackRecord
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 
 
 def record(method: str = "trilinear", **changes) -> RunRecord:

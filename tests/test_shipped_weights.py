@@ -146,3 +146,34 @@ def test_a_local_run_chosen_over_the_shipped_weights_is_announced(tmp_path):
     assert len(notes) == 1 and notes[0].startswith("using the newest local run of 'dcsrn': ")
     assert "(preset cpu, iterations 700, trained on track insample)" in notes[0]
     assert "--checkpoint" in notes[0]
+
+
+def test_every_shipped_model_states_its_parameters_and_training_time():
+    """Evaluation records a parameter count read from the safetensors header and the wall time
+    from the manifest beside the weights."""
+    import math
+
+    from safetensors import safe_open
+
+    from srbench.io.checkpoint import checkpoint_budget
+
+    for model in sorted(REPO.glob("plugins/*/srbench_*/weights/*/model.safetensors")):
+        budget = checkpoint_budget(model)
+        with safe_open(str(model), framework="pt") as handle:
+            expected = sum(math.prod(handle.get_tensor(k).shape) for k in handle.keys() if k.startswith("module/"))
+        assert budget["parameters"] == expected > 0, model
+        assert budget["training_seconds"] == round(json.loads((model.parent / "manifest.json").read_text())["wall_s"], 1)
+
+
+def test_a_hostile_manifest_gives_no_training_time(tmp_path):
+    import shutil
+
+    from srbench.io.checkpoint import checkpoint_budget
+
+    model = next(iter(sorted(REPO.glob("plugins/*/srbench_*/weights/*/model.safetensors"))))
+    shutil.copy(model, tmp_path / "model.safetensors")
+    assert checkpoint_budget(tmp_path)["training_seconds"] is None  # no manifest
+    for text in ('{"wall_s": "1e9"}', '{"wall_s": true}', '{"wall_s": -3}', "[1, 2]", "{", '{"wall_s": NaN}'):
+        (tmp_path / "manifest.json").write_text(text)
+        assert checkpoint_budget(tmp_path)["training_seconds"] is None, text
+    assert checkpoint_budget(tmp_path / "missing.safetensors") == {}

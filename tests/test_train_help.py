@@ -9,7 +9,7 @@ import pytest
 
 from srbench.cli.train import default_preset, parse_assignments
 from srbench.plugins import get_plugin_manager
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from srbench.training.config import resolve_config
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from tests.conftest import REPO
 
 EXPORT = REPO / "leaderboards" / "results.jsonl"

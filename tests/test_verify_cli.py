@@ -172,7 +172,7 @@ def test_verify_finds_the_committed_export_and_its_tracks_from_any_folder(tmp_pa
     """From a folder outside the checkout, with SRBENCH_CONFIG naming a configuration that
     lacks the committed tracks, ``verify`` still finds leaderboards/results.jsonl and checks
     it against the shipped demo configuration, and says so."""
-    from srbench.testing.cli import run_cli
+    from srbench.cli.runner import run_cli
 
     other = tmp_path / "mine.toml"
     other.write_text('[datasets.x]\npaths = ["x.nii.gz"]\ncontrast = "T1w"\nanatomy = "brain"\n')

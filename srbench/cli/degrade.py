@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from srbench import capabilities
 from srbench.defaults import DEFAULT_DEGRADATION
 from srbench.cli.common import PathParam, plugin_manager
 from srbench.config.document import configure
@@ -36,7 +37,7 @@ def command(ctx: click.Context, input_path: Path, output_path: Path, scale: str,
         raise click.BadParameter("must be a non-negative integer", param_hint="--seed")
     chosen = configure(plugin_manager(ctx).get("degradation", degradation), parse_options(options))
     given = ctx.get_parameter_source("seed") in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
-    if given and not getattr(chosen, "uses_seed", True):
+    if given and not capabilities.uses_seed(chosen):
         raise click.BadParameter(f"degradation '{degradation}' adds no noise, so a seed changes nothing", param_hint="--seed")
     check_output_file(output_path, inputs=[input_path])
     if not output_path.name.endswith(NIFTI_SUFFIXES):

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from srbench import capabilities
 from srbench.cli.common import plugin_manager
 from srbench.errors import InputError
 
@@ -21,8 +22,7 @@ KIND_LABELS = {"model": "models", "trainer": "trainers", "metric": "metrics", "d
 
 def _registers(info: Any) -> str:
     parts = [f"{KIND_LABELS.get(kind, kind)}: {', '.join(names)}" for kind, names in info.registers.items() if names]
-    impl = getattr(info.module, "register_commands", None)
-    if impl is not None and hasattr(impl, "srbench_impl") and info.problem is None:
+    if capabilities.register_commands_hook(info.module) is not None and info.problem is None:
         parts.append("commands")
     return "; ".join(parts) or "-"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from srbench import capabilities
 from srbench.cli.common import PathParam, device_option, plugin_manager, resolve_device
 from srbench.grid import parse_scale
 from srbench.interfaces import InferenceSettings
@@ -40,7 +41,7 @@ def with_inference_options(fn):
 def refuse_unused_patch_options(ctx: click.Context, models: list) -> None:
     """Refuse the inference options given explicitly when no selected model runs patch
     inference (a model says so with ``patch_inference = False``)."""
-    if any(getattr(model, "patch_inference", True) for model in models):
+    if any(capabilities.patch_inference(model) for model in models):
         return
     for name in ("patch_size", "overlap", "batch_size", "memory_budget", "halo", "precision"):
         if ctx.get_parameter_source(name) in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT):

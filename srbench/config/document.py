@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from srbench import capabilities
 from srbench.config import DEFAULT_DEGRADATION, FOLD_SCHEMES, TRACK_KINDS, BenchmarkConfig, DatasetSpec, TrackSpec
 from srbench.config.schema import Table, check_top_level, describe
 from srbench.errors import InputError, did_you_mean, file_error, quoted
@@ -66,7 +67,7 @@ def _dataset(table: Table, *, name: str, path: Path, pm: PluginManager) -> Datas
     check_config_name(name, kind="dataset", source=path)
     readers = {reader.name: reader for reader in pm.all("dataset reader")}
     reader_keys = {reader.key: reader for reader in readers.values()}
-    allowed = (*COMMON_DATASET_KEYS, *reader_keys, *(o for r in readers.values() for o in getattr(r, "options", ())))
+    allowed = (*COMMON_DATASET_KEYS, *reader_keys, *(o for r in readers.values() for o in capabilities.reader_options(r)))
     table.only(allowed)
     contrast = table.string("contrast")
     anatomy = table.string("anatomy")
@@ -90,7 +91,7 @@ def _dataset(table: Table, *, name: str, path: Path, pm: PluginManager) -> Datas
         keys = " or ".join(quoted(k) for k in sorted(reader_keys))
         raise table.error_here(f"needs {keys} to say where its files are")
     for reader in chosen:
-        validate_table = getattr(reader, "validate_table", None)
+        validate_table = capabilities.validate_table_method(reader)
         if validate_table is not None:
             try:
                 validate_table(table)
@@ -112,7 +113,7 @@ def _dataset(table: Table, *, name: str, path: Path, pm: PluginManager) -> Datas
 
 def _generic_reader_values(table: Table, reader: Any) -> None:
     """A reader that does not validate its own keys gets strings or lists of strings."""
-    for key in (reader.key, *getattr(reader, "options", ())):
+    for key in (reader.key, *capabilities.reader_options(reader)):
         if key in table and not isinstance(table.data[key], str):
             table.strings(key)
 
@@ -198,7 +199,7 @@ def configure(degradation: Any, options: Mapping[str, Any], *, table: Table | No
     """
     if not options:
         return degradation
-    with_options = getattr(degradation, "with_options", None)
+    with_options = capabilities.with_options_method(degradation)
     try:
         if with_options is None:
             raise InputError(f"degradation '{degradation.name}' takes no options")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from srbench import capabilities
 from srbench import grid
 from srbench.errors import InputError, file_error
 from srbench.folds import Fold, subject_folds
@@ -126,7 +127,7 @@ def manifest_header(track: TrackSpec, *, config: BenchmarkConfig, pm: PluginMana
         "track": {"name": track.name, "kind": track.kind, "test_dataset": track.test, "description": track.description,
                   "contrast": dataset.contrast, "anatomy": dataset.anatomy},
         "degradation": {"name": track.degradation, "options": dict(track.degradation_options), "seed": track.seed,
-                        "description": str(getattr(degradation, "description", "") or "")},
+                        "description": capabilities.description(degradation)},
         "scale": [float(s) for s in track.scale],
         "intensity_convention": {"name": CONVENTION_NAME, "description": CONVENTION_DESCRIPTION},
         "grid_tolerance": grid.AFFINE_TOLERANCE,

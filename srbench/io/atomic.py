@@ -7,10 +7,12 @@ complete file, never a half-written one.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from srbench.errors import file_error
 
@@ -105,3 +107,8 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Atomically replace ``path`` with ``text`` (UTF-8)."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Atomically replace ``path`` with ``data`` as indented JSON, keys sorted, one final newline."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ FORMAT = "srbench-checkpoint-1"
 KINDS = ("checkpoint", "model")
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
+#: the run manifest written beside a run's weights (:mod:`srbench.training.manifest`)
+MANIFEST_FILE = "manifest.json"
+_MAX_MANIFEST = 1024 * 1024
 _MAX_HEADER = 100 * 1024 * 1024
 _PICKLE_MESSAGE = "refusing to load a pickle checkpoint: it could execute code; srbench checkpoints are safetensors"
 
@@ -251,5 +255,49 @@ def checkpoint_config(path: str | Path | None) -> dict[str, Any]:
         return {}
     try:
         return metadata_config(read_metadata(resolve_checkpoint_path(path)))
+    except InputError:
+        return {}
+
+
+def module_parameter_count(path: Path) -> int:
+    """The number of values in the ``module/`` tensors of the checkpoint at ``path`` (the
+    inference modules' parameters and buffers), read from the header alone."""
+    from safetensors import safe_open
+
+    _check_container(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return sum(math.prod(handle.get_slice(key).get_shape()) for key in handle.keys() if key.startswith("module/"))
+    except (SafetensorError, OSError) as exc:
+        raise file_error(path, f"not a readable safetensors checkpoint ({exception_line(exc, limit=120)})") from None
+
+
+def training_seconds(folder: Path) -> float | None:
+    """The wall time (s) of the run whose weights lie in ``folder``, from its ``manifest.json``
+    (``wall_s``); None when there is no manifest, or it is not a JSON object of at most
+    1 MiB holding a finite non-negative ``wall_s``."""
+    path = folder / MANIFEST_FILE
+    try:
+        if not path.is_file() or path.stat().st_size > _MAX_MANIFEST:
+            return None
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    wall = manifest.get("wall_s") if isinstance(manifest, dict) else None
+    if isinstance(wall, bool) or not isinstance(wall, (int, float)) or not math.isfinite(wall) or wall < 0:
+        return None
+    return round(float(wall), 1)
+
+
+def checkpoint_budget(path: str | Path | None) -> dict[str, Any]:
+    """What a results record states about the weights at ``path`` (a file or run directory):
+    ``parameters`` (:func:`module_parameter_count`) and ``training_seconds``
+    (:func:`training_seconds`, None when unknown). ``{}`` without a path or for an
+    unreadable file: the model's own ``load`` reports a bad checkpoint clearly."""
+    if path is None:
+        return {}
+    try:
+        file = resolve_checkpoint_path(path)
+        return {"parameters": module_parameter_count(file), "training_seconds": training_seconds(file.parent)}
     except InputError:
         return {}

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from srbench import capabilities
 from srbench.defaults import BASELINE_METHOD
 from srbench.errors import InputError, file_error
 from srbench.io.hashing import sha256_text
@@ -505,7 +506,7 @@ def degradation_description(pm: PluginManager | None, name: str, options: Mappin
         degradation = pm.get("degradation", name)
         if options:
             degradation = degradation.with_options(dict(options))
-        return str(getattr(degradation, "description", "") or "")
+        return capabilities.description(degradation)
     except Exception:  # noqa: BLE001 - the store may name a degradation not installed here
         return ""
 
@@ -524,14 +525,14 @@ def degradation_draws_noise(pm: PluginManager | None, name: str, options: Mappin
             candidates.append(pm.get("degradation", name))
         except Exception:  # noqa: BLE001 - the store may name a degradation not installed here
             pass
-    candidates += [d for d in register_degradations() if getattr(d, "name", None) == name]
+    candidates += [d for d in register_degradations() if capabilities.name(d) == name]
     if not candidates:
         return None
     try:
         configured = candidates[0].with_options(dict(options)) if options else candidates[0]
     except Exception:  # noqa: BLE001 - options this version does not know
         return None
-    return bool(getattr(configured, "uses_seed", True))
+    return capabilities.uses_seed(configured)
 
 
 def build_boards(

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from srbench import capabilities
 from srbench.interfaces import InferenceSettings, Scale, Volume
 
 
@@ -67,7 +68,7 @@ class LRBackgroundZeroed:
 
     @property
     def needs_checkpoint(self) -> bool:
-        return bool(getattr(self.base, "needs_checkpoint", True))
+        return capabilities.needs_checkpoint(self.base)
 
     def load(self, *, checkpoint: Path | None = None, device: str = "cpu") -> _ZeroedPredictor:
         return _ZeroedPredictor(self.base.load(checkpoint=checkpoint, device=device), self.fraction)

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from srbench import capabilities
 from srbench.errors import InputError
 from srbench.interfaces import Volume
 from srbench.testing.failures import CheckFailed, CheckSkipped
@@ -138,7 +139,7 @@ def model_checkpoint(ctx: CheckContext, method: str, *, seed: int = 0, perturbed
 def load_predictor(ctx: CheckContext, model: Any, *, checkpoint: Path | None = None) -> Any:
     """``model.load(...)`` with weights: ``checkpoint``, or for a learned model a fresh
     :func:`model_checkpoint`; ``None`` for a model without weights."""
-    if checkpoint is None and getattr(model, "needs_checkpoint", False):
+    if checkpoint is None and capabilities.needs_checkpoint(model):
         checkpoint = model_checkpoint(ctx, model.name)
     return model.load(checkpoint=checkpoint, device=ctx.device)
 

@@ -1,8 +1,9 @@
 """Generate the reference parts of ``docs/plugins.md`` from the code, so they cannot drift.
 
-Three sections are generated between HTML comment markers: the hook reference (each hook
+Four sections are generated between HTML comment markers: the hook reference (each hook
 of :mod:`srbench.hookspecs` with its docstring, and the contracts of
-:mod:`srbench.interfaces` its objects implement), the list of conformance checks
+:mod:`srbench.interfaces` its objects implement), the optional capabilities of plugin
+objects with their defaults (:data:`srbench.capabilities.OPTIONAL`), the list of conformance checks
 (:data:`srbench.testing.checks.CHECKS`) and the table of the shared training options
 (the fields of :class:`srbench.training.config.TrainingConfig`, their types, defaults and
 units). Everything outside the markers is hand-written.
@@ -35,7 +36,7 @@ CONTRACTS: dict[str, tuple[type, ...]] = {
     "register_degradations": (interfaces.Degradation,),
 }
 
-SECTIONS = ("TRAINING CONFIG", "HOOK REFERENCE", "CONFORMANCE CHECKS")
+SECTIONS = ("TRAINING CONFIG", "OPTIONAL CAPABILITIES", "HOOK REFERENCE", "CONFORMANCE CHECKS")
 
 #: unit of each TrainingConfig field (a field missing here fails tests/test_hook_docs.py)
 CONFIG_UNITS: dict[str, str] = {
@@ -216,8 +217,18 @@ def config_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def capability_table() -> str:
+    """The Markdown table of every optional capability (:data:`srbench.capabilities.OPTIONAL`)."""
+    from srbench.capabilities import OPTIONAL
+
+    lines = ["| object | attribute | default when absent | meaning |", "|---|---|---|---|"]
+    lines += [f"| {kind} | {attribute} | {default} | {meaning} |" for kind, attribute, default, meaning in OPTIONAL]
+    return "\n".join(lines) + "\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
-    "TRAINING CONFIG": config_table, "HOOK REFERENCE": hook_reference, "CONFORMANCE CHECKS": check_list,
+    "TRAINING CONFIG": config_table, "OPTIONAL CAPABILITIES": capability_table, "HOOK REFERENCE": hook_reference,
+    "CONFORMANCE CHECKS": check_list,
 }
 
 

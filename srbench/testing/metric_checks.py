@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from srbench import capabilities
 from srbench.interfaces import Metric
 from srbench.testing.context import CheckContext
 from srbench.testing.failures import CheckFailed, CheckSkipped, require
@@ -123,7 +124,7 @@ def background_ignored(metric: Any, ctx: CheckContext) -> None:
     """A metric declaring ``masked = True`` accepts ``mask=`` and reports the same value for
     every column whose name does not end in ``_volume`` whatever the prediction holds
     outside the mask (a ``_volume`` column may measure the whole volume)."""
-    if not getattr(metric, "masked", False):
+    if not capabilities.masked(metric):
         raise CheckSkipped(f"metric '{metric.name}' is not masked: evaluation hands it the prediction with "
                            "the reference's background")
     sr, hr = _pair()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from srbench import capabilities
 from srbench import grid
 from srbench.errors import InputError, ScaleNotSupported
 from srbench.interfaces import InferenceSettings, SRModel, Volume
@@ -323,7 +324,7 @@ def receptive_field(model: Any, ctx: CheckContext) -> None:
     (``inference_plan()``), tiles whose halo covers the radius give the whole-volume result
     (≤ 1e-5 of the intensity range) on a volume long enough for two tiles."""
     predictor = shared_predictor(ctx, model)
-    if not callable(getattr(predictor, "context_need", None)):
+    if capabilities.context_need_method(predictor) is None:
         raise CheckSkipped(f"model '{model.name}' declares no receptive field (its predictor has no context_need())")
     need = predictor.context_need()
     whole = InferenceSettings(memory_budget=_WHOLE_BUDGET)
@@ -340,7 +341,7 @@ def receptive_field(model: Any, ctx: CheckContext) -> None:
                 f"model '{model.name}': declared receptive-field radius {need.radius} LR voxels, but lowering LR voxel "
                 f"{voxel} changes SR voxels up to {tuple(int(m) for m in measured)} LR voxels away; tiles with that "
                 "halo would show seams")
-    if need.whole_volume or not callable(getattr(predictor, "inference_plan", None)):
+    if need.whole_volume or capabilities.inference_plan_method(predictor) is None:
         return
     radius = max(need.radius)
     long = lr_volume((6, 6, 4 * radius + 8), seed=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from srbench import capabilities
 from srbench.testing.failures import CheckFailed, require
 
 #: names are typed on the command line and stored in results: lowercase, no spaces
@@ -53,5 +54,4 @@ def plugin_loads(info: Any, ctx: Any) -> None:
 
 
 def _registers_commands(info: Any) -> bool:
-    impl = getattr(info.module, "register_commands", None)
-    return impl is not None and hasattr(impl, "srbench_impl")
+    return capabilities.register_commands_hook(info.module) is not None

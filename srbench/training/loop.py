@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from srbench import capabilities
 from srbench.errors import InputError, SrbenchRuntimeError
 from srbench.interfaces import Degradation, PatchBatch, Trainer, Volume
 from srbench.io.atomic import write_text_atomic
@@ -46,7 +47,7 @@ from srbench.io.hashing import sha256_file
 from srbench.nn.memory_format import apply_memory_format, memory_format_for
 from srbench.provenance import utc_now
 from srbench.training import distributed
-from srbench.io.checkpoint import CHECKPOINT_FILE, MODEL_FILE, load_checkpoint, restore_modules
+from srbench.io.checkpoint import CHECKPOINT_FILE, MANIFEST_FILE, MODEL_FILE, load_checkpoint, restore_modules
 from srbench.training.checkpoint import restore_optimizers, save_checkpoint
 from srbench.training.config import RESUMABLE_FIELDS, config_to_dict, resume_conflicts
 from srbench.training.lock import run_directory_lock
@@ -56,7 +57,6 @@ from srbench.training.patches import BatchPrefetcher, PatchSource
 from srbench.training.seeding import derive_seed, make_generator
 
 CONFIG_FILE = "config.json"
-MANIFEST_FILE = "manifest.json"
 LOSSES_FILE = "losses.csv"
 
 
@@ -249,7 +249,7 @@ def _train(
     source.positions(0, int(config.batch_size), world_size=context.world_size)  # checks divisibility
 
     # optional earlier stage of a multi-stage method (see the module docstring)
-    prepare = getattr(trainer, "prepare", None)
+    prepare = capabilities.prepare_method(trainer)
     resources = {} if prepare is None else dict(
         prepare(config, volumes=volumes, degradation=degradation, run_dir=run_dir, resume=resume, device=device, progress=progress)
         or {}

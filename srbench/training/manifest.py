@@ -8,7 +8,6 @@ training it also records the final iteration, wall time and the model file's sha
 
 from __future__ import annotations
 
-import json
 import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import torch
 
-from srbench.io.atomic import write_text_atomic
+from srbench.io.atomic import write_json_atomic
 from srbench.io.hashing import sha256_file
 from srbench.provenance import git_state, utc_now
 
@@ -61,4 +60,4 @@ def build_manifest(
 
 def write_manifest(path: str | Path, manifest: Mapping[str, Any]) -> None:
     """Write ``manifest`` as indented JSON, atomically."""
-    write_text_atomic(path, json.dumps(dict(manifest), indent=2, sort_keys=True) + "\n")
+    write_json_atomic(path, dict(manifest))

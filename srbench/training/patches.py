@@ -61,6 +61,7 @@ import torch
 import torch.nn.functional as F
 import torchio as tio
 
+from srbench import capabilities
 from srbench import grid
 from srbench.data.intensity import normalisation_range, normalise
 from srbench.data.pairs import degrade_volume
@@ -159,7 +160,7 @@ class PatchSource:
         self.min_foreground = float(min_foreground)
         self.seed = int(seed)
         #: re-degrade every epoch (noise); unknown degradations are assumed to draw noise
-        self.per_epoch = bool(getattr(degradation, "uses_seed", True))
+        self.per_epoch = capabilities.uses_seed(degradation)
         if not volumes:
             raise InputError("training needs at least one volume (the track's training dataset is empty)")
         for s in self.scale:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from srbench import capabilities
 from srbench.errors import InputError
 from srbench.folds import Fold, select_folds, track_folds
 from srbench.grid import integer_scale
@@ -57,9 +58,9 @@ class TrainingJob:
 
 def default_preset(trainer: Trainer) -> str:
     """The trainer's ``default_preset`` attribute, else ``cpu`` when it has one, else its first preset."""
-    preset = getattr(trainer, "default_preset", None)
+    preset = capabilities.default_preset(trainer)
     if preset:
-        return str(preset)
+        return preset
     return "cpu" if "cpu" in trainer.presets else next(iter(trainer.presets))
 
 

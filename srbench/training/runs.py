@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from srbench import capabilities
 from srbench.errors import InputError, show
 from srbench.io.checkpoint import MODEL_FILE, metadata_config, read_metadata
 
@@ -87,7 +88,7 @@ def resolve_checkpoint(
     A ``checkpoint`` given to a method that takes no weights (``trilinear``) is refused
     rather than ignored.
     """
-    needs = bool(getattr(model, "needs_checkpoint", False))
+    needs = capabilities.needs_checkpoint(model)
     if checkpoint is not None and not needs:
         raise InputError(f"--checkpoint: method '{model.name}' takes no trained weights; drop --checkpoint")
     if checkpoint is not None or not needs:
@@ -116,7 +117,7 @@ def resolve_fold_checkpoint(model: SRModel, *, track: str, fold: int, runs_root:
     newest ``runs/*/fold-<fold>/model.safetensors`` trained on that track and fold (never a
     model of another fold, track or shipped weights: those may have seen the held-out
     subject). None for a method without weights."""
-    if not getattr(model, "needs_checkpoint", False):
+    if not capabilities.needs_checkpoint(model):
         return None
     root = runs_root or RUNS_ROOT
     found = find_latest_model(model.name, track=track, fold=fold, runs_root=root)

@@ -12,7 +12,7 @@ from srbench.errors import InputError
 from srbench.interfaces import InferenceSettings
 from srbench.io.nifti import load_volume, save_volume
 from srbench.plugins import get_plugin_manager
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from srbench.testing.synthetic import lr_volume
 from srbench.training.checkpoint import save_checkpoint
 from srbench.training.config import config_to_dict, resolve_config

@@ -16,7 +16,7 @@ from srbench.data.degradations import PaperLinear
 from srbench.interfaces import InferenceSettings, Volume
 from srbench.plugins import get_plugin_manager
 from srbench.io.checkpoint import load_checkpoint
-from srbench.testing.cli import run_cli
+from srbench.cli.runner import run_cli
 from srbench.testing.synthetic import smooth_volume
 from srbench.training.config import resolve_config
 from srbench.training.loop import run_training
