@@ -56,7 +56,7 @@ def heads_config(folder: Path) -> Path:
 
 
 def evaluate(store_path: Path, *, jobs: int, precision: str = "float32", track: str = "all",
-             config_path: Path | None = None) -> tuple[float, dict[str, float], list]:  # fmt: skip
+             config_path: Path | None = None) -> tuple[float, dict[str, float], list]:
     """Evaluate ``track`` of the demo with every method; return wall seconds, stage seconds and outcomes."""
     from srbench.config import load_config
     from srbench.evaluation import open_results_store, plan_evaluation, run_evaluation
@@ -68,7 +68,7 @@ def evaluate(store_path: Path, *, jobs: int, precision: str = "float32", track: 
     start = time.perf_counter()
     config = load_config(config_path, pm=pm)
     plan = plan_evaluation(config=config, pm=pm, track_name=track, methods=(), checkpoint=None, runs_root=None,
-                           shard=(0, 1), device="cpu")  # fmt: skip
+                           shard=(0, 1), device="cpu")
     store, predictions = open_results_store(store_path, reads=[config.path, *plan.inputs()], save_predictions=True)
     settings = InferenceSettings(precision=precision)
     with store:
@@ -166,7 +166,7 @@ def paper_generator() -> None:
     subject = config.subjects(track.test, pm)[0]
     degradation = configure(pm.get("degradation", track.degradation), track.degradation_options)
     hr, lr = degrade_volume(load_volume(subject.path), degradation=degradation, scale=track.scale,
-                            seed=subject_seed(track_seed=track.seed, subject=subject.subject))  # fmt: skip
+                            seed=subject_seed(track_seed=track.seed, subject=subject.subject))
     predictor = NetworkPredictor(generator(), native_scale=(2, 2, 2))
     values = {}
     for name in ("float32", "bfloat16"):

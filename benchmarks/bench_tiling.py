@@ -67,7 +67,7 @@ def child(mode: str, size: tuple[int, int, int], out: Path, threads: int, halo: 
         net = net.to(memory_format=torch.channels_last_3d)
         with torch.inference_mode():
             result = sliding_window_inference(lr[None, None], roi_size=(MONAI_PATCH,) * 3, sw_batch_size=MONAI_BATCH,
-                                              predictor=net, overlap=MONAI_OVERLAP / MONAI_PATCH, mode="constant")[0, 0]  # fmt: skip
+                                              predictor=net, overlap=MONAI_OVERLAP / MONAI_PATCH, mode="constant")[0, 0]
         record["computed_voxels"] = None
     else:
         settings = InferenceSettings()
@@ -79,12 +79,12 @@ def child(mode: str, size: tuple[int, int, int], out: Path, threads: int, halo: 
             plan = plan_tiles(size, context=context, voxel_bytes=voxel_bytes, fixed_bytes=fixed_bytes, budget=2**50)
         else:
             plan = plan_tiles(size, context=context, voxel_bytes=voxel_bytes, fixed_bytes=fixed_bytes,
-                              budget=budget or default_memory_budget("cpu"), halo=halo)  # fmt: skip
+                              budget=budget or default_memory_budget("cpu"), halo=halo)
         with torch.inference_mode():
             result = run_tiled(lr[None, None], fn, plan=plan, out_scale=(2, 2, 2))[0, 0]
         record.update(plan=plan.describe(), redundancy=plan.redundancy, computed_voxels=plan.computed_voxels,
                       estimated_peak_gib=plan.peak_bytes / 2**30, exact=plan.exact, halo=list(plan.halo),
-                      context=[list(context.radius), list(context.fallback)])  # fmt: skip
+                      context=[list(context.radius), list(context.fallback)])
     record["wall_s"] = time.perf_counter() - start
     np.save(out, result.numpy())
     record["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -95,7 +95,7 @@ def run_child(mode: str, size, folder: Path, threads: int, lock: Path | None, *,
     out = folder / f"{mode}-{halo}-{'x'.join(map(str, size))}.npy"
     cmd = [sys.executable, __file__, "child", "--mode", mode, "--size", *map(str, size), "--out", str(out),
            "--threads", str(threads), *(["--halo", str(halo)] if halo is not None else []),
-           *(["--budget", str(budget)] if budget is not None else [])]  # fmt: skip
+           *(["--budget", str(budget)] if budget is not None else [])]
     with held(lock), ForeignLoad() as load:
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
