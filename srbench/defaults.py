@@ -11,3 +11,5 @@ BASELINE_METHOD = "trilinear"
 #: the degradation of a track (and of ``srbench degrade``) that names none: the paper's
 #: block mean (:class:`srbench.data.degradations.PaperLinear`)
 DEFAULT_DEGRADATION = "paper-linear"
+#: the metric column that sorts a board and names its leader when a track declares none
+DEFAULT_PRIMARY_METRIC = "psnr"

@@ -538,7 +538,8 @@ def run_evaluation(
     store.register_columns(declared_columns(pm).values())
     for track_plan in plan.tracks:
         track, subjects, fold = track_plan.track, track_plan.subjects, track_plan.fold
-        store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train))
+        store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train,
+                                         primary_metric=track.primary_metric))
         runs = []
         for model, weights in track_plan.methods:
             record = RunRecord.create(

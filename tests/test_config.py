@@ -44,6 +44,9 @@ def test_globs_subject_ids_and_track_selection(tmp_path, write_nifti):
     assert config.tracks["o"].scale == (2.0, 2.0, 1.0)
     assert [t.name for t in config.select_tracks("all")] == ["t", "o"]
     assert config.tracks["o"].training_track(config) == "t"
+    assert config.tracks["t"].primary_metric == "psnr"  # the default
+    declared = load_config(write_toml(tmp_path, BASIC + 'primary_metric = "lpips"\n'), pm=get_plugin_manager())
+    assert declared.tracks["t"].primary_metric == "lpips"
 
 
 @pytest.mark.parametrize(
@@ -55,6 +58,9 @@ def test_globs_subject_ids_and_track_selection(tmp_path, write_nifti):
         (BASIC.replace('kind = "insample"', 'kind = "insampel"'), "did you mean 'insample'"),
         (BASIC.replace('train = "a"', 'train = "a"\nscale = "abc"'), "[tracks.t] scale: expected an integer factor"),
         (BASIC + "\n[extra]\n", "unknown top-level key 'extra'"),
+        (BASIC + 'primary_metric = "pnsr"\n', "[tracks.t] primary_metric: 'pnsr' is not a ranked column of an installed metric (did you mean 'psnr'"),
+        (BASIC + 'primary_metric = "bias"\n', "[tracks.t] primary_metric: 'bias' is not a ranked column"),  # a diagnostic
+        (BASIC + "primary_metric = 3\n", "[tracks.t] primary_metric"),
     ],
 )
 def test_invalid_config_is_one_line_naming_the_file(tmp_path, text, message):

@@ -326,7 +326,7 @@ def test_a_diagnostic_never_leads_and_stays_one_with_explicit_directions(tmp_pat
     store = ResultsStore(tmp_path / "r.sqlite")
     fill(store, "insample", {method: {"bias": values["bias"]} for method, values in BIASED.items()})
     board = build_boards(store, directions={"bias": None}, pm=PM)[0]
-    assert board.directions == {"bias": None} and board.best("bias") == [] and board.first_ranked is None
+    assert board.directions == {"bias": None} and board.best("bias") == [] and board.primary_metric is None
     assert [e.label for e in board.entries] == ["bad", "good", "trilinear"]  # by label: nothing to rank by
     assert all(e.summaries["bias"].vs_best is None for e in board.entries)
     assert all(e.summaries["bias"].vs_baseline is not None for e in board.entries if e.method != "trilinear")
@@ -467,3 +467,37 @@ def test_each_trained_row_states_its_budget_and_weights(tmp_path):
     trigan = next(line for line in section.splitlines() if line.startswith("- **trigan**"))
     assert "850 iterations" in trigan and "weights outside-" in trigan and str(tmp_path.parent) not in markdown
     assert "parameters" not in trigan  # evaluated before budgets were recorded: nothing invented
+
+
+def test_the_declared_primary_metric_sorts_the_rows_and_names_the_leader(tmp_path):
+    """A track declaring ``primary_metric = "lpips"`` sorts by LPIPS (lower first) and names
+    its leader on it; the declaration survives an export and its import."""
+    from srbench.results.export import read_export, store_from_records, write_export
+
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.register_track(TrackRecord("insample", "insample", "demo-t1-test", "demo-t1-train", primary_metric="lpips"))
+    n = 7  # enough subjects for the exact test to reach p < 0.05 after Holm over three pairs
+    fill(store, "insample", {
+        "trilinear": {"psnr": [30.0 + i for i in range(n)], "lpips": [0.20 + 0.01 * i for i in range(n)]},
+        "sharp": {"psnr": [29.0 + i for i in range(n)], "lpips": [0.10 + 0.01 * i for i in range(n)]},
+        "smooth": {"psnr": [33.0 + i for i in range(n)], "lpips": [0.15 + 0.01 * i for i in range(n)]},
+    })
+    markdown = write_leaderboards(store, tmp_path / "boards", today=TODAY, pm=PM).tracks["insample"].read_text()
+    table = main_table(markdown)
+    assert [k for k in table if k != "__header__"] == ["sharp", "smooth", "trilinear"]  # by LPIPS, not by PSNR
+    assert ("- **Primary metric:** LPIPS ↓, declared by the track: it sorts the rows, and a leader is named on it "
+            "only when the paired tests support one") in markdown
+    index = (tmp_path / "boards" / "index.md").read_text()
+    assert "sharp (0.1300 LPIPS)" in index
+    write_export(store, tmp_path / "rows.jsonl")
+    store.close()
+    records = read_export(tmp_path / "rows.jsonl")
+    assert {"record": "track_setting", "track": "insample", "primary_metric": "lpips"} in records
+    with ResultsStore(store_from_records(records, tmp_path / "copy.sqlite"), read_only=True) as copy:
+        assert copy.tracks()["insample"].primary_metric == "lpips"
+
+
+def test_a_store_without_a_declared_primary_metric_sorts_by_the_first_ranked_column(published):
+    markdown = published.tracks["insample"].read_text()
+    assert "Primary metric" not in markdown
+    assert [k for k in main_table(markdown) if k != "__header__"][0] == "good"  # by PSNR

@@ -73,7 +73,7 @@ def test_metric_column_declarations_travel_with_the_rows(store_path, tmp_path):
         write_export(store, tmp_path / "a.jsonl")
         reference = write_leaderboards(store, tmp_path / "reference", pm=PM).tracks["insample"].read_text()
     records = read_export(tmp_path / "a.jsonl")
-    assert records[0]["version"] == 2
+    assert records[0]["version"] == 3
     assert [r["name"] for r in records if r["record"] == "column"] == ["psnr", "ssim"]
     assert next(r for r in records if r["record"] == "column")["display"]["label"] == "PSNR"
     # an export renders its columns as declared, with no plugin installed (only the degradation's

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from srbench.defaults import DEFAULT_DEGRADATION
+from srbench.defaults import DEFAULT_DEGRADATION, DEFAULT_PRIMARY_METRIC
 from srbench.errors import InputError, file_error, show, unknown_name
 from srbench.interfaces import Scale, SubjectFile
 
@@ -81,6 +81,8 @@ class TrackSpec:
     seed: int = 0
     #: how a ``cv`` track splits its ``test`` dataset into folds (None for other kinds)
     folds: str | None = None
+    #: the ranked metric column that sorts the track's board and names its leader
+    primary_metric: str = DEFAULT_PRIMARY_METRIC
 
     @property
     def cross_validated(self) -> bool:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from srbench import capabilities
 from srbench.config import DEFAULT_DEGRADATION, FOLD_SCHEMES, TRACK_KINDS, BenchmarkConfig, DatasetSpec, TrackSpec
 from srbench.config.schema import Table, check_top_level, describe
+from srbench.defaults import DEFAULT_PRIMARY_METRIC
 from srbench.errors import InputError, did_you_mean, file_error, quoted
 from srbench.grid import integer_scale, parse_scale
 from srbench.io.paths import check_config_name
@@ -26,7 +27,7 @@ TOP_LEVEL_KEYS = ("datasets", "tracks")
 COMMON_DATASET_KEYS = ("reader", "root", "contrast", "anatomy", "select", "description")
 TRACK_KEYS = (
     "test", "train", "kind", "degradation", "degradation_options", "seed", "scale", "description", "models_from",
-    "folds",
+    "folds", "primary_metric",
 )
 #: names that select several tracks on the command line, so no track may use them
 RESERVED_TRACK_NAMES = ("all", "ood", "cv")
@@ -169,6 +170,7 @@ def _track(table: Table, *, name: str, path: Path, datasets: Mapping[str, Datase
     options = table.scalars("degradation_options")
     seed = table.integer("seed", default=0, minimum=0)
     _check_degradation(table, degradation=degradation, options=options, pm=pm)
+    primary_metric = _primary_metric(table, pm=pm)
     return TrackSpec(
         name=name,
         kind=str(kind),
@@ -181,7 +183,21 @@ def _track(table: Table, *, name: str, path: Path, datasets: Mapping[str, Datase
         description=str(table.string("description", default="")),
         models_from=table.string("models_from"),
         folds=folds,
+        primary_metric=primary_metric,
     )
+
+
+def _primary_metric(table: Table, *, pm: PluginManager) -> str:
+    """The track's ``primary_metric``: a ranked column (one with a better direction) that an
+    installed metric declares; :data:`~srbench.defaults.DEFAULT_PRIMARY_METRIC` when absent."""
+    from srbench.metric_columns import declared_columns
+
+    name = table.string("primary_metric", default=DEFAULT_PRIMARY_METRIC)
+    ranked = {column.name for column in declared_columns(pm).values() if column.direction is not None}
+    if name not in ranked:
+        raise table.error("primary_metric", f"{quoted(name)} is not a ranked column of an installed metric"
+                                            f"{did_you_mean(str(name), ranked)}")
+    return str(name)
 
 
 def _check_degradation(table: Table, *, degradation: str, options: Mapping[str, Any], pm: PluginManager) -> None:

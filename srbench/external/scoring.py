@@ -278,7 +278,8 @@ def run_scoring(
 
     if scored:
         store.register_columns(declared_columns(pm).values())
-        store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train))
+        store.register_track(TrackRecord(name=track.name, kind=track.kind, test=track.test, train=track.train,
+                                         primary_metric=track.primary_metric))
         store.register_run(record)
         rows = [SubjectRows(s.prediction.expected.id, s.values,
                             {str(s.prediction.expected.subject.path): s.hr_sha256, str(s.prediction.path): s.prediction.sha256})

@@ -150,8 +150,12 @@ class TrackBoard:
         return self.directions.get(metric) is not None
 
     @property
-    def first_ranked(self) -> str | None:
-        """The first metric column with a direction (the one that sorts rows and names a leader)."""
+    def primary_metric(self) -> str | None:
+        """The column that sorts the rows and names a leader: the track's declared primary
+        metric when the board has it as a ranked column, else the first ranked column."""
+        declared = self.info.primary_metric if self.info is not None else None
+        if declared is not None and declared in self.columns and self.ranked(declared):
+            return declared
         return next((m for m in self.metrics if self.ranked(m)), None)
 
     @property
@@ -439,7 +443,7 @@ def summarise(board: TrackBoard) -> None:
                 vs_baseline=family.get(_pair(entry, baseline)),
                 baseline_difference=_difference(entry, baseline, metric),
             )
-    first = board.first_ranked
+    first = board.primary_metric
 
     def sort_key(entry: Entry) -> tuple[int, float, str]:
         if first is None or first not in entry.summaries:

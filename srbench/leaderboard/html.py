@@ -51,6 +51,7 @@ from srbench.leaderboard.text import (
     leader_text,
     left_out_text,
     mask_text,
+    primary_metric_text,
     safe_url,
     scale_text,
     statistics_text,
@@ -363,6 +364,7 @@ def render_track_page(
         ("srbench version", _e(srbench_version) + (f" (results computed with {_e(', '.join(board.srbench_versions))})" if board.srbench_versions else "")),
         ("Date", f"{_e(today)} (UTC)"),
         ("Subjects", str(len(board.subjects)) + (f" ({_e(left_out_text(board))})" if board.left_out else "")),
+        *([("Primary metric", _e(primary_metric_text(board)))] if primary_metric_text(board) else []),
     ]
     options = getattr(board, "degradation_options", None)
     if options:

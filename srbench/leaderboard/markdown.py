@@ -48,6 +48,7 @@ from srbench.leaderboard.text import (
     left_out_text,
     mask_text,
     options_text,
+    primary_metric_text,
     safe_url,
     scale_text,
     statistics_text,
@@ -182,6 +183,7 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
         f"- **Date:** {today} (UTC)",
         f"- **Subjects:** {len(board.subjects)}" + (f" ({left_out_text(board)})" if board.left_out else ""),
         *([f"- **Metric selection:** {metric_selection_text(board)}"] if metric_selection_text(board) else []),
+        *([f"- **Primary metric:** {escape_markdown(primary_metric_text(board))}"] if primary_metric_text(board) else []),
         "",
         "Mean ± sample standard deviation over subjects; ↑ higher is better, ↓ lower is better; "
         f"{BOLD_LEGEND}; n = number of subjects." + (f" {diagnostics_legend(board)}" if board.diagnostics else ""),

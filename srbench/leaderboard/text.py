@@ -114,10 +114,25 @@ def claimed_best(board: TrackBoard, metric: str) -> str | None:
     return None if tied else top.run_key
 
 
+def primary_metric_text(board: TrackBoard) -> str:
+    """``PSNR ↑, declared by the track: ...``; '' when the track recorded none (rows evaluated
+    before tracks declared one), where the first ranked column plays its part unannounced."""
+    declared = board.info.primary_metric if board.info is not None else None
+    if declared is None:
+        return ""
+    used = board.primary_metric
+    if used != declared:
+        return (f"{declared}, declared by the track, is not a ranked column of these rows; "
+                f"{column_header(board, used) if used else 'no column'} sorts them instead")
+    return f"{column_header(board, used)}, declared by the track: it sorts the rows, and a leader is named on it only"\
+        " when the paired tests support one"
+
+
 def leader_text(board: TrackBoard) -> str:
-    """``a (34.000 PSNR)``: the entry shown as best on the board's first ranked column, when
-    the rows support it (:func:`claimed_best`); else why none is named."""
-    first = board.first_ranked
+    """``a (34.000 PSNR)``: the entry shown as best on the board's primary metric
+    (:attr:`TrackBoard.primary_metric`), when the rows support it (:func:`claimed_best`);
+    else why none is named."""
+    first = board.primary_metric
     if first is None:
         return "—"
     key = claimed_best(board, first)

@@ -5,8 +5,9 @@ The first line is the header ``{"record": "export", "format": EXPORT_FORMAT, "ve
 EXPORT_VERSION, "schema_version": ...}``; every other line is one row, ``{"record": KIND,
 ...}`` with KIND one of ``run``, ``track``, ``input``, ``result``, ``not_applicable`` and
 (from version 2) ``column``, a metric column's declaration, and ``plan``, how a subject's
-volume was tiled. A version-1 export (no ``column`` records) reads as a store without
-declarations.
+volume was tiled, and (from version 3) ``track_setting``, a track's declared primary
+metric. A version-1 export (no ``column`` records) reads as a store without declarations,
+a version-2 export as one whose tracks declare no primary metric.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from srbench.results.schema import RowSet, check_row
 from srbench.results.store import SCHEMA_VERSION, ResultsStore, RunRecord, canonical_json
 
 EXPORT_FORMAT = "srbench-results"
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 #: JSON text columns of the runs table, exported as JSON values
 _JSON_COLUMNS = ("plugin_versions", "scale", "config")
 #: record kind → (table, sort key columns)
@@ -41,6 +42,7 @@ _EXPORT_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "not_applicable": ("not_applicable", ("run_key", "track")),
     "column": ("metric_columns", ("name",)),
     "plan": ("inference_plans", ("run_key", "track", "subject")),
+    "track_setting": ("track_settings", ("track",)),
 }
 
 

@@ -96,6 +96,10 @@ def _plan_store(plan: _Plan, store: ResultsStore, path: Path, *, into: Path, rep
         name = row["track"]
         plan.claim("tracks", (name,), (row["kind"], row["test_dataset"]), path, row,
                    lambda name=name: f"track '{name}' (kind, test dataset)")
+    for row in store.table_rows("track_settings"):
+        name = row["track"]
+        plan.claim("track_settings", (name,), row["primary_metric"], path, row,
+                   lambda name=name: f"the primary metric of track '{name}'")
     for row in store.table_rows("inputs"):
         key = (row["run_key"], row["track"], row["subject"], row["path"])
         plan.claim("inputs", key, row["sha256"], path, row,

@@ -121,6 +121,10 @@ COLUMNS: dict[str, dict[str, tuple[Callable[[Any], bool], bool, str]]] = {
         "name": (_name, True, "a name"),
         "declaration": (_json(dict), True, "a JSON object"),
     },
+    "track_settings": {
+        "track": (_name, True, "a name"),
+        "primary_metric": (_name, True, "a name"),
+    },
     "inference_plans": {
         "run_key": (_hex, True, "a sha256"),
         "track": (_name, True, "a name"),
@@ -165,6 +169,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "not_applicable": ("run_key", "track"),
     "metric_columns": ("name",),
     "inference_plans": ("run_key", "track", "subject"),
+    "track_settings": ("track",),
 }
 
 

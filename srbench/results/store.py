@@ -24,6 +24,10 @@ Tables (schema version :data:`SCHEMA_VERSION`, recorded in ``schema_version``):
 ``inference_plans``
     how each run × track × subject volume was tiled (:meth:`srbench.tiling.TilePlan.record`),
     for methods that plan tiles; created the same way in older stores.
+``track_settings``
+    each track's declared primary metric (the column that sorts its board and names its
+    leader), the newest declaration winning; created the same way in older stores, whose
+    boards then sort by their first ranked column.
 
 A run scored from submitted files (``srbench score``) has an ``external`` entry in its
 config (:mod:`srbench.external.scoring`); its subjects' ``inputs`` hold the HR file and
@@ -126,6 +130,10 @@ CREATE TABLE IF NOT EXISTS metric_columns (
     name TEXT PRIMARY KEY,
     declaration TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS track_settings (
+    track TEXT PRIMARY KEY,
+    primary_metric TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS inference_plans (
     run_key TEXT NOT NULL REFERENCES runs(run_key),
     track TEXT NOT NULL,
@@ -139,7 +147,7 @@ CREATE INDEX IF NOT EXISTS results_by_track ON results (track);
 #: the tables every store has
 _TABLES = ("schema_version", "runs", "tracks", "inputs", "results", "not_applicable")
 #: the tables of :data:`_TABLES` and those a store written by an older srbench may lack
-TABLES = (*_TABLES, "metric_columns", "inference_plans")
+TABLES = (*_TABLES, "metric_columns", "inference_plans", "track_settings")
 
 T = TypeVar("T")
 
@@ -260,12 +268,16 @@ class TrackRecord:
         kind: ``insample`` or ``ood``.
         test: name of the dataset whose subjects were evaluated.
         train: name of the training dataset, when the track declares one.
+        primary_metric: the column that sorts the track's board and names its leader, as
+            datasets.toml declares it (None: not recorded; boards then use their first
+            ranked column).
     """
 
     name: str
     kind: str
     test: str
     train: str | None = None
+    primary_metric: str | None = None
 
 
 def _wal_at_rest(path: Path) -> bool:
@@ -503,6 +515,9 @@ class ResultsStore:
                 )
             else:
                 c.execute("UPDATE tracks SET train_dataset = ? WHERE track = ?", (track.train, track.name))
+            if track.primary_metric is not None:
+                c.execute("INSERT OR REPLACE INTO track_settings (track, primary_metric) VALUES (?, ?)",
+                          (track.name, track.primary_metric))
 
         self._transaction(body)
 
@@ -695,7 +710,9 @@ class ResultsStore:
         rows = self._retry(
             lambda: self._conn.execute("SELECT track, kind, test_dataset, train_dataset FROM tracks").fetchall()
         )
-        return {r[0]: TrackRecord(name=r[0], kind=r[1], test=r[2], train=r[3]) for r in rows}
+        primary = {row["track"]: row["primary_metric"] for row in self.table_rows("track_settings")}
+        return {r[0]: TrackRecord(name=r[0], kind=r[1], test=r[2], train=r[3], primary_metric=primary.get(r[0]))
+                for r in rows}
 
     def inputs(self, *, track: str | None = None, subject: str | None = None) -> pd.DataFrame:
         """Input files: columns ``run_key, track, subject, path, sha256``."""
