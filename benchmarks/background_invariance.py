@@ -29,7 +29,7 @@ from srbench.interfaces import InferenceSettings
 from srbench.models import load_predictor, predict_checked
 from srbench.plugins import get_plugin_manager
 from srbench.testing.background import zero_lr_background
-from srbench.training.runs import resolve_checkpoint
+from srbench.runs import resolve_checkpoint
 
 HEADLINE = ("psnr", "ssim", "nrmse", "nrmse_range", "lpips")
 WHOLE = ("psnr_volume", "ssim_volume")

@@ -32,7 +32,7 @@ from srbench.plugins import PluginManager
 from srbench.scale_path import choose_path, plan_record
 from srbench.stage_times import StageTimes
 from srbench.tiling import predictor_plan
-from srbench.training.runs import resolve_checkpoint, resolve_fold_checkpoint
+from srbench.runs import resolve_checkpoint, resolve_fold_checkpoint
 
 if TYPE_CHECKING:
     from srbench.results.store import ResultsStore
@@ -217,7 +217,7 @@ def iter_subject(job: TrackJob, subject: SubjectFile, *, pm: PluginManager, pred
 
 def save_prediction(root: Path, *, track: str, subject: str, method: str, sr: Any, hr: Any) -> None:
     """Keep an SR volume (and its HR reference) for the leaderboard figures."""
-    from srbench.figures import prediction_path, reference_path
+    from srbench.predictions import prediction_path, reference_path
 
     target = prediction_path(root, track=track, method=method, subject=subject)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -480,7 +480,7 @@ def open_results_store(results_path: Path | None, *, reads: Sequence[Path], save
     created). The store must not be one of ``reads`` (through any link) and its folder
     must be writable; the predictions folder (beside the store) too when it exists.
     """
-    from srbench.figures import default_predictions_dir
+    from srbench.predictions import default_predictions_dir
     from srbench.io.paths import check_output_file, check_writable_dir, ensure_dir
     from srbench.results.store import DEFAULT_RESULTS_PATH, ResultsStore
 

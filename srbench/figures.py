@@ -32,6 +32,7 @@ from srbench.errors import InputError, file_error
 from srbench.interfaces import Volume
 from srbench.io.atomic import atomic_path
 from srbench.io.paths import path_component
+from srbench.predictions import REFERENCE_NAME, prediction_path, reference_path
 
 #: dots per inch of the PNG; with the inch sizes below every size is a whole number of pixels
 DPI = 100
@@ -44,7 +45,6 @@ BOTTOM_IN = 0.2
 PAD_IN = 0.05
 PLANES = ("sagittal", "coronal", "axial")
 #: file stem of the saved HR reference beside the predictions
-REFERENCE_NAME = "_hr"  # never a path_component() of a method name
 #: fraction of each axis of the field of view covered by the zoomed crop (a quarter of a plane's area)
 CROP_FRACTION = 0.5
 #: largest shape difference (voxels per axis) between an SR volume and its HR reference
@@ -82,25 +82,6 @@ class FigureResult:
 def bias_label(bias: float) -> str:
     """``bias +4.20 %``: a bias (fraction of the HR range) as a row label shows it."""
     return f"bias {100.0 * bias:+.2f} %" if math.isfinite(bias) else "bias —"
-
-
-def default_predictions_dir(store_path: str | Path) -> Path:
-    """Where evaluate saves predictions by default: ``predictions/`` beside the results store."""
-    return Path(store_path).parent / "predictions"
-
-
-def prediction_path(root: str | Path, *, track: str, method: str, subject: str) -> Path:
-    """``ROOT/<track>/<subject>/<method>.nii.gz``: where evaluate saves a method's SR volume.
-
-    Each name is one path component (:func:`srbench.io.paths.path_component`), so no
-    name can lead outside ``ROOT``.
-    """
-    return Path(root) / path_component(track) / path_component(subject) / f"{path_component(method)}.nii.gz"
-
-
-def reference_path(root: str | Path, *, track: str, subject: str) -> Path:
-    """``ROOT/<track>/<subject>/hr.nii.gz``: the HR reference (as compared, odd sizes cropped)."""
-    return Path(root) / path_component(track) / path_component(subject) / f"{REFERENCE_NAME}.nii.gz"
 
 
 def figure_layout(n_methods: int) -> tuple[int, int]:

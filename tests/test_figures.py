@@ -16,13 +16,12 @@ from srbench.figures import (
     figure_for_track,
     figure_layout,
     figure_size_px,
-    prediction_path,
-    reference_path,
 )
 from srbench.interfaces import Volume
 from srbench.io.hashing import sha256_file
 from srbench.io.nifti import save_volume
 from srbench.leaderboard.markdown import write_leaderboards
+from srbench.predictions import prediction_path, reference_path
 from srbench.plugins import get_plugin_manager
 from srbench.results.store import ResultsStore, RunRecord, TrackRecord
 

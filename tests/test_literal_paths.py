@@ -45,7 +45,7 @@ def test_a_legal_name_near_the_limit_gets_a_temporary_name(tmp_path):
 def test_dataset_and_track_names_in_any_script_work_end_to_end(tmp_path):
     """A lab's own words as names: encoded where they become file names, never refused."""
     from srbench.cli.runner import run_cli
-    from srbench.training.runs import default_run_dir
+    from srbench.runs import default_run_dir
 
     (tmp_path / "data").mkdir()
     nib.save(nib.Nifti1Image(np.random.default_rng(0).random((24, 24, 24), dtype=np.float32) * 100, np.eye(4)),

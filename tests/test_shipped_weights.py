@@ -110,7 +110,7 @@ def test_modified_shipped_weights_are_refused_wherever_they_are_used(tmp_path, m
     import srbench.weights as weights_module
     from srbench.errors import InputError
     from srbench.plugins import get_plugin_manager
-    from srbench.training.runs import resolve_checkpoint
+    from srbench.runs import resolve_checkpoint
     from srbench.weights import ShippedWeights
 
     pm = get_plugin_manager()
@@ -133,7 +133,7 @@ def test_a_local_run_chosen_over_the_shipped_weights_is_announced(tmp_path):
     which run, with its preset, iterations and track, never silently."""
     import shutil
 
-    from srbench.training.runs import resolve_checkpoint
+    from srbench.runs import resolve_checkpoint
 
     pm = get_plugin_manager()
     shipped = find_shipped(pm, "dcsrn", track="insample")

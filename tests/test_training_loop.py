@@ -23,7 +23,7 @@ from srbench.plugins import get_plugin_manager
 from srbench.io.checkpoint import load_checkpoint
 from srbench.training.config import resolve_config
 from srbench.training.loop import run_training
-from srbench.training.runs import default_run_dir, find_latest_model
+from srbench.runs import default_run_dir, find_latest_model
 from tests.training_toy import ToyTrainer, toy_volumes, write_volumes
 
 REPO = Path(__file__).resolve().parents[1]

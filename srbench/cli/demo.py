@@ -33,7 +33,7 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
     from srbench.io.checkpoint import MODEL_FILE
     from srbench.leaderboard.markdown import write_leaderboards
     from srbench.results.store import ResultsStore
-    from srbench.training.runs import default_run_dir
+    from srbench.runs import default_run_dir
 
     pm = plugin_manager(ctx)
     methods = methods or ("trigan",)

@@ -15,7 +15,7 @@ from srbench.io.paths import check_output_file
 from srbench.models import load_predictor, predict_checked
 from srbench.scale_path import choose_path
 from srbench.tiling import predictor_plan
-from srbench.training.runs import resolve_checkpoint
+from srbench.runs import resolve_checkpoint
 
 inference_options = [
     click.option("--memory-budget", default=None, metavar="SIZE",

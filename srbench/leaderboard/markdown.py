@@ -410,7 +410,8 @@ def write_leaderboards(
     figure_paths: dict[str, Path] = {}
     notes: list[str] = []
     if figures:
-        from srbench.figures import default_predictions_dir, figure_for_track
+        from srbench.figures import figure_for_track
+        from srbench.predictions import default_predictions_dir
 
         root = Path(predictions_dir) if predictions_dir is not None else default_predictions_dir(store.path)
         ensure_dir(out_dir / "figures", what="figures folder")

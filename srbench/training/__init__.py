@@ -6,7 +6,7 @@
 - :mod:`~srbench.training.loop`: :func:`run_training` (resume, logging, DDP).
 - :mod:`~srbench.training.checkpoint`: writing checkpoints, restoring optimisers (reading is
   :mod:`srbench.io.checkpoint`; the inference side, :class:`~srbench.models.CheckpointModel`).
-- :mod:`~srbench.training.runs`: run directories and which weights a method is evaluated with.
+- :mod:`~srbench.training.runs`: run directories (re-exported from :mod:`srbench.runs`, which evaluation reads too).
 - :mod:`~srbench.training.distributed`, :mod:`~srbench.training.logging`,
   :mod:`~srbench.training.manifest`, :mod:`~srbench.training.seeding`: the loop's helpers.
 

@@ -113,7 +113,7 @@ def plan_training(
     """
     from srbench.training.config import resolve_config
     from srbench.training.loop import check_run_dir
-    from srbench.training.runs import default_run_dir
+    from srbench.runs import default_run_dir
 
     for field in ("scale", "fold"):
         if field in overrides:
