@@ -227,7 +227,7 @@ def json_ready(record):
 def test_command_line_inference_settings():
     import click
 
-    from srbench.cli.predict import inference_settings
+    from srbench.cli.inference_options import inference_settings
 
     planned = inference_settings(patch_size=None, overlap=None, batch_size=4, device="cpu", memory_budget="1GiB", halo=3,
                                  precision="bf16")
@@ -242,7 +242,7 @@ def test_command_line_inference_settings():
 
 @pytest.mark.parametrize("hardware", [True, False])
 def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, capsys, hardware):
-    from srbench.cli.predict import inference_settings
+    from srbench.cli.inference_options import inference_settings
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: hardware)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)

@@ -7,7 +7,7 @@ import time
 import click
 
 from srbench.cli.common import PathParam, config_option, device_option, plugin_manager
-from srbench.cli.predict import inference_settings, refuse_unused_patch_options, with_inference_options
+from srbench.cli.inference_options import inference_settings, refuse_unused_patch_options, with_inference_options
 from srbench.cli.row_printer import RowPrinter
 from srbench.config import load_config
 from srbench.estimate import DETAILED_PROBE, compared_summary, estimate_evaluation, estimate_table
