@@ -94,6 +94,8 @@ def resolve_checkpoint(
     if checkpoint is not None or not needs:
         if checkpoint is not None:
             refuse_modified_shipped(checkpoint, pm=pm)
+            _announce(f"using the given weights of '{model.name}': {show(Path(checkpoint))}{_training_facts(Path(checkpoint))}",
+                      notes)
         return checkpoint
     root = runs_root or RUNS_ROOT
     found = find_latest_model(model.name, track=track, runs_root=root)
@@ -158,18 +160,26 @@ def _announce(note: str, notes: list[str] | None) -> None:
         print(note, file=sys.stderr)
 
 
-def _local_run_note(method: str, path: Path) -> str:
-    """What a command says when it picks a local training run for ``method`` on its own: which
-    run, its preset, iterations and track, so a short experiment is never taken silently for
-    the method's reference weights."""
+def _training_facts(path: Path) -> str:
+    """`` (preset cpu, iterations 700, trained on track insample)`` from the weights' stored
+    configuration ('' when it records none or the file cannot be read)."""
+    from srbench.io.checkpoint import resolve_checkpoint_path
+
     try:
-        config = metadata_config(read_metadata(path))
+        config = metadata_config(read_metadata(resolve_checkpoint_path(path)))
     except InputError:
         config = {}
     facts = ", ".join(f"{label} {config[key]}" for label, key in
                       (("preset", "preset"), ("iterations", "iterations"), ("trained on track", "track")) if key in config)
-    return (f"using the newest local run of '{method}': {show(path.parent)}" + (f" ({facts})" if facts else "")
-            + "; pass --checkpoint to choose other weights (the shipped ones: `srbench weights`)")
+    return f" ({facts})" if facts else ""
+
+
+def _local_run_note(method: str, path: Path) -> str:
+    """What a command says when it picks a local training run for ``method`` on its own: which
+    run, its preset, iterations and track, so a short experiment is never taken silently for
+    the method's reference weights."""
+    return (f"using the newest local run of '{method}': {show(path.parent)}{_training_facts(path)}"
+            "; pass --checkpoint to choose other weights (the shipped ones: `srbench weights`)")
 
 
 def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None, notes: list[str] | None = None) -> Path | None:

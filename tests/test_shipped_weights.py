@@ -146,6 +146,10 @@ def test_a_local_run_chosen_over_the_shipped_weights_is_announced(tmp_path):
     assert len(notes) == 1 and notes[0].startswith("using the newest local run of 'dcsrn': ")
     assert "(preset cpu, iterations 700, trained on track insample)" in notes[0]
     assert "--checkpoint" in notes[0]
+    # weights given explicitly are announced too, with what they were trained on
+    given: list[str] = []
+    resolve_checkpoint(pm.get("model", "dcsrn"), checkpoint=run, pm=pm, track="insample", notes=given)
+    assert given == [f"using the given weights of 'dcsrn': {run} (preset cpu, iterations 700, trained on track insample)"]
 
 
 def test_every_shipped_model_states_its_parameters_and_training_time():
