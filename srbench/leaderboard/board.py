@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from srbench import capabilities
+from srbench.config.document import configure
 from srbench.defaults import BASELINE_METHOD
 from srbench.errors import InputError, file_error
 from srbench.io.hashing import sha256_text
@@ -416,8 +417,8 @@ def shared_subjects(entries: Sequence[Entry]) -> tuple[list[str], dict[str, list
 
 def summarise(board: TrackBoard) -> None:
     """Fill every entry's :class:`MetricSummary` (mean, sd, t-interval, the paired difference
-    to trilinear, the table family's Holm-adjusted tests) and sort the rows by the first
-    ranked column, in place. Everything a board claims is decided from these summaries."""
+    to trilinear, the table family's Holm-adjusted tests) and sort the rows by the board's
+    primary metric (:attr:`TrackBoard.primary_metric`), in place. Everything a board claims is decided from these summaries."""
     for entry in board.entries:
         for metric, values in entry.values.items():
             x = values.to_numpy()
@@ -507,10 +508,7 @@ def degradation_description(pm: PluginManager | None, name: str, options: Mappin
     if pm is None:
         return ""
     try:
-        degradation = pm.get("degradation", name)
-        if options:
-            degradation = degradation.with_options(dict(options))
-        return capabilities.description(degradation)
+        return capabilities.description(configure(pm.get("degradation", name), options))
     except Exception:  # noqa: BLE001 - the store may name a degradation not installed here
         return ""
 
@@ -533,7 +531,7 @@ def degradation_draws_noise(pm: PluginManager | None, name: str, options: Mappin
     if not candidates:
         return None
     try:
-        configured = candidates[0].with_options(dict(options)) if options else candidates[0]
+        configured = configure(candidates[0], options)
     except Exception:  # noqa: BLE001 - options this version does not know
         return None
     return capabilities.uses_seed(configured)
