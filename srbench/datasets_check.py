@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from srbench.errors import InputError
+from srbench.folds import LEAVE_ONE_OUT, scheme_error
 from srbench.io.nifti_check import NiftiInfo, check_nifti
 
 #: track statuses
@@ -223,9 +224,14 @@ def check_track(track: Any, datasets: dict[str, DatasetCheck], pm: Any) -> Track
         return result(BLOCKED, "; ".join(problems))
     notes = [f"{len(test.files)} test subject(s)"]
     if track.cross_validated:
-        if len(test.files) < 2:
-            return result(BLOCKED, f"cross-validation needs at least 2 subjects, dataset '{track.test}' has {len(test.files)}")
-        notes.append(f"{len(test.files)} leave-one-subject-out folds, each training on {len(test.files) - 1} subject(s)")
+        scheme = track.folds or LEAVE_ONE_OUT
+        problem = scheme_error(scheme, len(test.files))
+        if problem is not None:
+            return result(BLOCKED, f"dataset '{track.test}': {problem}")
+        count = scheme if isinstance(scheme, int) else len(test.files)
+        fewest, most = len(test.files) - -(-len(test.files) // count), len(test.files) - len(test.files) // count
+        trained_on = str(most) if fewest == most else f"{fewest} to {most}"
+        notes.append(f"{count} subject-disjoint folds, each training on {trained_on} subject(s)")
     if track.train is not None and datasets[track.train].status == UNAVAILABLE:
         notes.append(f"train dataset '{track.train}' unavailable (evaluation needs trained runs from elsewhere)")
     elif track.train is not None:

@@ -22,7 +22,7 @@ import torch
 from srbench.config import BenchmarkConfig, TrackSpec
 from srbench.data.pairs import make_pair
 from srbench.errors import InputError, PluginError, ScaleNotSupported, unknown_name
-from srbench.folds import Fold, subject_folds
+from srbench.folds import LEAVE_ONE_OUT, Fold, subject_folds
 from srbench.interfaces import InferenceSettings, Predictor, SubjectFile
 from srbench.io.checkpoint import checkpoint_budget, checkpoint_config
 from srbench.io.nifti import save_volume
@@ -423,8 +423,9 @@ def plan_evaluation(
                 notes.append(f"skipping track '{track.name}': {problem}")
                 continue
             held_out = {subject.subject for subject in subjects}
-            splits = [(f, [f.test]) for f in subject_folds(every, track=track.name)
-                      if f.test.subject in held_out]
+            splits = [(f, [s for s in f.held_out if s.subject in held_out])
+                      for f in subject_folds(every, track=track.name, folds=track.folds or LEAVE_ONE_OUT)
+                      if any(s.subject in held_out for s in f.held_out)]
         else:
             splits = [(None, subjects)]
         chosen_per_split: list[list[tuple[Any, Path | None]]] = [[] for _ in splits]

@@ -12,7 +12,7 @@ from srbench.cli import main
 from srbench.config import load_config
 from srbench.plugins import get_plugin_manager
 from srbench.errors import InputError
-from srbench.folds import subject_folds
+from srbench.folds import folds_by_subject, subject_folds
 from srbench.interfaces import SubjectFile
 from srbench.results.store import ResultsStore
 from tests.training_toy import write_benchmark
@@ -53,14 +53,28 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 def test_folds_leave_one_subject_out_in_id_order():
     files = [SubjectFile(subject=s, path=Path(f"/x/{s}.nii.gz")) for s in ("c", "a", "b")]
     folds = subject_folds(files, track="t")
-    assert [(f.number, f.count, f.test.subject, [s.subject for s in f.train]) for f in folds] == [
-        (1, 3, "a", ["b", "c"]), (2, 3, "b", ["a", "c"]), (3, 3, "c", ["a", "b"]),
+    assert [(f.number, f.count, f.held_out_ids, [s.subject for s in f.train]) for f in folds] == [
+        (1, 3, ["a"], ["b", "c"]), (2, 3, ["b"], ["a", "c"]), (3, 3, ["c"], ["a", "b"]),
     ]
     assert folds[1].directory == "fold-2" and folds[1].record() == {"fold": 2, "folds": 3, "held_out": "b"}
     with pytest.raises(InputError, match="at least 2"):
         subject_folds(files[:1], track="t")
     with pytest.raises(InputError, match="appear twice"):
         subject_folds([files[0], files[0]], track="t")
+
+
+def test_grouped_folds_are_subject_disjoint_near_equal_groups_in_id_order():
+    files = [SubjectFile(subject=f"s{i:02d}", path=Path(f"/x/s{i:02d}.nii.gz")) for i in (7, 1, 3, 2, 5, 4, 6)]
+    folds = subject_folds(files, track="t", folds=3)
+    assert [f.held_out_ids for f in folds] == [["s01", "s02", "s03"], ["s04", "s05"], ["s06", "s07"]]
+    for fold in folds:
+        assert not set(fold.held_out_ids) & {s.subject for s in fold.train}
+        assert len(fold.held_out) + len(fold.train) == 7
+    assert sorted(i for f in folds for i in f.held_out_ids) == sorted(s.subject for s in files)
+    assert folds[0].record() == {"fold": 1, "folds": 3, "held_out": ["s01", "s02", "s03"]}
+    assert folds_by_subject(folds)["s05"].number == 2
+    with pytest.raises(InputError, match="between 2 and 7"):
+        subject_folds(files, track="t", folds=8)
 
 
 def test_cv_track_is_parsed(cv_toml):
@@ -77,6 +91,9 @@ def test_cv_track_is_parsed(cv_toml):
     [
         ('kind = "cv"\ntest = "heads"\ntrain = "heads"', r"\[tracks.bad\] train: a cv track trains each fold"),
         ('kind = "cv"\ntest = "heads"\nfolds = "site"', r"\[tracks.bad\] folds: expected one of subject"),
+        ('kind = "cv"\ntest = "heads"\nfolds = 1', r"\[tracks.bad\] folds: expected an integer >= 2, got 1"),
+        ('kind = "cv"\ntest = "heads"\nfolds = true', r"\[tracks.bad\] folds: expected \"subject\" or a number"),
+        ('kind = "cv"\ntest = "heads"\nfolds = 2.5', r"\[tracks.bad\] folds: expected \"subject\" or a number"),
         ('kind = "ood"\ntest = "heads"\nfolds = "subject"', r"\[tracks.bad\] folds: only a track of kind \"cv\""),
         ('kind = "cv"\ntest = "heads"\nmodels_from = "insample"', r"\[tracks.bad\] models_from: a cv track trains"),
         ('kind = "ood"\ntest = "heads"\nmodels_from = "heads-cv"', r"models_from: track 'heads-cv' is a cross-validation"),
@@ -86,6 +103,33 @@ def test_cv_configuration_mistakes_are_one_line_errors(cv_toml, table, message):
     cv_toml.write_text(CV_TOML + f"\n[tracks.bad]\n{table}\n")
     with pytest.raises(InputError, match=message):
         load_config(cv_toml, pm=get_plugin_manager())
+
+
+def test_grouped_folds_train_evaluate_and_board(toy_plugin, cv_toml, capsys, tmp_path):
+    cv_toml.write_text(CV_TOML + '\n[tracks.heads-cv2]\nkind = "cv"\nfolds = 2\ntest = "heads"\n')
+    code, out, err = run_cli(capsys, "train", "toy", "--track", "heads-cv2", "--iterations", "2", "--no-progress")
+    assert code == 0, err
+    assert out.split() == [f"runs/toy-cpu-heads-cv2/fold-{k}/model.safetensors" for k in (1, 2)]
+    assert f"fold 1/2 (held out: {SUBJECTS[0]}, {SUBJECTS[1]})" in err
+    read = sorted(Path(f["path"]).name for f in json.loads(Path("runs/toy-cpu-heads-cv2/fold-1/manifest.json").read_text())["data_files"])
+    assert read == [f"{SUBJECTS[2]}.nii.gz"], "fold 1 read a subject it holds out"
+    store_path = tmp_path / "cv2.sqlite"
+    code, out, err = run_cli(capsys, "evaluate", "--track", "heads-cv2", "--method", "toy", "--method", "trilinear",
+                             "--results", str(store_path), "--format", "json", "--no-save-predictions")
+    assert code == 0, err
+    with ResultsStore(store_path, read_only=True) as store:
+        runs = store.runs()
+        held = {(m, json.loads(c)["cross_validation"]["fold"]): json.loads(c)["cross_validation"]["held_out"]
+                for m, c in zip(runs["method"], runs["config"], strict=True)}
+        by_run = store.rows("heads-cv2").groupby("run_key")["subject"].unique()
+    assert held[("toy", 1)] == SUBJECTS[:2] and held[("toy", 2)] == SUBJECTS[2]
+    assert sorted(len(s) for s in by_run) == [1, 1, 2, 2], "each fold's model scores exactly the subjects it held out"
+    code, out, err = run_cli(capsys, "leaderboard", "--results", str(store_path), "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    assert "grouped 2-fold cross-validation" in (tmp_path / "b" / "heads-cv2.md").read_text()
+    cv_toml.write_text(CV_TOML + '\n[tracks.heads-cv2]\nkind = "cv"\nfolds = 4\ntest = "heads"\n')
+    code, out, err = run_cli(capsys, "train", "toy", "--track", "heads-cv2", "--iterations", "2", "--no-progress")
+    assert code == 2 and "folds = 4 needs between 2 and 3 folds for 3 subjects" in err and out == ""
 
 
 def test_cv_is_a_reserved_track_name(cv_toml):

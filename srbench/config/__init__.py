@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 
 DATA_ROOT_ENV = "SRBENCH_DATA_ROOT"
 #: ``insample``: trains on ``train``, tests on ``test``; ``ood``: tests another track's models;
-#: ``cv``: leave-one-subject-out cross-validation over the subjects of ``test``
+#: ``cv``: cross-validation over the subjects of ``test`` (see :mod:`srbench.folds`)
 TRACK_KINDS = ("insample", "ood", "cv")
-#: how a ``cv`` track splits its dataset (``folds = "subject"``: one fold per subject)
+#: how a ``cv`` track splits its dataset: ``folds = "subject"`` (one fold per subject) or
+#: ``folds = K`` (an integer: K subject-disjoint groups), see :mod:`srbench.folds`
 FOLD_SCHEMES = ("subject",)
 #: the largest datasets.toml read (a configuration, not data)
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -62,9 +63,10 @@ class DatasetSpec:
 class TrackSpec:
     """One ``[tracks.NAME]`` table: train on ``train`` (optional), test on ``test``.
 
-    A cross-validation track (``kind = "cv"``, ``folds = "subject"``) has no ``train``: fold
-    ``k`` of ``n`` (:func:`srbench.folds.subject_folds`) trains on every subject of ``test``
-    but the ``k``-th (sorted by id) and tests on that one.
+    A cross-validation track (``kind = "cv"``) has no ``train``: each fold of
+    :func:`srbench.folds.subject_folds` trains on the subjects of ``test`` it does not hold
+    out and tests on those it does (``folds = "subject"``: one subject per fold; ``folds =
+    K``: K groups of consecutive subjects sorted by id).
     """
 
     name: str
@@ -79,8 +81,9 @@ class TrackSpec:
     degradation_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: seed of the degradation's noise (each subject's seed is derived from it)
     seed: int = 0
-    #: how a ``cv`` track splits its ``test`` dataset into folds (None for other kinds)
-    folds: str | None = None
+    #: how a ``cv`` track splits its ``test`` dataset into folds: ``"subject"`` or a number
+    #: of subject groups (None for other kinds)
+    folds: str | int | None = None
     #: the ranked metric column that sorts the track's board and names its leader
     primary_metric: str = DEFAULT_PRIMARY_METRIC
 

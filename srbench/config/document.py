@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from srbench import capabilities
 from srbench.config import DEFAULT_DEGRADATION, FOLD_SCHEMES, TRACK_KINDS, BenchmarkConfig, DatasetSpec, TrackSpec
-from srbench.config.schema import Table, check_top_level, describe
+from srbench.config.schema import Table, check_top_level
 from srbench.defaults import DEFAULT_PRIMARY_METRIC
 from srbench.errors import InputError, did_you_mean, file_error, quoted
 from srbench.grid import integer_scale, parse_scale
@@ -146,7 +146,7 @@ def _track(table: Table, *, name: str, path: Path, datasets: Mapping[str, Datase
     kind = table.string("kind", default="insample" if roles["train"] else "ood", choices=TRACK_KINDS)
     if kind == "insample" and roles["train"] is None:
         raise table.error_here("is kind \"insample\" but has no 'train' dataset")
-    folds = table.string("folds", default="subject" if kind == "cv" else None, choices=FOLD_SCHEMES)
+    folds = _fold_scheme(table, kind=str(kind))
     if kind == "cv":
         if roles["train"] is not None:
             raise table.error(
@@ -185,6 +185,15 @@ def _track(table: Table, *, name: str, path: Path, datasets: Mapping[str, Datase
         folds=folds,
         primary_metric=primary_metric,
     )
+
+
+def _fold_scheme(table: Table, *, kind: str) -> str | int | None:
+    """``folds``: ``"subject"`` (the default of a cv track) or a number of subject groups >= 2."""
+    if isinstance(table.data.get("folds"), int) and not isinstance(table.data.get("folds"), bool):
+        return table.integer("folds", minimum=2)
+    if "folds" in table.data and not isinstance(table.data["folds"], str):
+        raise table.expected("folds", '"subject" or a number of subject groups (an integer >= 2)', table.data["folds"])
+    return table.string("folds", default="subject" if kind == "cv" else None, choices=FOLD_SCHEMES)
 
 
 def _primary_metric(table: Table, *, pm: PluginManager) -> str:

@@ -32,7 +32,7 @@ import numpy as np
 from srbench import capabilities
 from srbench import grid
 from srbench.errors import InputError, file_error
-from srbench.folds import Fold, subject_folds
+from srbench.folds import LEAVE_ONE_OUT, Fold, folds_by_subject, subject_folds
 from srbench.interfaces import SubjectFile
 from srbench.io.paths import check_creatable_dir, path_component, regular_file
 
@@ -89,7 +89,8 @@ def expected_subjects(config: BenchmarkConfig, track: TrackSpec, *, pm: PluginMa
         InputError: the track's data is missing or a file fails the NIfTI gate.
     """
     subjects = config.subjects(track.test, pm)
-    folds = {fold.test.subject: fold for fold in subject_folds(subjects, track=track.name)} if track.cross_validated else {}
+    folds = (folds_by_subject(subject_folds(subjects, track=track.name, folds=track.folds or LEAVE_ONE_OUT))
+             if track.cross_validated else {})
     return [expected_subject(subject, track, fold=folds.get(subject.subject)) for subject in subjects]
 
 
@@ -179,8 +180,9 @@ def export_inputs(
     expected = expected_subjects(config, track, pm=pm)
     manifest = manifest_header(track, config=config, pm=pm)
     if track.cross_validated:
+        folds = {e.fold.number: e.fold for e in expected if e.fold is not None}
         manifest["folds"] = [
-            {**e.fold.record(), "train_subjects": [s.subject for s in e.fold.train]} for e in expected if e.fold is not None
+            {**fold.record(), "train_subjects": [s.subject for s in fold.train]} for _, fold in sorted(folds.items())
         ]
     staging = Path(tempfile.mkdtemp(prefix=".srbench-inputs-", dir=out_dir.parent))
     try:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from srbench.defaults import BASELINE_METHOD
 from srbench.errors import file_error
 from srbench.io.atomic import write_text_atomic
+from srbench.folds import LEAVE_ONE_OUT, describe_scheme
 from srbench.io.paths import check_creatable_dir, ensure_dir, path_component, regular_file
 from srbench.leaderboard.board import (
     EXTERNAL_LEGEND,
@@ -86,11 +87,15 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: Sequenc
 MIN_SUBJECTS_FOR_STATISTICS = 3
 
 
-#: what the test-dataset line adds for a cross-validation track
-CROSS_VALIDATION_NOTE = (
-    " — leave-one-subject-out cross-validation: fold k holds out the k-th subject (sorted by id) and its "
-    "model is trained on all the others, so every subject is scored by a model that never saw it"
-)
+def cross_validation_note(board: TrackBoard) -> str:
+    """What the test-dataset line adds for a cross-validation track: its fold scheme, read
+    from the folds its rows were scored by (more subjects than folds: grouped folds)."""
+    folds: dict[str, int] = {}
+    for entry in board.entries:
+        folds.update(entry.folds)
+    count = len(set(folds.values()))
+    scheme = count if 0 < count < len(folds) else LEAVE_ONE_OUT
+    return f" — {describe_scheme(scheme)}, so every subject is scored by a model that never saw it"
 
 
 def headline_metrics(board: TrackBoard) -> list[str]:
@@ -171,7 +176,7 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
         f"- **Kind:** {info.kind if info else 'unknown'}",
         f"- **Test dataset:** {info.test if info else 'unknown'}"
         + (f" (models trained on {info.train})" if info and info.train else "")
-        + (CROSS_VALIDATION_NOTE if info and info.kind == "cv" else ""),
+        + (cross_validation_note(board) if info and info.kind == "cv" else ""),
         f"- **Scale:** ×{scale_text(board.scale)}",
         f"- **Degradation:** {degradation_text(board)}",
         f"- **Degradation options:** {degradation_setup_text(board)}",

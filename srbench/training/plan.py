@@ -47,7 +47,7 @@ class TrainingJob:
 
     def describe(self) -> str:
         """One line for stderr: what trains on what, where."""
-        fold = f" fold {self.fold.number}/{self.fold.count} (held out: {self.fold.test.subject})" if self.fold else ""
+        fold = f" fold {self.fold.number}/{self.fold.count} (held out: {self.fold.describe_held_out()})" if self.fold else ""
         dataset = self.track.training_dataset
         return (
             f"training {self.config.method} (preset {self.config.preset}) on track {self.track.name}{fold}: "
