@@ -81,9 +81,11 @@ def resolve_checkpoint(
     model: SRModel, *, checkpoint: Path | None, pm: PluginManager, track: str | None = None, runs_root: Path | None = None,
     notes: list[str] | None = None,
 ) -> Path | None:
-    """The checkpoint to load for ``model``: the given one, else the newest run's (for ``track``),
-    else the reference weights a plugin of ``pm`` ships (said in a note: appended to
-    ``notes`` when given, so a command can print it after every check passed; else on stderr).
+    """The checkpoint to load for ``model``: the given one, else the newest run's trained on
+    ``track``, else the reference weights a plugin of ``pm`` ships for ``track`` (said in a
+    note: appended to ``notes`` when given, so a command can print it after every check
+    passed; else on stderr). A model trained on another track is used only when given as
+    ``checkpoint``; ``track`` None accepts any track's.
 
     A ``checkpoint`` given to a method that takes no weights (``trilinear``) is refused
     rather than ignored.
@@ -99,17 +101,17 @@ def resolve_checkpoint(
         return checkpoint
     root = runs_root or RUNS_ROOT
     found = find_latest_model(model.name, track=track, runs_root=root)
-    if found is None and track is not None:
-        found = find_latest_model(model.name, track=None, runs_root=root)
     if found is not None:
         _announce(_local_run_note(model.name, found), notes)
     if found is None:
         found = _shipped_checkpoint(pm, model.name, track=track, notes=notes)
     if found is None:
-        where = f" on track '{track}'" if track else ""
+        where = f" trained on track '{track}'" if track else ""
+        train = f"srbench train {model.name}" + (f" --track {track}" if track else "")
         raise InputError(
-            f"method '{model.name}' needs trained weights and no run{where} was found under "
-            f"{show(root)}/: run `srbench train {model.name}` or pass --checkpoint"
+            f"method '{model.name}' needs trained weights and no local run or shipped weights{where} were found under "
+            f"{show(root)}/: run `{train}`, or name weights with --checkpoint (a model of another track is used only "
+            "when named; `srbench weights` lists the shipped ones)"
         )
     return found
 
@@ -183,11 +185,12 @@ def _local_run_note(method: str, path: Path) -> str:
 
 
 def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None, notes: list[str] | None = None) -> Path | None:
-    """The reference weights a plugin ships for ``method`` (trained on ``track`` when there are
-    such, else on any track), announced in ``notes`` (or on stderr); None when it ships none."""
+    """The reference weights a plugin ships for ``method`` trained on ``track`` (any track when
+    ``track`` is None), announced in ``notes`` (or on stderr); None when it ships none: weights
+    of another track are never taken in silence."""
     from srbench.weights import find_shipped
 
-    shipped = find_shipped(pm, method, track=track) or find_shipped(pm, method)
+    shipped = find_shipped(pm, method, track=track)
     if shipped is None:
         return None
     _refuse_if_modified(shipped)

@@ -181,3 +181,22 @@ def test_a_hostile_manifest_gives_no_training_time(tmp_path):
         (tmp_path / "manifest.json").write_text(text)
         assert checkpoint_budget(tmp_path)["training_seconds"] is None, text
     assert checkpoint_budget(tmp_path / "missing.safetensors") == {}
+
+
+def test_a_model_of_another_track_is_used_only_when_named(tmp_path):
+    """No local run or shipped weights trained on the track: evaluate refuses rather than
+    taking another track's model in silence; given with --checkpoint, it is used and said."""
+    import shutil
+
+    from srbench.runs import resolve_checkpoint
+
+    pm = get_plugin_manager()
+    shipped = find_shipped(pm, "dcsrn", track="insample")
+    run = tmp_path / "runs" / "dcsrn-cpu-insample"
+    shutil.copytree(shipped.path.parent, run)
+    model = pm.get("model", "dcsrn")
+    with pytest.raises(InputError, match=r"no local run or shipped weights trained on track 'other' .*--checkpoint"):
+        resolve_checkpoint(model, checkpoint=None, pm=pm, track="other", runs_root=tmp_path / "runs")
+    notes: list[str] = []
+    assert resolve_checkpoint(model, checkpoint=run, pm=pm, track="other", notes=notes) == run
+    assert "trained on track insample" in notes[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
@@ -28,7 +27,7 @@ def parse_assignments(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--track", default="insample", show_default=True, help="Track whose training dataset is used.")
 @config_option
 @click.option("--fold", type=click.IntRange(min=1), default=None,
-              help="Cross-validation (cv) track: train only fold K (1-based; fold K holds out the K-th subject by id). Default: every fold.")
+              help="Cross-validation (cv) track: train only fold K (1-based; fold K holds out the K-th subject, or group of subjects, by id). Default: every fold.")
 @click.option("--run-dir", type=PathParam(file_okay=False), default=None,
               help="Run directory; default runs/METHOD-PRESET-TRACK (a cv track: one fold-K sub-directory per fold).")
 @click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint (starts fresh when there is none).")
@@ -56,8 +55,8 @@ def command(ctx, method, preset, track, config_path, fold, run_dir, resume, iter
       srbench train METHOD --preset cpu
       srbench train METHOD --iterations 2 --run-dir runs/smoke
       srbench train METHOD --set min_foreground=0.2 --set patch_stride=8 --seed 1
-      srbench train METHOD --track demo-t1-cv --resume      (every fold; one model path per fold)
-      srbench train METHOD --track demo-t1-cv --fold 2
+      srbench train METHOD --track cohort-t1-cv --resume    (every fold; one model path per fold)
+      srbench train METHOD --track cohort-t1-cv --fold 2
     A method's own fields (learning rates, widths...) are in its README; a KEY that
     --set does not know lists them; docs/plugins.md lists the shared ones with units.
     """

@@ -48,7 +48,7 @@ def describe_budget(training: Mapping[str, Any] | None, *, checkpoint: str | Non
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
         facts.append(f"trained for {seconds:,.0f} s wall time{' (all folds)' if folds else ''}, as its run manifest records")
     if "track" in training:
-        facts.append(f"trained on track {training['track']}" + (f" ({folds} fold models, one per held-out subject)" if folds else ""))
+        facts.append(f"trained on track {training['track']}" + (f" ({folds} fold models, each scoring only the subjects its fold held out)" if folds else ""))
     if checkpoint:
         facts.append(f"weights {checkpoint}" + (" and its sibling folds" if folds else ""))
     return "; ".join(facts)
