@@ -469,6 +469,22 @@ def test_each_trained_row_states_its_budget_and_weights(tmp_path):
     assert "parameters" not in trigan  # evaluated before budgets were recorded: nothing invented
 
 
+def test_a_preset_that_declares_a_row_label_names_its_row_for_what_it_trains(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.register_track(TrackRecord("insample", "insample", "demo-t1-test", "demo-t1-train"))
+    training = {"preset": "cpu", "iterations": 300, "track": "insample"}
+    fill(store, "insample", {"trilinear": {"psnr": [30.0]}})
+    fill(store, "insample", {"esrgan3d": {"psnr": [31.0]}}, config={"training": {**training, "row_label": "RRDB, L1-trained"}},
+         checkpoint_path="w/e.safetensors", checkpoint_sha256="ab" * 32)
+    fill(store, "insample", {"hostile": {"psnr": [31.0]}}, config={"training": {**training, "row_label": "x\n| y"}},
+         checkpoint_path="w/h.safetensors", checkpoint_sha256="cd" * 32)
+    markdown = write_leaderboards(store, tmp_path / "boards", today=TODAY, pm=PM).tracks["insample"].read_text()
+    store.close()
+    table = main_table(markdown)
+    assert "esrgan3d (RRDB, L1-trained)" in table and "hostile" in table, "a label that is not one printable line is ignored"
+    assert "- **esrgan3d (RRDB, L1-trained)**: preset cpu" in markdown
+
+
 def test_the_declared_primary_metric_sorts_the_rows_and_names_the_leader(tmp_path):
     """A track declaring ``primary_metric = "lpips"`` sorts by LPIPS (lower first) and names
     its leader on it; the declaration survives an export and its import."""

@@ -245,6 +245,7 @@ def build_board(
     run_degradations: Mapping[str, Mapping[str, Any]] | None = None,
     run_folds: Mapping[str, Mapping[str, Any]] | None = None,
     run_external: Mapping[str, Mapping[str, Any]] | None = None,
+    row_labels: Mapping[str, str] | None = None,
 ) -> TrackBoard:
     """Summarise one track's rows (``ResultsStore.rows(track)``) and not-applicable marks.
 
@@ -262,6 +263,9 @@ def build_board(
     ``run_external`` maps the run key of a run scored from submitted files to its
     ``external`` entry (:func:`srbench.external.scoring.external_runs`): its row is
     labelled with :data:`EXTERNAL_MARK` and carries the submission.
+
+    ``row_labels`` maps a run key to its training configuration's ``row_label``
+    (:func:`run_row_labels`): the row is called ``method (row_label)``.
 
     Raises:
         InputError: the rows mix degradations (or degradation options or seeds), scales
@@ -303,12 +307,17 @@ def build_board(
 
     external = dict(run_external or {})
 
+    named = dict(row_labels or {})
+    entry_labels = {entry: named[key] for entry, key in zip(pd.concat([rows["entry"], marks["entry"]]),
+                                                            pd.concat([rows["run_key"], marks["run_key"]]), strict=True)
+                    if named.get(key)}
+
     def label(method: str, run_key: str, checkpoint: Any) -> str:
         mark = f" {EXTERNAL_MARK}" if run_key in external else ""
-        if runs_per_method.get(method, 1) <= 1:
-            return method + mark
-        tag = f"ckpt {checkpoint[:8]}" if isinstance(checkpoint, str) and checkpoint else f"run {run_key[:8]}"
-        return f"{method} ({tag}){mark}"
+        tags = [entry_labels[run_key]] if run_key in entry_labels else []
+        if runs_per_method.get(method, 1) > 1:
+            tags.append(f"ckpt {checkpoint[:8]}" if isinstance(checkpoint, str) and checkpoint else f"run {run_key[:8]}")
+        return f"{method} ({', '.join(tags)}){mark}" if tags else method + mark
 
     entries: list[Entry] = []
     for (method, key), group in rows.groupby(["method", "entry"], sort=True):
@@ -362,6 +371,17 @@ def run_degradations(store: ResultsStore) -> dict[str, dict[str, Any]]:
     """Run key → the ``degradation`` entry of its config (``{"name", "options", "seed"}``),
     for the runs that recorded one."""
     return store.run_config_entries("degradation")
+
+
+def run_row_labels(store: ResultsStore) -> dict[str, str]:
+    """Run key → the ``row_label`` its training configuration declares (runs without one
+    are absent): what a board calls the row after the method's name."""
+    out = {}
+    for key, training in store.run_config_entries("training").items():
+        value = training.get("row_label") if isinstance(training, Mapping) else None
+        if isinstance(value, str) and value.strip() and value.isprintable():
+            out[str(key)] = value.strip()
+    return out
 
 
 def run_folds(store: ResultsStore) -> dict[str, dict[str, Any]]:
@@ -569,8 +589,9 @@ def build_boards(
     folds = run_folds(store)
     external = store.run_config_entries(EXTERNAL_CONFIG_KEY)
     selections = store.run_config_entries(METRIC_SELECTION_KEY)
+    labels = run_row_labels(store)
     boards = [build_board(t, rows, marks, columns=columns, info=infos.get(t), run_degradations=degradations,
-                          run_folds=folds, run_external=external)
+                          run_folds=folds, run_external=external, row_labels=labels)
               for t in tracks]
     for board in boards:
         board.degradation_description = degradation_description(pm, board.degradation, board.degradation_options)

@@ -51,6 +51,10 @@ class TrainingConfig:
         checkpoint_every: write a resumable checkpoint every this many iterations.
         log_every: write a row of losses.csv every this many iterations.
         deviations: named deviations from the paper, shown in config.json and the README.
+        row_label: what a leaderboard row of this run is called after the method's name,
+            ``method (row_label)``, when the name alone would overstate what the preset
+            trains (for example a GAN whose GAN phase is too short to change the model);
+            empty: the method's name alone.
         memory_format: layout of the networks' 5D weights and activations during training:
             ``"auto"`` (channels-last 3D on the CPU, contiguous on GPUs),
             ``"channels-last"`` or ``"contiguous"``; see :mod:`srbench.nn.memory_format`.
@@ -71,6 +75,7 @@ class TrainingConfig:
     checkpoint_every: int = 500
     log_every: int = 1
     deviations: tuple[str, ...] = ()
+    row_label: str = ""
     memory_format: str = "auto"
     fold: int = 0
 

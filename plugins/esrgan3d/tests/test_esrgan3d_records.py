@@ -45,12 +45,21 @@ def test_cpu_strings_state_the_stage_lengths_widths_and_learning_rates():
     warmup, gan = _phases(config)
     text = "\n".join(config.deviations)
     assert f"{config.vgg_iterations} VGG + {warmup} warm-up + {gan} GAN iterations" in text
-    assert f"{config.blocks} RRDB, {config.channels} channels, growth {config.growth}" in text
+    assert f"{config.blocks} RRDBs, {config.channels} channels, growth {config.growth}" in text
     assert f"hidden linear width of {config.d_hidden}" in text
     assert "VGG stage 1e-3" in text and config.vgg_lr == 1e-3
     assert "L1 warm-up 1e-3" in text and config.warmup_lr == 1e-3
     assert f"at least {config.min_foreground:.0%} foreground" in text
-    assert "3 RRDBs" not in text  # the cpu trunk has one
+    assert f"row label '{config.row_label}'" in text and f"the {gan}-step GAN phase" in text
+
+
+def test_cpu_generator_trunk_matches_the_three_player_gans():
+    """The two GAN rows of a board compare training recipes on the same generator trunk."""
+    from srbench_trigan.config import PRESETS as TRIGAN_PRESETS
+
+    config, trigan = _config("cpu"), TRIGAN_PRESETS["cpu"]
+    assert (config.blocks, config.channels, config.growth, config.global_residual) == (
+        trigan["n_rrdb"], trigan["nf"], trigan["gc"], trigan["global_residual"])
 
 
 def test_paper_preset_keeps_every_window_and_runs_record_the_readings():
