@@ -25,8 +25,12 @@ if TYPE_CHECKING:
 
 DATA_ROOT_ENV = "SRBENCH_DATA_ROOT"
 #: ``insample``: trains on ``train``, tests on ``test``; ``ood``: tests another track's models;
-#: ``cv``: cross-validation over the subjects of ``test`` (see :mod:`srbench.folds`)
-TRACK_KINDS = ("insample", "ood", "cv")
+#: ``cv``: cross-validation over the subjects of ``test`` (see :mod:`srbench.folds`);
+#: ``dev``: a development split to tune presets on (trains on ``train``, tests on ``test``, whose
+#: subjects must be in no other track's test data); never part of ``--track all`` nor of the index
+TRACK_KINDS = ("insample", "ood", "cv", "dev")
+#: the kind of a development track
+DEV_KIND = "dev"
 #: how a ``cv`` track splits its dataset: ``folds = "subject"`` (one fold per subject) or
 #: ``folds = K`` (an integer: K subject-disjoint groups), see :mod:`srbench.folds`
 FOLD_SCHEMES = ("subject",)
@@ -121,9 +125,10 @@ class BenchmarkConfig:
         return self.path.parent
 
     def select_tracks(self, name: str) -> list[TrackSpec]:
-        """``NAME`` → that track; ``ood`` / ``insample`` / ``cv`` → every track of that kind; ``all`` → every track."""
+        """``NAME`` → that track; ``ood`` / ``insample`` / ``cv`` / ``dev`` → every track of that kind;
+        ``all`` → every benchmark track (development tracks only by their name or ``dev``)."""
         if name == "all":
-            return list(self.tracks.values())
+            return [t for t in self.tracks.values() if t.kind != DEV_KIND]
         if name in self.tracks:
             return [self.tracks[name]]
         if name in TRACK_KINDS:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from srbench import capabilities
-from srbench.config import DEFAULT_DEGRADATION, FOLD_SCHEMES, TRACK_KINDS, BenchmarkConfig, DatasetSpec, TrackSpec
+from srbench.config import DEFAULT_DEGRADATION, DEV_KIND, FOLD_SCHEMES, TRACK_KINDS, BenchmarkConfig, DatasetSpec, TrackSpec
 from srbench.config.schema import Table, check_top_level
 from srbench.defaults import DEFAULT_PRIMARY_METRIC
 from srbench.errors import InputError, did_you_mean, file_error, quoted
@@ -58,6 +58,14 @@ def parse_document(raw: Mapping[str, Any], *, path: Path, pm: PluginManager) -> 
                 path,
                 f"[tracks.{track.name}] models_from: track {quoted(track.models_from)} is a cross-validation track "
                 "(one model per fold, each for its own held-out subject); name a track with one trained model",
+            )
+    tested = {t.test: t.name for t in tracks.values() if t.kind != DEV_KIND}
+    for track in tracks.values():
+        if track.kind == DEV_KIND and track.test in tested:
+            raise file_error(
+                path,
+                f"[tracks.{track.name}] test: a development track tunes on data no benchmark track tests on, but "
+                f"{quoted(track.test)} is the test dataset of track {quoted(tested[track.test])}",
             )
     if not tracks:
         raise file_error(path, "declares no [tracks.NAME]")
@@ -144,8 +152,8 @@ def _track(table: Table, *, name: str, path: Path, datasets: Mapping[str, Datase
             raise table.error(role, f"{quoted(value)} is not a declared dataset{did_you_mean(value, datasets)}")
         roles[role] = value
     kind = table.string("kind", default="insample" if roles["train"] else "ood", choices=TRACK_KINDS)
-    if kind == "insample" and roles["train"] is None:
-        raise table.error_here("is kind \"insample\" but has no 'train' dataset")
+    if kind in ("insample", DEV_KIND) and roles["train"] is None:
+        raise table.error_here(f"is kind {quoted(str(kind))} but has no 'train' dataset")
     folds = _fold_scheme(table, kind=str(kind))
     if kind == "cv":
         if roles["train"] is not None:

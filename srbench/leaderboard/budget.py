@@ -18,7 +18,7 @@ from srbench.results.store import ResultsStore
 def describe_budget(training: Mapping[str, Any] | None, *, checkpoint: str | None, folds: int = 0,
                     budget: Mapping[str, Any] | None = None) -> str:
     """One line: preset, iterations × batch, HR patch edge, seed, parameter count, training
-    time, training track, weights file.
+    time, training track, the data the preset was tuned on (when recorded), weights file.
 
     Args:
         training: the run config's ``training`` entry (the checkpoint's stored configuration).
@@ -49,6 +49,9 @@ def describe_budget(training: Mapping[str, Any] | None, *, checkpoint: str | Non
         facts.append(f"trained for {seconds:,.0f} s wall time{' (all folds)' if folds else ''}, as its run manifest records")
     if "track" in training:
         facts.append(f"trained on track {training['track']}" + (f" ({folds} fold models, each scoring only the subjects its fold held out)" if folds else ""))
+    tuned = training.get("tuned_on")
+    if isinstance(tuned, str) and tuned.strip() and tuned.isprintable():
+        facts.append(f"preset values chosen on: {tuned.strip()}")
     if checkpoint:
         facts.append(f"weights {checkpoint}" + (" and its sibling folds" if folds else ""))
     return "; ".join(facts)

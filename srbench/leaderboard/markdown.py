@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from srbench.config import DEV_KIND
 from srbench.defaults import BASELINE_METHOD
 from srbench.errors import file_error
 from srbench.io.atomic import write_text_atomic
@@ -85,6 +86,11 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: Sequenc
 
 #: a track with fewer subjects gets no CI or p-value tables (nothing can be tested)
 MIN_SUBJECTS_FOR_STATISTICS = 3
+
+
+#: what the kind line of a development track's board adds
+DEVELOPMENT_NOTE = (" — a development split for tuning presets: its rows are not benchmark results, and the index "
+                    "does not list it")
 
 
 def cross_validation_note(board: TrackBoard) -> str:
@@ -173,7 +179,8 @@ def render_track(board: TrackBoard, *, today: str, srbench_version: str, figure:
     header = [
         f"# Leaderboard: track `{board.track}`",
         "",
-        f"- **Kind:** {info.kind if info else 'unknown'}",
+        f"- **Kind:** {info.kind if info else 'unknown'}"
+        + (DEVELOPMENT_NOTE if info and info.kind == DEV_KIND else ""),
         f"- **Test dataset:** {info.test if info else 'unknown'}"
         + (f" (models trained on {info.train})" if info and info.train else "")
         + (cross_validation_note(board) if info and info.kind == "cv" else ""),
@@ -289,6 +296,8 @@ def render_index(boards: Sequence[TrackBoard], *, today: str, srbench_version: s
     ranked metric (never a diagnostic)."""
     rows = []
     for board in boards:
+        if board.info is not None and board.info.kind == DEV_KIND:
+            continue  # tuning data, not a benchmark result: its board says so and the index leaves it out
         leader = leader_text(board)
         rows.append([
             f"[{board.track}]({track_filename(board.track)})",

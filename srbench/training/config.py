@@ -51,6 +51,9 @@ class TrainingConfig:
         checkpoint_every: write a resumable checkpoint every this many iterations.
         log_every: write a row of losses.csv every this many iterations.
         deviations: named deviations from the paper, shown in config.json and the README.
+        tuned_on: the data this preset's values were chosen while looking at (a
+            development split, or the test heads that were looked at before one existed);
+            recorded in config.json so a reader can tell a tuned preset from a blind one.
         row_label: what a leaderboard row of this run is called after the method's name,
             ``method (row_label)``, when the name alone would overstate what the preset
             trains (for example a GAN whose GAN phase is too short to change the model);
@@ -76,6 +79,7 @@ class TrainingConfig:
     log_every: int = 1
     deviations: tuple[str, ...] = ()
     row_label: str = ""
+    tuned_on: str = ""
     memory_format: str = "auto"
     fold: int = 0
 
