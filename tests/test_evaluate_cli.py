@@ -503,6 +503,16 @@ anatomy = "brain"
 kind = "insample"
 train = "train"
 test = "test"
+
+[datasets.dev]
+paths = ["data/dev.nii.gz"]
+contrast = "T1w"
+anatomy = "brain"
+
+[tracks.tune]
+kind = "dev"
+train = "train"
+test = "dev"
 """
 
 
@@ -515,6 +525,7 @@ def test_demo_trains_evaluates_and_publishes(user_env, tmp_path):
     data = tmp_path / "bench"
     write_volume(data / "data" / "train.nii.gz", (40, 40, 40), (1.0, 1.0, 1.0), 11)  # ≥ the cpu preset's 32³ patches
     write_volume(data / "data" / "test.nii.gz", (24, 24, 24), (1.0, 1.0, 1.0), 12)
+    write_volume(data / "data" / "dev.nii.gz", (24, 24, 24), (1.0, 1.0, 1.0), 13)
     (data / "datasets.toml").write_text(DEMO_CONFIG)
     work = tmp_path / "work"
     work.mkdir()
@@ -528,6 +539,7 @@ def test_demo_trains_evaluates_and_publishes(user_env, tmp_path):
     assert not (work / "leaderboards").exists()  # the committed boards are never overwritten
     index = (work / "results" / "leaderboards" / "index.md").read_text()
     assert "[insample](insample.md)" in index and index in result.stdout
+    assert not (work / "results" / "leaderboards" / "tune.md").exists(), "the demo evaluated the development track"
     board = (work / "results" / "leaderboards" / "insample.md").read_text()
     methods = {line.split("|")[1].strip() for line in board.splitlines() if line.startswith("| ") and "|---" not in line}
     assert {"trilinear", "trigan"} <= {m.split(" ")[0] for m in methods}

@@ -41,7 +41,8 @@ def command(ctx: click.Context, methods: tuple[str, ...], preset: str, results_p
         pm.get("trainer", method)
     config = load_config(None, pm=pm)
     demo_tracks = [
-        t.name for t in config.tracks.values() if not t.cross_validated and not config.dataset(t.test).uses_data_root
+        t.name for t in config.select_tracks("all")
+        if not t.cross_validated and not config.dataset(t.test).uses_data_root
     ]
     results_path.parent.mkdir(parents=True, exist_ok=True)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
