@@ -53,6 +53,8 @@ CONFIG_UNITS: dict[str, str] = {
     "checkpoint_every": "iterations",
     "log_every": "iterations",
     "deviations": "list of sentences",
+    "row_label": "short text (one line)",
+    "tuned_on": "sentence",
     "memory_format": "name",
     "fold": "fold number (1-based; 0: none)",
 }
