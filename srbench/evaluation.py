@@ -435,7 +435,8 @@ def plan_evaluation(
                     resolve_method_checkpoint(model, checkpoint=checkpoint, track=track, config=config, runs_root=runs_root, pm=pm,
                                               notes=weight_notes)
                     if fold is None
-                    else resolve_fold_checkpoint(model, track=track.name, fold=fold.number, runs_root=runs_root)
+                    else resolve_fold_checkpoint(model, track=track.name, fold=fold.number, held_out=fold.held_out, pm=pm,
+                                                 runs_root=runs_root, notes=weight_notes)
                     for fold, _ in splits
                 ]
             except InputError as exc:

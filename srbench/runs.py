@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from srbench import capabilities
@@ -17,7 +18,7 @@ from srbench.errors import InputError, show
 from srbench.io.checkpoint import MODEL_FILE, metadata_config, read_metadata
 
 if TYPE_CHECKING:
-    from srbench.interfaces import SRModel
+    from srbench.interfaces import SRModel, SubjectFile
     from srbench.plugins import PluginManager
 
 #: where training runs live unless a command says otherwise
@@ -116,21 +117,46 @@ def resolve_checkpoint(
     return found
 
 
-def resolve_fold_checkpoint(model: SRModel, *, track: str, fold: int, runs_root: Path | None = None) -> Path | None:
+def resolve_fold_checkpoint(model: SRModel, *, track: str, fold: int, held_out: Sequence[SubjectFile], pm: PluginManager,
+                            runs_root: Path | None = None, notes: list[str] | None = None) -> Path | None:
     """The weights of ``model`` for fold ``fold`` of cross-validation track ``track``: the
-    newest ``runs/*/fold-<fold>/model.safetensors`` trained on that track and fold (never a
-    model of another fold, track or shipped weights: those may have seen the held-out
-    subject). None for a method without weights."""
+    newest ``runs/*/fold-<fold>/model.safetensors`` trained on that track and fold, else the
+    weights a plugin of ``pm`` ships for that track and fold (said in ``notes``, or on
+    stderr). Never a model of another fold or track, and never one whose manifest lists the
+    file of a ``held_out`` subject among its training files (:func:`refuse_if_trained_on`:
+    the fold's subjects may have changed since it trained). None for a method without weights."""
     if not capabilities.needs_checkpoint(model):
         return None
     root = runs_root or RUNS_ROOT
     found = find_latest_model(model.name, track=track, fold=fold, runs_root=root)
     if found is None:
+        found = _shipped_checkpoint(pm, model.name, track=track, fold=fold, notes=notes)
+    if found is None:
         raise InputError(
             f"method '{model.name}' has no model for fold {fold} of cross-validation track '{track}' under "
-            f"{show(root)}/: run `srbench train {model.name} --track {track}` (every fold) or add --fold {fold}"
+            f"{show(root)}/ and ships none: run `srbench train {model.name} --track {track}` (every fold) or add --fold {fold}"
         )
+    refuse_if_trained_on(found, held_out=held_out, retrain=f"srbench train {model.name} --track {track} --fold {fold}")
     return found
+
+
+def refuse_if_trained_on(checkpoint: Path, *, held_out: Sequence[SubjectFile], retrain: str) -> None:
+    """An InputError naming ``checkpoint`` when its run's manifest cannot say which files it
+    trained on, or lists (by sha256) the file of a subject in ``held_out``: a held-out
+    subject's score must come from a model that never saw it. ``retrain`` is the command
+    the error suggests."""
+    from srbench.io.checkpoint import training_data_sha256
+    from srbench.io.hashing import sha256_file
+
+    trained = training_data_sha256(Path(checkpoint).parent)
+    if trained is None:
+        raise InputError(f"{show(Path(checkpoint))}: no readable manifest.json beside it lists the files it trained on, "
+                         f"so it cannot be shown to have left out subject(s) {', '.join(s.subject for s in held_out)}; "
+                         f"run `{retrain}`")
+    seen = [s.subject for s in held_out if sha256_file(s.path) in trained]
+    if seen:
+        raise InputError(f"{show(Path(checkpoint))}: trained on held-out subject(s) {', '.join(seen)} (the fold's subjects "
+                         f"changed since it was trained?); run `{retrain}`")
 
 
 def _refuse_if_modified(shipped: Any) -> None:
@@ -184,16 +210,19 @@ def _local_run_note(method: str, path: Path) -> str:
             "; pass --checkpoint to choose other weights (the shipped ones: `srbench weights`)")
 
 
-def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None, notes: list[str] | None = None) -> Path | None:
+def _shipped_checkpoint(pm: PluginManager, method: str, *, track: str | None, fold: int = 0,
+                        notes: list[str] | None = None) -> Path | None:
     """The reference weights a plugin ships for ``method`` trained on ``track`` (any track when
-    ``track`` is None), announced in ``notes`` (or on stderr); None when it ships none: weights
-    of another track are never taken in silence."""
+    ``track`` is None) and cross-validation fold ``fold`` (0: none), announced in ``notes`` (or
+    on stderr); None when it ships none: weights of another track or fold are never taken in
+    silence."""
     from srbench.weights import find_shipped
 
-    shipped = find_shipped(pm, method, track=track)
+    shipped = find_shipped(pm, method, track=track, fold=fold)
     if shipped is None:
         return None
     _refuse_if_modified(shipped)
+    trained_on = f"track {shipped.track}" + (f" fold {shipped.fold}" if shipped.fold else "")
     _announce(f"no local run of '{method}' found: using the reference weights shipped with {shipped.distribution} "
-              f"(preset {shipped.preset}, trained on track {shipped.track}, sha256 {shipped.recorded_sha256[:12]})", notes)
+              f"(preset {shipped.preset}, trained on {trained_on}, sha256 {shipped.recorded_sha256[:12]})", notes)
     return shipped.path

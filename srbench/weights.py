@@ -144,15 +144,17 @@ def shipped_weights(pm: Any) -> list[ShippedWeights]:
     return sorted(found, key=lambda w: (w.method, w.track, w.preset, w.fold))
 
 
-def find_shipped(pm: Any, method: str, *, track: str | None = None, sha256: str | None = None) -> ShippedWeights | None:
+def find_shipped(pm: Any, method: str, *, track: str | None = None, sha256: str | None = None,
+                 fold: int = 0) -> ShippedWeights | None:
     """The shipped weights of ``method``: with that ``sha256`` when given, else trained on
-    ``track`` (``cpu`` preset first), else None. A cross-validation fold's model is only
-    found by its sha256 (it must never stand in for a track's model: it may have trained on
-    that track's test subject)."""
+    ``track`` and cross-validation fold ``fold`` (0: a run without folds; ``cpu`` preset
+    first), else None. A fold's model is found only by its sha256 or by asking for that
+    fold: it must never stand in for a track's model or another fold's (it may have trained
+    on their held-out subjects)."""
     candidates = [w for w in shipped_weights(pm) if w.method == method]
     if sha256 is not None:
         return next((w for w in candidates if w.recorded_sha256 == sha256), None)
-    candidates = [w for w in candidates if not w.fold]
+    candidates = [w for w in candidates if w.fold == fold]
     if track is not None:
         candidates = [w for w in candidates if w.track == track]
     candidates.sort(key=lambda w: (w.preset != "cpu", w.preset))

@@ -238,6 +238,18 @@ def test_evaluate_cv_needs_every_folds_model(toy_plugin, cv_toml, capsys, tmp_pa
     assert {json.loads(line)["method"] for line in out.splitlines()} == {"trilinear"}
 
 
+def test_a_folds_model_that_trained_on_a_now_held_out_subject_is_refused(toy_plugin, cv_toml, capsys, tmp_path):
+    assert run_cli(capsys, "train", "toy", "--track", "heads-cv", "--iterations", "1", "--no-progress")[0] == 0
+    # regrouped into 2 folds after training: fold 1 now holds out sub-00 and sub-01, and the
+    # leave-one-out fold-1 model trained on sub-01
+    cv_toml.write_text(cv_toml.read_text().replace('folds = "subject"', "folds = 2"))
+    (tmp_path / "results").mkdir()
+    code, out, err = run_cli(capsys, "evaluate", "--track", "heads-cv", "--method", "toy", "--results", "results/r.sqlite")
+    assert code == 2 and out == "", err
+    assert "fold-1/model.safetensors: trained on held-out subject(s) sub-01" in err and len(err.strip().splitlines()) == 1
+    assert not Path("results/r.sqlite").exists()
+
+
 def test_a_folds_run_ships_into_its_own_weights_folder(toy_plugin, cv_toml, capsys, tmp_path):
     from srbench.weights import add_run
 

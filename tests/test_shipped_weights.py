@@ -71,6 +71,34 @@ def test_a_cross_validation_folds_model_is_found_only_by_its_sha256(fake_pm):
     assert find_shipped(pm, "m", track="cv") is None, "a fold's model stood in for the track's model"
     assert find_shipped(pm, "m").fold == 0
     assert find_shipped(pm, "m", sha256=fold.recorded_sha256) == fold
+    assert find_shipped(pm, "m", track="cv", fold=1) == fold
+    assert find_shipped(pm, "m", track="cv", fold=2) is None, "one fold's model stood in for another's"
+
+
+def test_a_shipped_folds_model_scores_only_subjects_its_manifest_never_trained_on(fake_pm, tmp_path):
+    from srbench.interfaces import SubjectFile
+    from srbench.io.hashing import sha256_file
+    from srbench.runs import resolve_fold_checkpoint
+
+    pm, package = fake_pm
+    seen, unseen = tmp_path / "seen.nii.gz", tmp_path / "unseen.nii.gz"
+    seen.write_bytes(b"a training volume")
+    unseen.write_bytes(b"a held-out volume")
+    folder = package / "weights" / "cpu-cv-fold-1"
+    write_shipped(folder, method="m", preset="cpu", track="cv", payload=b"fold", fold=1)
+    (folder / "manifest.json").write_text(json.dumps({"data_files": [{"path": "seen.nii.gz", "sha256": sha256_file(seen)}]}))
+    model = types.SimpleNamespace(name="m", needs_checkpoint=True)
+    notes: list[str] = []
+    found = resolve_fold_checkpoint(model, track="cv", fold=1, held_out=[SubjectFile("b", unseen)], pm=pm,
+                                    runs_root=tmp_path / "runs", notes=notes)
+    assert found == folder / "model.safetensors" and "trained on track cv fold 1" in notes[0]
+    with pytest.raises(InputError, match=r"cpu-cv-fold-1/model.safetensors: trained on held-out subject\(s\) a "):
+        resolve_fold_checkpoint(model, track="cv", fold=1, held_out=[SubjectFile("a", seen)], pm=pm, runs_root=tmp_path)
+    with pytest.raises(InputError, match="has no model for fold 2 .* and ships none"):
+        resolve_fold_checkpoint(model, track="cv", fold=2, held_out=[SubjectFile("b", unseen)], pm=pm, runs_root=tmp_path)
+    (folder / "manifest.json").write_text("{}")
+    with pytest.raises(InputError, match="no readable manifest.json beside it lists the files it trained on"):
+        resolve_fold_checkpoint(model, track="cv", fold=1, held_out=[SubjectFile("b", unseen)], pm=pm, runs_root=tmp_path)
 
 
 def test_a_modified_file_is_noticed_and_a_missing_one_refused(fake_pm):

@@ -272,10 +272,9 @@ def module_parameter_count(path: Path) -> int:
         raise file_error(path, f"not a readable safetensors checkpoint ({exception_line(exc, limit=120)})") from None
 
 
-def training_seconds(folder: Path) -> float | None:
-    """The wall time (s) of the run whose weights lie in ``folder``, from its ``manifest.json``
-    (``wall_s``); None when there is no manifest, or it is not a JSON object of at most
-    1 MiB holding a finite non-negative ``wall_s``."""
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The ``manifest.json`` of the run whose weights lie in ``folder``; None when there is
+    none, or it is not a JSON object of at most 1 MiB."""
     path = folder / MANIFEST_FILE
     try:
         if not path.is_file() or path.stat().st_size > _MAX_MANIFEST:
@@ -283,7 +282,26 @@ def training_seconds(folder: Path) -> float | None:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
-    wall = manifest.get("wall_s") if isinstance(manifest, dict) else None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def training_data_sha256(folder: Path) -> set[str] | None:
+    """The sha256 of every file the run whose weights lie in ``folder`` trained on, from its
+    manifest's ``data_files``; None when the manifest is missing or records no such list."""
+    manifest = read_manifest(folder)
+    files = manifest.get("data_files") if manifest is not None else None
+    if not isinstance(files, list):
+        return None
+    hashes = {entry.get("sha256") for entry in files if isinstance(entry, dict)}
+    return {h for h in hashes if isinstance(h, str) and h}
+
+
+def training_seconds(folder: Path) -> float | None:
+    """The wall time (s) of the run whose weights lie in ``folder``, from its ``manifest.json``
+    (``wall_s``); None when there is no manifest, or it is not a JSON object of at most
+    1 MiB holding a finite non-negative ``wall_s``."""
+    manifest = read_manifest(folder)
+    wall = manifest.get("wall_s") if manifest is not None else None
     if isinstance(wall, bool) or not isinstance(wall, (int, float)) or not math.isfinite(wall) or wall < 0:
         return None
     return round(float(wall), 1)
