@@ -182,7 +182,8 @@ def test_the_board_rendered_from_an_export_states_every_rows_path(knee_store, tm
     (board,) = build_boards(alone, pm=None)  # no plugin: the store alone
     text = render_track(board, today="2026-12-01", srbench_version="0")
     section = text.split("## Inference", 1)[1].split("\n## ", 1)[0]
-    lines = {line.split("**")[1]: line for line in section.splitlines() if line.startswith("- **")}
+    # a row is labelled "method" or "method (row label)" (TrainingConfig.row_label)
+    lines = {line.split("**")[1].split(" (")[0]: line for line in section.splitlines() if line.startswith("- **")}
     assert set(lines) == set(expected)
     for method, line in lines.items():
         wanted = ("harness adapter for scale 2×2×1: predicted at ×2 isotropic, then the 2 sub-voxel phases averaged along axis 2"
