@@ -9,8 +9,8 @@ picks a method's weights: the given ones, else the newest run's, else those its 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from srbench import capabilities
